@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { defineKind } from '../types.js';
+import { httpRequest } from '../../util/http.js';
+
+const options = z.strictObject({
+  url: z.string().describe('URL to request; `{{env.url}}` expands to the environment base URL.'),
+  method: z.string().default('GET').describe('HTTP method.'),
+  headers: z.record(z.string(), z.string()).default({}).describe('Request headers.'),
+  body: z.string().optional().describe('Request body, sent as is.'),
+  json: z.unknown().optional().describe('Request body sent as JSON (sets content-type).'),
+  followRedirects: z.number().int().min(0).max(20).default(5).describe('How many redirects to follow.'),
+  maxBodyBytes: z.number().int().positive().default(1024 * 1024).describe('A larger response body is an error.'),
+});
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+export default defineKind({
+  name: 'http',
+  description: 'One HTTP request; conditions on status, headers, JSON body paths, body text and latency.',
+  options,
+  fields: ['status', 'headers', 'body', 'text', 'latency_ms', 'url', 'redirects'],
+  defaultExpect: () => ['status >= 200 && status < 400'],
+  host: (o) => {
+    try {
+      return new URL(o.url).host;
+    } catch {
+      return undefined;
+    }
+  },
+  async run(o, ctx) {
+    const headers = { ...o.headers };
+    let body = o.body;
+    if (o.json !== undefined) {
+      body = JSON.stringify(o.json);
+      headers['content-type'] ??= 'application/json';
+    }
+    const res = await httpRequest({
+      url: o.url,
+      method: o.method,
+      headers,
+      body,
+      signal: ctx.signal,
+      maxRedirects: o.followRedirects,
+      maxBodyBytes: o.maxBodyBytes,
+    });
+    return {
+      observations: {
+        status: res.status,
+        headers: res.headers,
+        body: parseJson(res.body),
+        text: res.body,
+        latency_ms: res.latencyMs,
+        url: res.url,
+        redirects: res.redirects.length,
+      },
+      evidence: {
+        request: { method: o.method, url: o.url },
+        status: res.status,
+        headers: res.headers,
+        bodyExcerpt: res.body.slice(0, 2048),
+        latencyMs: res.latencyMs,
+        redirects: res.redirects,
+      },
+    };
+  },
+});

@@ -1,0 +1,88 @@
+import type { z } from 'zod';
+import type { Clock } from '../util/clock.js';
+import type { AuthConfig } from './_shared/auth.js';
+
+/** What a check kind sees of the environment it runs against. */
+export interface TargetEnvironment {
+  /** Environment name from the config (`staging`, `production`, ...). */
+  name: string;
+  /** Base URL of the target, when the environment has one. */
+  url?: string;
+  /** Every other field of the environment, as strings, for `{{env.x}}` templates. */
+  vars: Record<string, string>;
+}
+
+/** Everything the engine hands a check's `run()`; nothing here is global. */
+export interface CheckContext {
+  /** Aborted when the check's timeout expires or the run is interrupted. Every I/O must honour it. */
+  signal: AbortSignal;
+  /** The environment chosen with `--env`. */
+  env: TargetEnvironment;
+  /** Folder of the config file: relative paths in options resolve against it. */
+  configDir: string;
+  clock: Clock;
+  /**
+   * Hosts a check may talk to (lower-case `host` or `host:port`). Probes refuse any other host:
+   * they only ever talk to the configured target.
+   */
+  allowedHosts: ReadonlySet<string>;
+  /** Values that must never appear in output (secrets from `${VAR}`); kinds need not use it, the engine redacts. */
+  secrets: readonly string[];
+  /** The config's `auth:` section (login recipe and test users), already expanded; for probes that log in. */
+  auth?: AuthConfig;
+}
+
+/**
+ * What a check observed. `observations` is what `expect:` conditions are judged against;
+ * `evidence` is kept verbatim for the record (requests made, headers seen, findings).
+ */
+export interface CheckOutcome {
+  observations: Record<string, unknown>;
+  evidence?: unknown;
+  /** The item does not apply here (e.g. HSTS on plain HTTP); the reason is reported. */
+  skip?: string;
+}
+
+/** A check kind: one folder under src/checks, one line in the registry. */
+export interface CheckKind<S extends z.ZodObject = z.ZodObject> {
+  name: string;
+  /** One-line description, used in `--help`, the README and the JSON Schema. */
+  description: string;
+  /** Options of this kind, besides the common ones (kind, timeout, retries, expect). A strict zod object. */
+  options: S;
+  /** Names an `expect:` condition may start with (`status`, `body`, ...), checked at load. */
+  fields: readonly string[];
+  /** Conditions used when the item gives no `expect:`. */
+  defaultExpect: (options: z.output<S>) => string[];
+  /** Host this check will talk to, for the per-host limit (undefined = not network-bound). */
+  host?: (options: z.output<S>, env: TargetEnvironment) => string | undefined;
+  /** Observe; never judge. Throwing is fine: the engine turns it into `error` with the message. */
+  run(options: z.output<S>, ctx: CheckContext): Promise<CheckOutcome>;
+}
+
+/** A kind with its option type erased, as the registry and the engine hold it. */
+export interface RegisteredKind {
+  name: string;
+  description: string;
+  options: z.ZodObject;
+  fields: readonly string[];
+  defaultExpect(options: Record<string, unknown>): string[];
+  host(options: Record<string, unknown>, env: TargetEnvironment): string | undefined;
+  run(options: Record<string, unknown>, ctx: CheckContext): Promise<CheckOutcome>;
+}
+
+/**
+ * Wraps a kind for the registry. Options are parsed by the kind's own schema on the way in, so
+ * each kind sees exactly its typed options (parsing twice is harmless: defaults are idempotent).
+ */
+export function defineKind<S extends z.ZodObject>(kind: CheckKind<S>): RegisteredKind {
+  return {
+    name: kind.name,
+    description: kind.description,
+    options: kind.options,
+    fields: kind.fields,
+    defaultExpect: (o) => kind.defaultExpect(kind.options.parse(o)),
+    host: (o, env) => kind.host?.(kind.options.parse(o), env),
+    run: (o, ctx) => kind.run(kind.options.parse(o), ctx),
+  };
+}

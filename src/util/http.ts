@@ -1,0 +1,159 @@
+import { request as undiciRequest, Agent } from 'undici';
+import type { Dispatcher } from 'undici';
+
+/** A request made by a check; bounded in size, redirects and time (through the signal). */
+export interface HttpRequest {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+  signal: AbortSignal;
+  /** Follow up to this many redirects (0 = do not follow). Default 5. */
+  maxRedirects?: number;
+  /** Larger bodies end the request with an error (an endless body must not stall or exhaust us). Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** When given, a request (or a redirect) to any other host is refused before it is sent. */
+  allowedHosts?: ReadonlySet<string>;
+  dispatcher?: Dispatcher;
+}
+
+/** What came back; plain data, safe to keep as evidence. */
+export interface HttpResponse {
+  url: string;
+  status: number;
+  headers: Record<string, string>;
+  /** Every `set-cookie` header, which `headers` would otherwise fold into one. */
+  setCookies: string[];
+  body: string;
+  bytes: number;
+  latencyMs: number;
+  redirects: string[];
+}
+
+export class HttpCheckError extends Error {}
+
+// One shared agent: keep-alive connections across checks, no pipelining surprises.
+const defaultAgent = new Agent({ connections: 256, pipelining: 1, connect: { timeout: 10_000 } });
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** `host:port` in lower case, with the scheme's default port filled in. */
+export function hostKey(url: URL): string {
+  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
+  return `${url.hostname.toLowerCase()}:${port}`;
+}
+
+/** Does `allowed` (entries `host` or `host:port`) contain the URL's host? */
+export function isAllowedHost(url: URL, allowed: ReadonlySet<string>): boolean {
+  return allowed.has(hostKey(url)) || allowed.has(url.hostname.toLowerCase());
+}
+
+function flattenHeaders(raw: Record<string, string | string[] | undefined>): {
+  headers: Record<string, string>;
+  setCookies: string[];
+} {
+  const headers: Record<string, string> = {};
+  let setCookies: string[] = [];
+  for (const [name, value] of Object.entries(raw)) {
+    if (value === undefined) continue;
+    const key = name.toLowerCase();
+    if (key === 'set-cookie') setCookies = Array.isArray(value) ? value : [value];
+    headers[key] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return { headers, setCookies };
+}
+
+/**
+ * One HTTP exchange with every bound a hostile target needs: the caller's signal (the engine's
+ * timeout), a body cap, a redirect cap with loop detection, and a host allow-list checked on every hop.
+ */
+export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
+  const maxRedirects = req.maxRedirects ?? 5;
+  const maxBody = req.maxBodyBytes ?? 1024 * 1024;
+  const redirects: string[] = [];
+  const seen = new Set<string>();
+  let url = new URL(req.url);
+  let method = (req.method ?? 'GET').toUpperCase();
+  let body = req.body;
+  const started = performance.now();
+  for (;;) {
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new HttpCheckError(`unsupported URL scheme ${url.protocol} in ${url.href}`);
+    }
+    if (req.allowedHosts && !isAllowedHost(url, req.allowedHosts)) {
+      throw new HttpCheckError(`refused to send a request to ${url.host}: not the configured target`);
+    }
+    seen.add(`${method} ${url.href}`);
+    let res: Dispatcher.ResponseData<unknown>;
+    try {
+      res = await undiciRequest(url, {
+        method: method as Dispatcher.HttpMethod,
+        headers: req.headers,
+        body,
+        signal: req.signal,
+        dispatcher: req.dispatcher ?? defaultAgent,
+        maxRedirections: 0,
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      } as Parameters<typeof undiciRequest>[1]);
+    } catch (err) {
+      throw describeNetworkError(err, req.signal, url);
+    }
+    const { headers, setCookies } = flattenHeaders(res.headers);
+    const location = headers['location'];
+    if (REDIRECTS.has(res.statusCode) && location && redirects.length < maxRedirects) {
+      await res.body.dump().catch(() => undefined);
+      const next = new URL(location, url);
+      if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
+        method = 'GET';
+        body = undefined;
+      }
+      if (seen.has(`${method} ${next.href}`)) {
+        throw new HttpCheckError(`redirect loop: ${[...redirects, url.href, next.href].join(' -> ')}`);
+      }
+      redirects.push(url.href);
+      url = next;
+      continue;
+    }
+    if (REDIRECTS.has(res.statusCode) && location && maxRedirects > 0) {
+      await res.body.dump().catch(() => undefined);
+      throw new HttpCheckError(`too many redirects (more than ${maxRedirects}), last to ${location}`);
+    }
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    try {
+      for await (const chunk of res.body) {
+        const buf = chunk as Buffer;
+        bytes += buf.length;
+        if (bytes > maxBody) {
+          res.body.destroy();
+          throw new HttpCheckError(`response body larger than ${maxBody} bytes: stopped reading`);
+        }
+        chunks.push(buf);
+      }
+    } catch (err) {
+      if (err instanceof HttpCheckError) throw err;
+      throw describeNetworkError(err, req.signal, url);
+    }
+    return {
+      url: url.href,
+      status: res.statusCode,
+      headers,
+      setCookies,
+      body: Buffer.concat(chunks).toString('utf8'),
+      bytes,
+      latencyMs: Math.round((performance.now() - started) * 10) / 10,
+      redirects,
+    };
+  }
+}
+
+function describeNetworkError(err: unknown, signal: AbortSignal, url: URL): Error {
+  if (signal.aborted) {
+    const reason: unknown = signal.reason;
+    return new HttpCheckError(reason instanceof Error ? reason.message : `aborted while talking to ${url.host}`);
+  }
+  const e = err as { code?: string; message?: string };
+  const code = e.code ? `${e.code}: ` : '';
+  return new HttpCheckError(`${code}${e.message ?? String(err)} (${url.host})`);
+}
