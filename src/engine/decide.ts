@@ -1,0 +1,174 @@
+import type { Attestation, Decision, ItemResult, Signoff, Status, Tier, TierCount, Verdict, Waiver } from '../model.js';
+import { TIERS } from '../model.js';
+
+/** What the decision needs to know of an item; the config's items fit this shape. */
+export interface DecisionItem {
+  id: string;
+  title?: string;
+  tier: Tier;
+  manual?: boolean;
+  blocker?: boolean;
+  /** Roles whose sign-off attests a manual item (when absent, any role allowed to sign items). */
+  signers?: readonly string[];
+}
+
+/** The decision rules; the defaults reproduce the seed. */
+export interface DecisionRules {
+  /** GO needs at least floor(goHighRatio x N_high) high items passed (seed: 0.9 -> 16 of 18). */
+  goHighRatio: number;
+  /** GO WITH CONDITIONS needs at least floor(conditionsHighRatio x N_high) (seed: 0.7 -> 12 of 18). */
+  conditionsHighRatio: number;
+  /** Sign-offs that must be present: `decision`, `stage:<id>`, `item:<id>`. */
+  requiredSignoffs: readonly string[];
+  /** Which role may sign which target (`decision`, `stage`, `stage:<id>`, `item`, `item:<id>`); absent role = may sign nothing. */
+  roles: Readonly<Record<string, readonly string[]>>;
+}
+
+export const SEED_RULES: DecisionRules = {
+  goHighRatio: 0.9,
+  conditionsHighRatio: 0.7,
+  requiredSignoffs: [],
+  roles: {},
+};
+
+export interface DecideInput {
+  items: readonly DecisionItem[];
+  /** Results of automated items (manual items are resolved here from sign-offs). */
+  results: readonly ItemResult[];
+  attestations: readonly Attestation[];
+  rules: DecisionRules;
+  /** The moment the decision is made, ms since the epoch: waivers past their expiry no longer count. */
+  now: number;
+}
+
+export interface DecideOutput {
+  decision: Decision;
+  /** Every item's final status, in item order: manual items attested, waivers applied. */
+  results: ItemResult[];
+}
+
+export function signoffKey(s: Signoff): string {
+  return s.target.type === 'decision' ? 'decision' : `${s.target.type}:${s.target.id}`;
+}
+
+/** May `role` sign `key` (`decision`, `stage:security`, `item:SEC-001`) under these rules? */
+export function roleMaySign(rules: DecisionRules, role: string, key: string): boolean {
+  const grants = rules.roles[role];
+  if (!grants) return false;
+  const family = key.split(':')[0];
+  return grants.includes(key) || grants.includes(family) || grants.includes('*');
+}
+
+function emptyCount(): TierCount {
+  return { total: 0, passed: 0, failed: 0, error: 0, pending: 0, skipped: 0, waived: 0 };
+}
+
+const COUNT_FIELD: Record<Status, keyof TierCount> = {
+  pass: 'passed',
+  fail: 'failed',
+  error: 'error',
+  pending: 'pending',
+  skipped: 'skipped',
+  waived: 'waived',
+};
+
+/** Counts statuses; `total` excludes skipped items (not applicable). */
+export function countStatuses(statuses: Iterable<Status>): TierCount {
+  const c = emptyCount();
+  for (const s of statuses) {
+    c[COUNT_FIELD[s]] += 1;
+    if (s !== 'skipped') c.total += 1;
+  }
+  return c;
+}
+
+function liveWaiver(waivers: readonly Waiver[], itemId: string, now: number): Waiver | undefined {
+  // The newest waiver wins; an expired one no longer counts.
+  for (let i = waivers.length - 1; i >= 0; i--) {
+    const w = waivers[i];
+    if (w.itemId === itemId) return Date.parse(w.expires) > now ? w : undefined;
+  }
+  return undefined;
+}
+
+/**
+ * The go/no-go decision as a pure function of items, results, attestations and rules (PRODUCT.md):
+ * no clock, no I/O. `error` and `pending` never count as passed; recommended items never block.
+ */
+export function decide(input: DecideInput): DecideOutput {
+  const { items, rules, now } = input;
+  const byId = new Map(input.results.map((r) => [r.id, r]));
+  const signoffs = input.attestations.filter((a): a is Signoff => a.kind === 'signoff');
+  const waivers = input.attestations.filter((a): a is Waiver => a.kind === 'waiver');
+  const validSignoffs = signoffs.filter((s) => roleMaySign(rules, s.role, signoffKey(s)));
+  const signed = new Set(validSignoffs.map(signoffKey));
+
+  const results: ItemResult[] = items.map((item) => {
+    let r: ItemResult = byId.get(item.id) ?? {
+      id: item.id,
+      tier: item.tier,
+      status: item.manual ? 'pending' : 'error',
+      message: item.manual ? 'awaiting sign-off' : 'not run',
+      durationMs: 0,
+      attempts: [],
+    };
+    if (item.manual) {
+      const s = validSignoffs.filter((x) => signoffKey(x) === `item:${item.id}` && (!item.signers || item.signers.includes(x.role)));
+      const last = s.at(-1);
+      r = last
+        ? { ...r, status: 'pass', message: `signed by ${last.by} (${last.role}) at ${last.at}${last.note ? `: ${last.note}` : ''}` }
+        : { ...r, status: 'pending', message: `awaiting sign-off${item.signers ? ` by ${item.signers.join(' or ')}` : ''}` };
+    }
+    if (r.status === 'fail' || r.status === 'error' || r.status === 'pending') {
+      const w = liveWaiver(waivers, item.id, now);
+      if (w) r = { ...r, status: 'waived', message: `${r.message} — waived until ${w.expires}: ${w.mitigation} (owner ${w.owner})` };
+    }
+    return r;
+  });
+
+  const tiers = Object.fromEntries(TIERS.map((t) => [t, countStatuses(results.filter((r) => r.tier === t).map((r) => r.status))])) as Record<Tier, TierCount>;
+  const itemOf = new Map(items.map((i) => [i.id, i]));
+  const label = (r: ItemResult): string => `${r.id} (${r.status}${r.message ? `: ${r.message}` : ''})`;
+
+  const critical = tiers.critical;
+  const readiness = critical.total === 0 ? 100 : Math.floor((100 * critical.passed) / critical.total);
+  const criticalOpen = results.filter((r) => r.tier === 'critical' && r.status !== 'pass' && r.status !== 'skipped');
+  const blockerOpen = results.filter((r) => itemOf.get(r.id)?.blocker && r.status !== 'pass' && r.status !== 'skipped');
+  const highOpen = results.filter((r) => r.tier === 'high' && r.status !== 'pass' && r.status !== 'skipped');
+  const highUnwaived = highOpen.filter((r) => r.status !== 'waived');
+  const goMin = Math.floor(rules.goHighRatio * tiers.high.total);
+  const condMin = Math.floor(rules.conditionsHighRatio * tiers.high.total);
+  const missingSignoffs = rules.requiredSignoffs.filter((k) => !signed.has(k));
+
+  const reasons: string[] = [];
+  const blockers = [...new Set([...criticalOpen, ...blockerOpen].map((r) => r.id))];
+  if (criticalOpen.length > 0) {
+    reasons.push(`${criticalOpen.length} of ${critical.total} critical items not passed: ${criticalOpen.map(label).join('; ')}`);
+  } else {
+    reasons.push(`all ${critical.total} critical items passed`);
+  }
+  if (blockerOpen.length > 0) reasons.push(`blocker items not passed: ${blockerOpen.map((r) => r.id).join(', ')}`);
+  reasons.push(`${tiers.high.passed} of ${tiers.high.total} high items passed (GO needs ${goMin}, GO WITH CONDITIONS ${condMin})`);
+  if (missingSignoffs.length > 0) reasons.push(`missing sign-offs: ${missingSignoffs.join(', ')}`);
+
+  const baseOk = criticalOpen.length === 0 && blockerOpen.length === 0 && missingSignoffs.length === 0;
+  let verdict: Verdict = 'NO_GO';
+  const conditions: string[] = [];
+  if (baseOk && tiers.high.passed >= goMin) {
+    verdict = 'GO';
+  } else if (baseOk && tiers.high.passed >= condMin) {
+    if (highUnwaived.length === 0) {
+      verdict = 'GO_WITH_CONDITIONS';
+      for (const r of highOpen) conditions.push(`${r.id}: ${r.message}`);
+      conditions.push('increased monitoring during the post-deploy watch');
+    } else {
+      reasons.push(`high items not passed and not waived: ${highUnwaived.map((r) => r.id).join(', ')}`);
+    }
+  } else if (baseOk) {
+    reasons.push(`fewer than ${condMin} high items passed`);
+  }
+  const recommendedOpen = results.filter((r) => r.tier === 'recommended' && r.status !== 'pass' && r.status !== 'skipped');
+  if (recommendedOpen.length > 0) reasons.push(`${recommendedOpen.length} recommended items open (never blocking): ${recommendedOpen.map((r) => r.id).join(', ')}`);
+
+  return { decision: { verdict, readiness, tiers, reasons, conditions, blockers, missingSignoffs }, results };
+}
