@@ -1,0 +1,230 @@
+// The behaviour every Store must have, as a suite each implementation's test file runs
+// (STYLE habit 9). Not a test file itself: sqlite.test.ts calls it, and the PostgreSQL tests will.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Attestation, Decision, ItemResult, Signoff, Status, Tier, Waiver } from '../model.js';
+import type { NewRun, Store } from './types.js';
+
+/** A run of the `web` gate as `gonogo check` would begin it. */
+export function newRun(over: Partial<NewRun> = {}): NewRun {
+  return { gate: 'web', env: 'staging', command: 'check', configHash: 'sha256:c0ffee', startedAt: '2026-03-01T10:00:00.000Z', ...over };
+}
+
+/** A result with two attempts' evidence, as a flaky check that passed on retry produces. */
+export function itemResult(id: string, status: Status = 'pass', tier: Tier = 'critical'): ItemResult {
+  return {
+    id,
+    tier,
+    status,
+    message: `${id}: ${status}`,
+    evidence: { request: { method: 'GET', url: `https://staging.example/${id}` }, response: { status: 200, headers: { 'x-id': id } } },
+    durationMs: 12.5,
+    attempts: [
+      { attempt: 1, status: 'error', message: 'connection reset', evidence: { code: 'ECONNRESET' }, durationMs: 3, startedAt: '2026-03-01T10:00:01.000Z' },
+      { attempt: 2, status, message: 'ok', durationMs: 9.5, startedAt: '2026-03-01T10:00:02.000Z' },
+    ],
+  };
+}
+
+const emptyCount = { total: 0, passed: 0, failed: 0, error: 0, pending: 0, skipped: 0, waived: 0 };
+
+/** A GO WITH CONDITIONS decision with its reasons, conditions and counts. */
+export function decision(verdict: Decision['verdict'] = 'GO_WITH_CONDITIONS', readiness = 92.5): Decision {
+  return {
+    verdict,
+    readiness,
+    tiers: { critical: { ...emptyCount, total: 25, passed: 25 }, high: { ...emptyCount, total: 18, passed: 13, failed: 2, waived: 3 }, recommended: emptyCount },
+    reasons: ['every critical item passes', '13 of 18 high items passed (needs 12)'],
+    conditions: ['H-04 waived: rate limiting on login (mitigation: WAF rule; owner: ana; until 2026-03-15)'],
+    blockers: [],
+    missingSignoffs: [],
+  };
+}
+
+/** Registers the store contract's tests; `open` must give a new, empty store each call. */
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+    const store = await open();
+    try {
+      await fn(store);
+    } finally {
+      await store.close();
+    }
+  }
+
+  describe(`Store contract: ${name}`, () => {
+    it('round-trips a run with its results in the order saved and its decision', () =>
+      withStore(async (store) => {
+        const id = await store.beginRun(newRun());
+        assert.deepEqual(await store.getRun(id), {
+          id, gate: 'web', env: 'staging', command: 'check', status: 'running', startedAt: '2026-03-01T10:00:00.000Z', configHash: 'sha256:c0ffee', results: [],
+        });
+
+        const noEvidence: ItemResult = { id: 'R-01', tier: 'recommended', status: 'skipped', message: 'not applicable on plain HTTP', durationMs: 0, attempts: [] };
+        const nullEvidence: ItemResult = { ...itemResult('H-02', 'fail', 'high'), evidence: null };
+        await store.saveResult(id, itemResult('C-01'));
+        await store.saveResult(id, noEvidence);
+        await store.saveResult(id, nullEvidence);
+        await store.saveResult(id, itemResult('C-02', 'error'));
+        // A retried item is saved again: it replaces the earlier result and keeps its place.
+        const waived = { ...itemResult('H-02', 'waived', 'high'), message: 'waived: WAF rule' };
+        await store.saveResult(id, waived);
+
+        await store.endRun(id, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision() });
+        assert.deepEqual(await store.getRun(id), {
+          id, gate: 'web', env: 'staging', command: 'check', status: 'completed',
+          startedAt: '2026-03-01T10:00:00.000Z', finishedAt: '2026-03-01T10:05:00.000Z', configHash: 'sha256:c0ffee',
+          decision: decision(),
+          results: [itemResult('C-01'), noEvidence, waived, itemResult('C-02', 'error')],
+        });
+      }));
+
+    it('keeps a JSON null evidence distinct from no evidence', () =>
+      withStore(async (store) => {
+        const id = await store.beginRun(newRun());
+        await store.saveResult(id, { ...itemResult('C-01'), evidence: null });
+        const { evidence: _dropped, ...withoutEvidence } = itemResult('C-02');
+        await store.saveResult(id, withoutEvidence);
+        const [withNull, without] = (await store.getRun(id))?.results ?? [];
+        assert.equal(withNull.evidence, null);
+        assert.equal('evidence' in without, false);
+      }));
+
+    it('returns undefined for an unknown run', () =>
+      withStore(async (store) => {
+        assert.equal(await store.getRun('no-such-run'), undefined);
+      }));
+
+    it('gives run ids that are unique and sort in creation order', () =>
+      withStore(async (store) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 20; i++) ids.push(await store.beginRun(newRun()));
+        assert.equal(new Set(ids).size, ids.length);
+        assert.deepEqual([...ids].sort(), ids);
+      }));
+
+    it('lists runs newest first, filtered by gate and limited', () =>
+      withStore(async (store) => {
+        const web1 = await store.beginRun(newRun({ startedAt: '2026-03-01T10:00:00.000Z' }));
+        const api1 = await store.beginRun(newRun({ gate: 'api', env: 'production', command: 'validate:production', startedAt: '2026-03-01T11:00:00.000Z' }));
+        const web2 = await store.beginRun(newRun({ startedAt: '2026-03-01T12:00:00.000Z' }));
+        await store.endRun(web1, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision('NO_GO', 40) });
+        await store.endRun(api1, { status: 'aborted', finishedAt: '2026-03-01T11:01:00.000Z' });
+
+        const all = await store.listRuns({});
+        assert.deepEqual(all.map((r) => r.id), [web2, api1, web1]);
+        assert.deepEqual(all, [
+          { id: web2, gate: 'web', env: 'staging', command: 'check', status: 'running', startedAt: '2026-03-01T12:00:00.000Z', configHash: 'sha256:c0ffee' },
+          { id: api1, gate: 'api', env: 'production', command: 'validate:production', status: 'aborted', startedAt: '2026-03-01T11:00:00.000Z', finishedAt: '2026-03-01T11:01:00.000Z', configHash: 'sha256:c0ffee' },
+          { id: web1, gate: 'web', env: 'staging', command: 'check', status: 'completed', startedAt: '2026-03-01T10:00:00.000Z', finishedAt: '2026-03-01T10:05:00.000Z', configHash: 'sha256:c0ffee', verdict: 'NO_GO', readiness: 40 },
+        ]);
+        assert.deepEqual((await store.listRuns({ gate: 'web' })).map((r) => r.id), [web2, web1]);
+        assert.deepEqual((await store.listRuns({ limit: 2 })).map((r) => r.id), [web2, api1]);
+        assert.deepEqual((await store.listRuns({ gate: 'web', limit: 1 })).map((r) => r.id), [web2]);
+        assert.deepEqual(await store.listRuns({ limit: 0 }), []);
+        assert.deepEqual(await store.listRuns({ gate: 'no-such-gate' }), []);
+        await assert.rejects(store.listRuns({ limit: -1 }), /limit/);
+        await assert.rejects(store.listRuns({ limit: 1.5 }), /limit/);
+      }));
+
+    it('round-trips sign-offs and waivers in the order they were added, per gate', () =>
+      withStore(async (store) => {
+        const stage: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'stage', id: 'security' }, by: 'ana@example.com', role: 'security-lead', note: 'pen test report attached', at: '2026-03-01T10:10:00.000Z' };
+        const waiver: Waiver = { kind: 'waiver', gate: 'web', itemId: 'H-04', mitigation: 'WAF rule limits login to 10/min', owner: 'ben', expires: '2026-03-15T00:00:00.000Z', at: '2026-03-01T10:11:00.000Z' };
+        const otherGate: Signoff = { kind: 'signoff', gate: 'api', target: { type: 'decision' }, by: 'cy', role: 'release-manager', at: '2026-03-01T10:12:00.000Z' };
+        const item: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'item', id: 'C-17' }, by: 'dee', role: 'qa', at: '2026-03-01T10:13:00.000Z' };
+        const decisionSignoff: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana@example.com', role: 'release-manager', at: '2026-03-01T10:14:00.000Z' };
+        const waiverBy: Waiver = { ...waiver, itemId: 'H-09', by: 'ana@example.com', at: '2026-03-01T10:15:00.000Z' };
+        const added: Attestation[] = [stage, waiver, otherGate, item, decisionSignoff, waiverBy];
+        for (const a of added) await store.addAttestation(a);
+
+        assert.deepEqual(await store.listAttestations('web'), [stage, waiver, item, decisionSignoff, waiverBy]);
+        assert.deepEqual(await store.listAttestations('api'), [otherGate]);
+        assert.deepEqual(await store.listAttestations('no-such-gate'), []);
+      }));
+
+    it('keeps two identical attestations: the log is append-only, nothing is merged', () =>
+      withStore(async (store) => {
+        const signoff: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:14:00.000Z' };
+        await store.addAttestation(signoff);
+        await store.addAttestation(signoff);
+        assert.deepEqual(await store.listAttestations('web'), [signoff, signoff]);
+      }));
+
+    it('refuses to complete a run that has already ended', () =>
+      withStore(async (store) => {
+        const completed = await store.beginRun(newRun());
+        await store.endRun(completed, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision('NO_GO', 40) });
+        await assert.rejects(
+          store.endRun(completed, { status: 'completed', finishedAt: '2026-03-01T10:06:00.000Z', decision: decision('GO', 100) }),
+          /already ended \(completed\)/,
+        );
+        // Ctrl-C after the end: aborting changes nothing.
+        await store.endRun(completed, { status: 'aborted', finishedAt: '2026-03-01T10:07:00.000Z' });
+        const after = await store.getRun(completed);
+        assert.equal(after?.status, 'completed');
+        assert.equal(after?.finishedAt, '2026-03-01T10:05:00.000Z');
+        assert.equal(after?.decision?.verdict, 'NO_GO');
+
+        const aborted = await store.beginRun(newRun());
+        await store.endRun(aborted, { status: 'aborted', finishedAt: '2026-03-01T10:01:00.000Z' });
+        await assert.rejects(store.endRun(aborted, { status: 'completed', finishedAt: '2026-03-01T10:02:00.000Z', decision: decision('GO', 100) }), /already ended \(aborted\)/);
+        assert.equal((await store.getRun(aborted))?.decision, undefined);
+      }));
+
+    it('stores no decision for an aborted run, and keeps the results it had', () =>
+      withStore(async (store) => {
+        const id = await store.beginRun(newRun());
+        await store.saveResult(id, itemResult('C-01'));
+        await store.endRun(id, { status: 'aborted', finishedAt: '2026-03-01T10:01:00.000Z', decision: decision('GO', 100) });
+        const run = await store.getRun(id);
+        assert.equal(run?.status, 'aborted');
+        assert.equal(run?.finishedAt, '2026-03-01T10:01:00.000Z');
+        assert.equal(run !== undefined && 'decision' in run, false);
+        assert.deepEqual(run?.results, [itemResult('C-01')]);
+        const [summary] = await store.listRuns({});
+        assert.equal(summary.verdict, undefined);
+        assert.equal(summary.readiness, undefined);
+      }));
+
+    it('completes a run without a decision when none is given', () =>
+      withStore(async (store) => {
+        const id = await store.beginRun(newRun());
+        await store.endRun(id, { status: 'completed', finishedAt: '2026-03-01T10:01:00.000Z' });
+        const run = await store.getRun(id);
+        assert.equal(run?.status, 'completed');
+        assert.equal(run !== undefined && 'decision' in run, false);
+      }));
+
+    it('rejects results and ends for an unknown run, and results for an ended run', () =>
+      withStore(async (store) => {
+        await assert.rejects(store.saveResult('no-such-run', itemResult('C-01')), /unknown run no-such-run/);
+        await assert.rejects(store.endRun('no-such-run', { status: 'completed', finishedAt: '2026-03-01T10:01:00.000Z' }), /unknown run no-such-run/);
+        await assert.rejects(store.endRun('no-such-run', { status: 'aborted', finishedAt: '2026-03-01T10:01:00.000Z' }), /unknown run no-such-run/);
+
+        const id = await store.beginRun(newRun());
+        await store.saveResult(id, itemResult('C-01'));
+        await store.endRun(id, { status: 'completed', finishedAt: '2026-03-01T10:01:00.000Z', decision: decision() });
+        await assert.rejects(store.saveResult(id, itemResult('C-01', 'fail')), /is completed/);
+        await assert.rejects(store.saveResult(id, itemResult('C-02')), /is completed/);
+        assert.deepEqual((await store.getRun(id))?.results, [itemResult('C-01')]);
+      }));
+
+    it('keeps the runs of parallel writers apart', () =>
+      withStore(async (store) => {
+        const [a, b] = await Promise.all([store.beginRun(newRun({ gate: 'web' })), store.beginRun(newRun({ gate: 'api' }))]);
+        const items = Array.from({ length: 30 }, (_, i) => `C-${String(i + 1).padStart(2, '0')}`);
+        await Promise.all(items.flatMap((item) => [store.saveResult(a, itemResult(item)), store.saveResult(b, itemResult(item, 'fail'))]));
+        await Promise.all([
+          store.endRun(a, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision('GO', 100) }),
+          store.endRun(b, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision('NO_GO', 0) }),
+        ]);
+        const runA = await store.getRun(a);
+        const runB = await store.getRun(b);
+        assert.deepEqual(runA?.results, items.map((item) => itemResult(item)));
+        assert.deepEqual(runB?.results, items.map((item) => itemResult(item, 'fail')));
+        assert.equal(runA?.decision?.verdict, 'GO');
+        assert.equal(runB?.decision?.verdict, 'NO_GO');
+      }));
+  });
+}

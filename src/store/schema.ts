@@ -1,0 +1,142 @@
+// The data model every store shares: migrations in portable SQL (TEXT, INTEGER, DOUBLE PRECISION;
+// JSON kept as TEXT, no engine-specific types or functions) and the mapping between rows and the
+// model's plain objects.
+import type { Attempt, Attestation, Decision, ItemResult, RunRecord, RunStatus, Status, Tier, Verdict } from '../model.js';
+import type { RunSummary } from './types.js';
+
+/**
+ * Schema steps in order: a database at version N has had the first N applied. A released step is
+ * never edited; a change is a new step appended here.
+ */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE runs (
+     id TEXT PRIMARY KEY,
+     gate TEXT NOT NULL,
+     env TEXT NOT NULL,
+     command TEXT NOT NULL,
+     config_hash TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'aborted')),
+     started_at TEXT NOT NULL,
+     finished_at TEXT,
+     pid INTEGER,
+     host TEXT,
+     verdict TEXT,
+     readiness DOUBLE PRECISION,
+     decision TEXT,
+     CHECK (decision IS NULL OR status = 'completed')
+   );
+   CREATE INDEX runs_by_gate ON runs (gate, id);
+   CREATE INDEX runs_by_status ON runs (status, host);
+   CREATE TABLE results (
+     run_id TEXT NOT NULL REFERENCES runs (id),
+     item_id TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     tier TEXT NOT NULL,
+     status TEXT NOT NULL,
+     message TEXT NOT NULL,
+     evidence TEXT,
+     duration_ms DOUBLE PRECISION NOT NULL,
+     attempts TEXT NOT NULL,
+     PRIMARY KEY (run_id, item_id),
+     UNIQUE (run_id, seq)
+   );
+   CREATE TABLE attestations (
+     id TEXT PRIMARY KEY,
+     gate TEXT NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('signoff', 'waiver')),
+     at TEXT NOT NULL,
+     body TEXT NOT NULL
+   );
+   CREATE INDEX attestations_by_gate ON attestations (gate, id);`,
+];
+
+/** A row of `runs`. */
+export interface RunRow {
+  id: string;
+  gate: string;
+  env: string;
+  command: string;
+  config_hash: string;
+  status: RunStatus;
+  started_at: string;
+  finished_at: string | null;
+  verdict: Verdict | null;
+  readiness: number | null;
+  decision: string | null;
+}
+
+/** A row of `results`, without its keys. */
+export interface ResultRow {
+  item_id: string;
+  tier: Tier;
+  status: Status;
+  message: string;
+  evidence: string | null;
+  duration_ms: number;
+  attempts: string;
+}
+
+// The JSON columns only ever hold text this store serialized from typed values.
+function parseJson<T>(text: string): T {
+  return JSON.parse(text);
+}
+
+/** Evidence as stored: SQL NULL when absent, so that an absent value and a JSON `null` stay distinct. */
+export function evidenceText(evidence: unknown): string | null {
+  return evidence === undefined ? null : (JSON.stringify(evidence) ?? null);
+}
+
+/** The columns of a result besides its keys, in the order `ResultRow` lists them. */
+export function resultColumns(r: ItemResult): [string, string, string, string | null, number, string] {
+  return [r.tier, r.status, r.message, evidenceText(r.evidence), r.durationMs, JSON.stringify(r.attempts)];
+}
+
+/** A result row back to the model's ItemResult (absent evidence stays absent). */
+export function toResult(row: ResultRow): ItemResult {
+  return {
+    id: row.item_id,
+    tier: row.tier,
+    status: row.status,
+    message: row.message,
+    ...(row.evidence !== null ? { evidence: parseJson<unknown>(row.evidence) } : {}),
+    durationMs: row.duration_ms,
+    attempts: parseJson<Attempt[]>(row.attempts),
+  };
+}
+
+/** A run row to its listing summary. */
+export function toSummary(row: RunRow): RunSummary {
+  return {
+    id: row.id,
+    gate: row.gate,
+    env: row.env,
+    command: row.command,
+    status: row.status,
+    startedAt: row.started_at,
+    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
+    configHash: row.config_hash,
+    ...(row.verdict !== null ? { verdict: row.verdict } : {}),
+    ...(row.readiness !== null ? { readiness: row.readiness } : {}),
+  };
+}
+
+/** A run row and its result rows, in order, to the model's RunRecord. */
+export function toRecord(row: RunRow, results: ResultRow[]): RunRecord {
+  return {
+    id: row.id,
+    gate: row.gate,
+    env: row.env,
+    command: row.command,
+    status: row.status,
+    startedAt: row.started_at,
+    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
+    configHash: row.config_hash,
+    ...(row.decision !== null ? { decision: parseJson<Decision>(row.decision) } : {}),
+    results: results.map(toResult),
+  };
+}
+
+/** Parses an attestation's stored body. */
+export function toAttestation(body: string): Attestation {
+  return parseJson<Attestation>(body);
+}
