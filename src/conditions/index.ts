@@ -1,0 +1,99 @@
+// The condition language of `expect:`. Conditions are parsed and validated when the config loads
+// and judged here, in one place, for every check kind.
+//
+//   status == 200 && headers["content-type"] matches "^application/json"
+//   body.status in ["ok", "degraded"] && latency_ms < 500
+//   exit_code == 0 && !(stderr contains "WARN") && len(stdout) > 0
+//
+// Literals: numbers, 'strings' or "strings", true, false, null, lists [200, 204].
+// Paths: a field of the check, then `.name`, `["any-name"]` or `[0]`. When an object has no key of
+// that exact name, a key differing only in case is used (headers are observed lower-case, and
+// `headers["Content-Type"]` still finds them).
+// Operators: == != < <= > >= && || ! matches (JS RegExp) contains (substring, list member) in.
+// Functions: len(x) (string, list or object size), lower(x), exists(x) (not missing or null).
+//
+// Fail closed: < <= > >= are false unless both sides are numbers ("5" is not 5); matches, contains
+// and in are false on a missing value; == and != are strict, except that missing equals null;
+// && || ! need true or false, and so does the whole condition.
+import { ConditionSyntaxError, FUNCTIONS, compileCondition } from './parse.js';
+import type { Expr } from './parse.js';
+import { JudgeError, evaluate, lookup, pathsOf, show } from './evaluate.js';
+
+/** The parsed tree of a condition; opaque: only parseCondition makes one and only judge reads it. */
+export type ConditionAst = Expr;
+
+/** A parsed, validated condition. */
+export interface Condition {
+  source: string;
+  readonly ast: ConditionAst;
+}
+
+export type ParseResult = { ok: true; condition: Condition } | { ok: false; error: string; column: number /* 0-based offset in source */ };
+
+/** One condition judged: `detail` names the observed value of every path, e.g. `status == 200: status was 503`. */
+export interface Judgement {
+  ok: boolean;
+  source: string;
+  detail: string;
+}
+
+/** Parses and validates a condition: its root names must be among `fields` (or a known function). */
+export function parseCondition(source: string, fields: readonly string[]): ParseResult {
+  try {
+    return { ok: true, condition: { source, ast: compileCondition(source, fields) } };
+  } catch (e) {
+    if (e instanceof ConditionSyntaxError) return { ok: false, error: e.message, column: e.column };
+    throw e;
+  }
+}
+
+/** One line documenting what a check's conditions may use (for help, docs and the JSON Schema). */
+export function describeFields(fields: readonly string[]): string {
+  const functions = Object.keys(FUNCTIONS).map((f) => `${f}(x)`);
+  return `Conditions on ${fields.join(', ')}; operators == != < <= > >= && || ! matches contains in; functions ${functions.join(', ')}.`;
+}
+
+/** Judges a condition against a check's observations. Never throws: any problem is a failed judgement. */
+export function judge(condition: Condition, observations: Record<string, unknown>): Judgement {
+  const { source, ast } = condition;
+  try {
+    const value = evaluate(ast, observations);
+    if (typeof value === 'boolean') return { ok: value, source, detail: `${source}: ${observed(ast, observations) ?? `was ${value}`}` };
+    return failed(condition, observations, `result was ${show(value)}, not true or false`);
+  } catch (e) {
+    const problem = e instanceof JudgeError ? e.message : `could not be judged: ${e instanceof Error ? e.message : String(e)}`;
+    return failed(condition, observations, problem);
+  }
+}
+
+/** Judges every condition; `ok` when none failed (an empty list passes: kinds supply default conditions). */
+export function judgeAll(
+  conditions: readonly Condition[],
+  observations: Record<string, unknown>,
+): { ok: boolean; failed: Judgement[]; judgements: Judgement[] } {
+  const judgements = conditions.map((c) => judge(c, observations));
+  const failed = judgements.filter((j) => !j.ok);
+  return { ok: failed.length === 0, failed, judgements };
+}
+
+function failed(condition: Condition, observations: Record<string, unknown>, problem: string): Judgement {
+  const values = observed(condition.ast, observations);
+  return { ok: false, source: condition.source, detail: `${condition.source}: ${problem}${values ? `; ${values}` : ''}` };
+}
+
+/** `status was 503, body.status was undefined`; undefined when the condition reads no field. */
+function observed(ast: ConditionAst, observations: Record<string, unknown>): string | undefined {
+  const paths = pathsOf(ast);
+  if (paths.length === 0) return undefined;
+  return paths
+    .map((p) => {
+      let value: string;
+      try {
+        value = show(lookup(observations, p));
+      } catch {
+        value = '(unreadable)';
+      }
+      return `${p.text} was ${value}`;
+    })
+    .join(', ');
+}
