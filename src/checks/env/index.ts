@@ -1,0 +1,130 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+import { defineKind } from '../types.js';
+
+/**
+ * Values that mean "nobody filled this in". Matched case-insensitively against the whole value, trimmed.
+ * Kept deliberately narrow: a real value must not be mistaken for a placeholder.
+ */
+export const DEFAULT_PLACEHOLDERS = [
+  '^$', // empty
+  '(^|[^a-z0-9])(change[-_ ]?me|change[-_ ]?this|replace[-_ ]?me)([^a-z0-9]|$)', // not inside "exchange-metrics"
+  '^(todo|tbd|fixme|placeholder|dummy|null|undefined)$',
+  '^x{3,}$', // xxx, xxxxxxxx
+  '^your[-_ ].*', // your-api-key-here, your_secret
+  '^<.*>$', // <api key>
+  '^\\$\\{[^}]*\\}$', // ${UNEXPANDED}
+];
+
+function isRegex(source: string): boolean {
+  try {
+    new RegExp(source, 'i');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const options = z
+  .strictObject({
+    required: z.array(z.string().min(1)).default([]).describe('Variables that must be set to a real value.'),
+    example: z
+      .string()
+      .optional()
+      .describe('A dotenv file (e.g. `.env.example`) whose every key is required too; its values are ignored. Relative to the config file.'),
+    file: z
+      .string()
+      .optional()
+      .describe(
+        'A dotenv file (e.g. `.env`) read for values as well as the process environment; the process environment wins. ' +
+          'A missing file is read as empty. Relative to the config file.',
+      ),
+    placeholders: z
+      .array(z.string().refine(isRegex, 'not a valid regular expression'))
+      .default(DEFAULT_PLACEHOLDERS)
+      .describe(
+        'Regular expressions (case-insensitive, against the trimmed value) that mark a value as a placeholder. ' +
+          'Replaces the default list: empty, changeme, TODO, xxx, your-...-here, <...>, ${...}. `[]` turns the check off.',
+      ),
+  })
+  .refine((o) => o.required.length > 0 || o.example !== undefined, 'give `required`, `example` or both: nothing to check');
+
+/**
+ * Parses dotenv text with Node's own parser. It reads a key with no `=` as the start of the next
+ * line's key (`A\nB=1` gives "A\nB"); such keys are split, each name kept, the value to the last.
+ */
+function parseDotenv(text: string): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  for (const [key, value] of Object.entries(parseEnv(text))) {
+    const names = key.split(/\s+/).filter((n) => n !== '' && !n.startsWith('#'));
+    names.forEach((name, i) => out.set(name, i === names.length - 1 ? value : out.get(name)));
+  }
+  return out;
+}
+
+async function readDotenv(path: string, what: string, optional: boolean): Promise<Map<string, string | undefined> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = err instanceof Error && 'code' in err ? err.code : undefined;
+    if (optional && code === 'ENOENT') return undefined;
+    throw new Error(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
+  }
+  return parseDotenv(text);
+}
+
+export default defineKind({
+  name: 'env',
+  description: 'Required environment variables are set and are not placeholders; reports names only, never values.',
+  options,
+  fields: ['missing', 'placeholders', 'checked'],
+  defaultExpect: () => ['len(missing) == 0 && len(placeholders) == 0'],
+  async run(o, ctx) {
+    ctx.signal.throwIfAborted();
+    const examplePath = o.example === undefined ? undefined : resolve(ctx.configDir, o.example);
+    const filePath = o.file === undefined ? undefined : resolve(ctx.configDir, o.file);
+    const example = examplePath === undefined ? undefined : await readDotenv(examplePath, 'example file', false);
+    const fromFile = filePath === undefined ? undefined : await readDotenv(filePath, 'env file', true);
+    ctx.signal.throwIfAborted();
+
+    // Node's parser returns keys in no promised order: sort them so `checked` reads the same every run.
+    const checked = [...new Set([...o.required, ...[...(example?.keys() ?? [])].sort()])];
+    if (checked.length === 0) throw new Error(`no variables to check: ${examplePath ?? 'the example file'} has no keys`);
+    const patterns = o.placeholders.map((p) => new RegExp(p, 'i'));
+
+    const missing: string[] = [];
+    const placeholders: string[] = [];
+    const sources: Record<string, 'process' | 'file'> = {};
+    const matched: Record<string, string> = {};
+    for (const name of checked) {
+      const fromProcess = process.env[name];
+      const value = fromProcess ?? fromFile?.get(name);
+      if (value === undefined) {
+        missing.push(name);
+        continue;
+      }
+      sources[name] = fromProcess === undefined ? 'file' : 'process';
+      const hit = patterns.find((re) => re.test(value.trim()));
+      if (hit) {
+        placeholders.push(name);
+        // The pattern names the kind of placeholder; the value itself never leaves this function.
+        matched[name] = hit.source;
+      }
+    }
+
+    return {
+      observations: { missing, placeholders, checked },
+      evidence: {
+        checked,
+        missing,
+        placeholders: matched,
+        sources,
+        ...(examplePath !== undefined ? { example: examplePath } : {}),
+        ...(filePath !== undefined ? { file: filePath, fileFound: fromFile !== undefined } : {}),
+      },
+    };
+  },
+});
