@@ -54,7 +54,10 @@ export interface CheckKind<S extends z.ZodObject = z.ZodObject> {
   fields: readonly string[];
   /** Conditions used when the item gives no `expect:`. */
   defaultExpect: (options: z.output<S>) => string[];
-  /** Host this check will talk to, for the per-host limit (undefined = not network-bound). */
+  /**
+   * Host this check talks to, for the per-host limit. Without it, the environment's host is assumed
+   * (probes); a local kind (command, git, file) returns undefined.
+   */
   host?: (options: z.output<S>, env: TargetEnvironment) => string | undefined;
   /** Observe; never judge. Throwing is fine: the engine turns it into `error` with the message. */
   run(options: z.output<S>, ctx: CheckContext): Promise<CheckOutcome>;
@@ -82,7 +85,7 @@ export function defineKind<S extends z.ZodObject>(kind: CheckKind<S>): Registere
     options: kind.options,
     fields: kind.fields,
     defaultExpect: (o) => kind.defaultExpect(kind.options.parse(o)),
-    host: (o, env) => kind.host?.(kind.options.parse(o), env),
+    host: (o, env) => (kind.host ? kind.host(kind.options.parse(o), env) : env.url ? new URL(env.url).host : undefined),
     run: (o, ctx) => kind.run(kind.options.parse(o), ctx),
   };
 }

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { registry } from '../checks/index.js';
+import type { KindName } from '../checks/index.js';
+import { authSchema } from '../checks/_shared/auth.js';
+import { TIERS } from '../model.js';
+
+/** A duration: `500ms`, `2s`, `15m`, `1h`, or a number of milliseconds. */
+export const duration = z
+  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 500ms, 2s, 15m, 1h')])
+  .describe('A duration: 500ms, 2s, 15m, 1h, 1d, or milliseconds as a number.');
+
+/** Fields every check has, whatever its kind. */
+const commonCheckFields = {
+  timeout: duration.optional().describe('The check is ended as `error` after this long (default: `defaults.timeout`).'),
+  retries: z.number().int().min(0).max(10).optional().describe('Retries for a flaky check, with exponential backoff; every attempt is kept.'),
+  backoff: duration.optional().describe('Wait before the first retry; doubles each time (default 1s).'),
+  expect: z.array(z.string()).optional().describe('Conditions judged against the observations, e.g. `status == 200`. Default: the kind\'s own.'),
+};
+
+function checkVariant(name: string, options: z.ZodObject, description: string) {
+  return options.extend({ kind: z.literal(name), ...commonCheckFields }).describe(description);
+}
+
+const variants = Object.values(registry).map((k) => checkVariant(k.name, k.options, k.description));
+
+export const KIND_NAMES = Object.keys(registry);
+
+/** A check as the engine sees it: the common fields typed, the kind's own options as parsed by its schema. */
+export interface CheckConfig {
+  kind: KindName;
+  timeout?: string | number;
+  retries?: number;
+  backoff?: string | number;
+  expect?: string[];
+  [option: string]: unknown;
+}
+
+function isKindName(name: unknown): name is KindName {
+  return typeof name === 'string' && Object.hasOwn(registry, name);
+}
+
+const [firstVariant, ...otherVariants] = variants;
+export const checkSchema = z
+  .discriminatedUnion('kind', [firstVariant, ...otherVariants])
+  // The registry is runtime data, so the parsed union's kind is a plain string to the compiler; name it.
+  .transform((c, ctx): CheckConfig => {
+    const { kind, ...rest } = c;
+    if (!isKindName(kind)) {
+      ctx.addIssue({ code: 'custom', message: `unknown check kind ${JSON.stringify(kind)}` });
+      return z.NEVER;
+    }
+    return { ...rest, kind };
+  })
+  .describe('An automated check: `kind` picks the check kind; the other fields are its options.');
+
+const estimate = z
+  .strictObject({
+    optimistic: z.number().nonnegative(),
+    likely: z.number().nonnegative(),
+    pessimistic: z.number().nonnegative(),
+  })
+  .describe('Hours of work left when the item is open: optimistic, likely, pessimistic.');
+
+export const itemSchema = z
+  .strictObject({
+    id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'an id of letters, digits, dot, dash or underscore').describe('Unique id, e.g. SEC-001.'),
+    title: z.string().min(1),
+    tier: z.enum(TIERS).describe('critical items must all pass; high items count toward the thresholds; recommended never block.'),
+    category: z.string().optional().describe('Grouping for reports, e.g. security, monitoring.'),
+    phase: z.string().optional().describe('Critical-path phase, e.g. code-integration.'),
+    owner: z.string().optional(),
+    risk: z.enum(['high', 'medium', 'low']).optional(),
+    estimate: estimate.optional(),
+    blocker: z.boolean().optional().describe('A failing blocker item prevents GO whatever its tier.'),
+    description: z.string().optional(),
+    manual: z.literal(true).optional().describe('Needs a person\'s sign-off instead of a check.'),
+    signers: z.array(z.string()).optional().describe('Roles whose sign-off attests this manual item.'),
+    check: checkSchema.optional(),
+  })
+  .describe('One line of the checklist.');
+
+const environmentSchema = z
+  .object({
+    url: z.string().url().optional().describe('Base URL of the target; `{{env.url}}` in checks.'),
+  })
+  .catchall(z.union([z.string(), z.number(), z.boolean()]))
+  .describe('A target environment; every field is available as `{{env.<field>}}`.');
+
+const stageSchema = z.strictObject({
+  id: z.string(),
+  title: z.string(),
+  budget: duration.describe('Time budget; a stage that takes longer is reported over budget.'),
+  items: z.array(z.string()).describe('Item ids run in this stage, in order of listing.'),
+  signoff: z.array(z.string()).optional().describe('Roles whose sign-off closes this stage.'),
+});
+
+export const configSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    version: z.literal(1).describe('Config format version.'),
+    name: z.string().optional().describe('Name of this gate (default: the config folder name).'),
+    environments: z.record(z.string(), environmentSchema).refine((e) => Object.keys(e).length > 0, 'at least one environment').describe('Targets; the first is the default for --env.'),
+    defaults: z
+      .strictObject({
+        timeout: duration.default('10s'),
+        concurrency: z.number().int().min(1).max(256).default(8).describe('Checks running at once.'),
+        perHost: z.number().int().min(1).max(256).default(4).describe('Checks running at once against one host.'),
+      })
+      .prefault({})
+      .describe('Engine defaults.'),
+    rules: z
+      .strictObject({
+        goHighRatio: z.number().min(0).max(1).default(0.9).describe('GO needs floor(ratio x high items) passed (seed: 16 of 18).'),
+        conditionsHighRatio: z.number().min(0).max(1).default(0.7).describe('GO WITH CONDITIONS needs floor(ratio x high items) passed (seed: 12 of 18).'),
+        requiredSignoffs: z.array(z.string().regex(/^(decision|stage:.+|item:.+)$/, 'decision, stage:<id> or item:<id>')).default([]),
+      })
+      .prefault({})
+      .describe('Decision rules.'),
+    roles: z
+      .record(z.string(), z.array(z.string()))
+      .default({})
+      .describe('Who may sign what: role -> targets (`decision`, `stage`, `stage:<id>`, `item`, `item:<id>`, `*`).'),
+    people: z.record(z.string(), z.array(z.string())).optional().describe('When given, a person may only sign in the roles listed here.'),
+    auth: authSchema.optional().describe('How probes log in as test users.'),
+    stages: z.record(z.string(), z.array(stageSchema)).default({}).describe('Stage sets for `gonogo validate <set>`.'),
+    items: z.array(itemSchema).min(1),
+  })
+  .describe('gonogo checklist as code.');
+
+export type Config = z.output<typeof configSchema>;
+export type ItemConfig = z.output<typeof itemSchema>;
+export type StageConfig = z.output<typeof stageSchema>;
+
+/** The JSON Schema published for editors (`$schema`), generated from the zod schema. */
+export function jsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+}

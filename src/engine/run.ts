@@ -1,0 +1,198 @@
+import pLimit from 'p-limit';
+import type { LimitFunction } from 'p-limit';
+import { registry } from '../checks/index.js';
+import type { CheckContext, RegisteredKind, TargetEnvironment } from '../checks/types.js';
+import type { AuthConfig } from '../checks/_shared/auth.js';
+import { judgeAll } from '../conditions/index.js';
+import type { Condition } from '../conditions/index.js';
+import type { CheckConfig, ItemConfig } from '../config/schema.js';
+import type { Attempt, ItemResult, Status } from '../model.js';
+import type { Clock } from '../util/clock.js';
+import { parseDuration } from '../util/duration.js';
+import { expand, redact } from '../util/template.js';
+
+/** What the live view hears while a run goes on. */
+export type EngineEvent =
+  | { type: 'start'; id: string; attempt: number }
+  | { type: 'retry'; id: string; attempt: number; delayMs: number; message: string }
+  | { type: 'end'; result: ItemResult };
+
+export interface RunOptions {
+  env: TargetEnvironment;
+  configDir: string;
+  clock: Clock;
+  /** Aborting it (Ctrl-C) aborts every check; unfinished items end as `error: aborted`. */
+  signal?: AbortSignal;
+  concurrency: number;
+  perHost: number;
+  defaultTimeoutMs: number;
+  auth?: AuthConfig;
+  processEnv?: Readonly<Record<string, string | undefined>>;
+  onEvent?: (event: EngineEvent) => void;
+  /** The check kinds (default: the registry); tests pass their own to exercise the engine's guarantees. */
+  kinds?: Readonly<Record<string, RegisteredKind>>;
+}
+
+const COMMON_FIELDS = new Set(['kind', 'timeout', 'retries', 'backoff', 'expect']);
+
+function kindOptions(check: CheckConfig): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(check).filter(([k]) => !COMMON_FIELDS.has(k)));
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Runs every item that has a check, concurrently within an overall and a per-host limit. Each
+ * attempt runs under a timeout the check cannot escape: if `run()` ignores its signal, the engine
+ * still ends the attempt as `error` when the time is up. Nothing a check throws escapes.
+ */
+export async function runChecks(items: readonly ItemConfig[], conditions: ReadonlyMap<string, readonly Condition[]>, opts: RunOptions): Promise<ItemResult[]> {
+  const kinds: Readonly<Record<string, RegisteredKind>> = opts.kinds ?? registry;
+  const overall = pLimit(opts.concurrency);
+  const hosts = new Map<string, LimitFunction>();
+  const envHost = opts.env.url ? new URL(opts.env.url).host.toLowerCase() : undefined;
+  const processEnv = opts.processEnv ?? process.env;
+  const envVars = opts.env.vars;
+  let authSecrets: string[] = [];
+  let auth: AuthConfig | undefined;
+  let authError: string | undefined;
+  if (opts.auth) {
+    try {
+      const x = expand(opts.auth, envVars, processEnv);
+      auth = x.value;
+      authSecrets = x.secrets;
+    } catch (err) {
+      authError = `auth: ${message(err)}`;
+    }
+  }
+  const allowedHosts = new Set<string>(envHost ? [envHost] : []);
+
+  const runOne = async (item: ItemConfig, check: CheckConfig): Promise<ItemResult> => {
+    const attempts: Attempt[] = [];
+    const retries = check.retries ?? 0;
+    const timeoutMs = check.timeout !== undefined ? parseDuration(check.timeout) : opts.defaultTimeoutMs;
+    let backoff = check.backoff !== undefined ? parseDuration(check.backoff) : 1000;
+    let secrets = authSecrets;
+    for (let attempt = 1; ; attempt++) {
+      opts.onEvent?.({ type: 'start', id: item.id, attempt });
+      const startedAt = new Date(opts.clock.now()).toISOString();
+      const t0 = opts.clock.monotonic();
+      const a = await attemptOnce(item, check, timeoutMs);
+      secrets = [...secrets, ...a.secrets];
+      const done: Attempt = { attempt, status: a.status, message: a.message, evidence: a.evidence, durationMs: Math.round(opts.clock.monotonic() - t0), startedAt };
+      attempts.push(redact(done, secrets));
+      const finished = a.status === 'pass' || a.status === 'skipped' || attempt > retries || opts.signal?.aborted;
+      if (finished) break;
+      opts.onEvent?.({ type: 'retry', id: item.id, attempt, delayMs: backoff, message: a.message });
+      try {
+        await opts.clock.sleep(backoff, opts.signal);
+      } catch {
+        break;
+      }
+      backoff *= 2;
+    }
+    const last = attempts[attempts.length - 1];
+    return {
+      id: item.id,
+      tier: item.tier,
+      status: last.status,
+      message: attempts.length > 1 ? `${last.message} (attempt ${attempts.length} of ${retries + 1})` : last.message,
+      evidence: last.evidence,
+      durationMs: attempts.reduce((s, x) => s + x.durationMs, 0),
+      attempts,
+    };
+  };
+
+  const attemptOnce = async (
+    item: ItemConfig,
+    check: CheckConfig,
+    timeoutMs: number,
+  ): Promise<{ status: Status; message: string; evidence?: unknown; secrets: string[] }> => {
+    const kind = kinds[check.kind];
+    if (!kind) return { status: 'error', message: `unknown check kind "${check.kind}"`, secrets: [] };
+    if (opts.signal?.aborted) return { status: 'error', message: 'aborted before it started', secrets: [] };
+    if (authError) return { status: 'error', message: authError, secrets: [] };
+    let options: Record<string, unknown>;
+    let secrets: string[];
+    try {
+      const x = expand(kindOptions(check), envVars, processEnv);
+      options = x.value;
+      secrets = x.secrets;
+    } catch (err) {
+      return { status: 'error', message: message(err), secrets: [] };
+    }
+    const controller = new AbortController();
+    const onRunAbort = (): void => controller.abort(new Error('aborted: the run was interrupted'));
+    opts.signal?.addEventListener('abort', onRunAbort, { once: true });
+    const timerStop = new AbortController();
+    const timeout = opts.clock.sleep(timeoutMs, timerStop.signal).then(
+      () => controller.abort(new Error(`timed out after ${timeoutMs} ms`)),
+      () => undefined,
+    );
+    const aborted = new Promise<never>((_, reject) => {
+      const fail = (): void => reject(controller.signal.reason);
+      if (controller.signal.aborted) fail();
+      else controller.signal.addEventListener('abort', fail, { once: true });
+    });
+    aborted.catch(() => undefined);
+    const ctx: CheckContext = {
+      signal: controller.signal,
+      env: opts.env,
+      configDir: opts.configDir,
+      clock: opts.clock,
+      allowedHosts,
+      secrets: [...authSecrets, ...secrets],
+      auth,
+    };
+    try {
+      const outcome = await Promise.race([kind.run(options, ctx), aborted]);
+      if (outcome.skip) return { status: 'skipped', message: outcome.skip, evidence: outcome.evidence, secrets };
+      const conds = conditions.get(item.id) ?? [];
+      if (conds.length === 0) return { status: 'error', message: 'no conditions to judge: add `expect:`', evidence: outcome.evidence, secrets };
+      const verdict = judgeAll(conds, outcome.observations);
+      const msg = verdict.ok ? verdict.judgements.map((j) => j.detail).join('; ') : verdict.failed.map((j) => j.detail).join('; ');
+      return { status: verdict.ok ? 'pass' : 'fail', message: msg, evidence: outcome.evidence ?? outcome.observations, secrets };
+    } catch (err) {
+      const reason = controller.signal.aborted ? message(controller.signal.reason) : message(err);
+      return { status: 'error', message: reason, secrets };
+    } finally {
+      timerStop.abort();
+      await timeout;
+      opts.signal?.removeEventListener('abort', onRunAbort);
+      if (!controller.signal.aborted) controller.abort(new Error('check finished'));
+    }
+  };
+
+  const hostOf = (check: CheckConfig): string | undefined => {
+    const kind = kinds[check.kind];
+    if (!kind) return undefined;
+    try {
+      const expanded = expand(kindOptions(check), envVars, processEnv).value;
+      return kind.host(expanded, opts.env)?.toLowerCase();
+    } catch {
+      return envHost;
+    }
+  };
+
+  const tasks = items.flatMap((item) => {
+    const check = item.check;
+    if (!check) return [];
+    const host = hostOf(check);
+    let limit: LimitFunction | undefined;
+    if (host) {
+      limit = hosts.get(host);
+      if (!limit) hosts.set(host, (limit = pLimit(opts.perHost)));
+    }
+    const guarded = (): Promise<ItemResult> => overall(() => runOne(item, check));
+    const scheduled = limit ? limit(guarded) : guarded();
+    return [
+      scheduled.then((result) => {
+        opts.onEvent?.({ type: 'end', result });
+        return result;
+      }),
+    ];
+  });
+  return Promise.all(tasks);
+}
