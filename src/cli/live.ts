@@ -1,0 +1,80 @@
+import { Listr, ListrLogger, ProcessOutput } from 'listr2';
+import type { ItemConfig } from '../config/schema.js';
+import type { EngineEvent } from '../engine/run.js';
+import type { StageEvent } from '../engine/gate.js';
+import type { ItemResult } from '../model.js';
+import { renderResultLine, renderStagesText } from '../report/text.js';
+import { formatDuration } from '../util/duration.js';
+
+/** Progress while checks run, on stderr so stdout stays the report. */
+export interface LiveView {
+  onEvent(e: EngineEvent | StageEvent): void;
+  /** Waits for the view to draw its last frame. */
+  close(): Promise<void>;
+}
+
+/**
+ * A task list with spinners and timings on a terminal; plain lines when stderr is not a TTY or
+ * `CI` is set (logs stay readable); nothing with `quiet`.
+ */
+export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; stream?: NodeJS.WriteStream } = {}): LiveView {
+  const stream = opts.stream ?? process.stderr;
+  const titles = new Map(items.map((i) => [i.id, i.title]));
+  if (opts.quiet) return { onEvent: () => undefined, close: async () => undefined };
+  const interactive = stream.isTTY === true && !process.env.CI;
+  if (!interactive) {
+    return {
+      onEvent(e) {
+        if (e.type === 'end') stream.write(`${renderResultLine(e.result, titles.get(e.result.id))}\n`);
+        else if (e.type === 'retry') stream.write(`  ↻ ${e.id} attempt ${e.attempt} failed (${e.message}); retrying in ${formatDuration(e.delayMs)}\n`);
+        else if (e.type === 'stage-start') stream.write(`— stage ${e.stage.id}: ${e.stage.title} (budget ${e.stage.budget})\n`);
+        else if (e.type === 'stage-end') stream.write(`${renderStagesText([e.report]).split('\n')[1]}\n`);
+      },
+      close: async () => undefined,
+    };
+  }
+  const pending = new Map<string, { resolve(r: ItemResult): void; promise: Promise<ItemResult> }>();
+  const settle = (id: string): { resolve(r: ItemResult): void; promise: Promise<ItemResult> } => {
+    let entry = pending.get(id);
+    if (!entry) {
+      let resolve: (r: ItemResult) => void = () => undefined;
+      const promise = new Promise<ItemResult>((r) => (resolve = r));
+      entry = { resolve, promise };
+      pending.set(id, entry);
+    }
+    return entry;
+  };
+  const automated = items.filter((i) => i.check);
+  const list = new Listr(
+    automated.map((item) => ({
+      title: `${item.id} ${item.title}`,
+      task: async (_: unknown, task: { title: string; skip(m?: string): void }) => {
+        const r = await settle(item.id).promise;
+        const base = `${item.id} ${item.title} (${formatDuration(r.durationMs)})`;
+        if (r.status === 'pass') task.title = base;
+        else if (r.status === 'skipped') task.skip(`${base}: ${r.message}`);
+        else throw new Error(`${base}: ${r.status}: ${r.message}`);
+      },
+    })),
+    {
+      concurrent: true,
+      exitOnError: false,
+      registerSignalListeners: false,
+      rendererOptions: { collapseErrors: false, logger: new ListrLogger({ processOutput: new ProcessOutput(stream, stream) }) },
+    },
+  );
+  const running = list.run().catch(() => undefined);
+  return {
+    onEvent(e) {
+      if (e.type === 'end') settle(e.result.id).resolve(e.result);
+    },
+    async close() {
+      // Items that never ran (a stopped validation, an interrupt) must not leave spinners behind.
+      for (const item of automated) {
+        const entry = settle(item.id);
+        entry.resolve({ id: item.id, tier: item.tier, status: 'error', message: 'not run', durationMs: 0, attempts: [] });
+      }
+      await running;
+    },
+  };
+}

@@ -1,0 +1,180 @@
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { EXIT, UsageError } from './exit.js';
+
+const HELP_FOOTER = `
+Exit codes:
+  0    GO (or GO WITH CONDITIONS with --accept-conditions); other commands: success
+  1    NO-GO
+  2    config or usage error (every config problem is printed as file:line:column)
+  3    GO WITH CONDITIONS
+  130  interrupted (Ctrl-C): the run is stored as aborted, never GO
+
+Environment:
+  GONOGO_STORE   where runs, sign-offs and waivers are kept (default .gonogo/gonogo.db beside the config)
+  CI             plain progress lines instead of the live task list
+  GITHUB_STEP_SUMMARY  when set, check and validate append a Markdown summary to it
+
+Config reference: README.md and the JSON Schema (gonogo schema).`;
+
+function version(): string {
+  const pkg: { version: string } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return pkg.version;
+}
+
+const formatOption = (formats: string[]): Option => new Option('--format <format>', 'output format').choices(formats).default('text');
+
+/** Parses argv, runs one command and returns its exit code. Only cli/ prints or exits. */
+export async function main(argv: string[]): Promise<number> {
+  let code: number = EXIT.GO;
+  const program = new Command('gonogo')
+    .description('A production go/no-go gate as code: runs the checklist, decides GO / GO WITH CONDITIONS / NO-GO by stated rules, keeps the record.')
+    .version(version(), '-V, --version')
+    .option('-c, --config <file>', 'config file', 'gonogo.yaml')
+    .option('--store <location>', 'store: a SQLite file path (default .gonogo/gonogo.db beside the config; env GONOGO_STORE)')
+    .addHelpText('after', HELP_FOOTER)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .showHelpAfterError('(run gonogo --help for usage)');
+
+  const globals = (): { config: string; store?: string } => program.opts();
+
+  program
+    .command('init')
+    .description("write gonogo.yaml: the seed's checklist (25 critical, 18 high, 15 recommended items), stages and rules")
+    .option('--force', 'overwrite an existing file')
+    .action(async (o: { force?: boolean }) => {
+      const { cmdInit } = await import('./commands.js');
+      code = await cmdInit(globals().config, Boolean(o.force));
+    });
+
+  const runOptions = (cmd: Command): Command =>
+    cmd
+      .option('-e, --env <name>', 'environment to run against (default: the first in the config)')
+      .option('--tier <tiers>', 'only items of these tiers (comma list: critical,high,recommended)')
+      .option('--only <ids>', 'only these item ids (comma list)')
+      .addOption(formatOption(['text', 'json', 'junit', 'markdown']))
+      .option('-o, --out <file>', 'write the report to a file instead of stdout')
+      .option('--accept-conditions', 'exit 0 on GO WITH CONDITIONS instead of 3')
+      .option('-q, --quiet', 'no live progress');
+
+  runOptions(program.command('check').description('run every automated check concurrently and decide')).action(async (o: RunCliOptions) => {
+    const { cmdRun } = await import('./commands.js');
+    code = await cmdRun({ ...globals(), ...o });
+  });
+
+  runOptions(
+    program
+      .command('validate')
+      .argument('<stage-set>', 'stage set from the config, e.g. staging')
+      .description('run a stage set in order, timing each stage against its budget; stops at a critical failure')
+      .option('--keep-going', 'run every stage even after a critical failure'),
+  ).action(async (stageSet: string, o: RunCliOptions) => {
+    const { cmdRun } = await import('./commands.js');
+    code = await cmdRun({ ...globals(), ...o, stageSet });
+  });
+
+  program
+    .command('signoff')
+    .description('record a sign-off: an item attestation, a stage sign-off or the decision')
+    .option('--item <id>', 'attest a manual item')
+    .option('--stage <id>', 'sign off a stage')
+    .option('--decision', 'sign off the decision')
+    .requiredOption('--as <name>', 'who signs')
+    .requiredOption('--role <role>', 'in which role (must be allowed by `roles:` in the config)')
+    .option('--note <text>', 'a note kept with the sign-off')
+    .action(async (o: { item?: string; stage?: string; decision?: boolean; as: string; role: string; note?: string }) => {
+      const { cmdSignoff } = await import('./commands.js');
+      code = await cmdSignoff(globals(), o);
+    });
+
+  program
+    .command('waive')
+    .argument('<id>', 'item id')
+    .description('accept a failed item with a mitigation, an owner and an expiry (counts toward GO WITH CONDITIONS)')
+    .requiredOption('--mitigation <text>', 'what limits the risk meanwhile')
+    .requiredOption('--owner <name>', 'who owns the follow-up')
+    .requiredOption('--expires <date>', 'ISO date or time after which the waiver no longer counts')
+    .option('--as <name>', 'who records the waiver')
+    .action(async (id: string, o: { mitigation: string; owner: string; expires: string; as?: string }) => {
+      const { cmdWaive } = await import('./commands.js');
+      code = await cmdWaive(globals(), id, o);
+    });
+
+  program
+    .command('status')
+    .description('the one-page quick reference: decision, readiness, tiers, blockers, pending sign-offs, last run')
+    .addOption(formatOption(['text', 'json']))
+    .action(async (o: { format: string }) => {
+      const { cmdStatus } = await import('./commands.js');
+      code = await cmdStatus(globals(), o.format);
+    });
+
+  program
+    .command('history')
+    .description('list runs, newest first')
+    .option('-n, --limit <n>', 'how many', '20')
+    .addOption(formatOption(['text', 'json']))
+    .action(async (o: { limit: string; format: string }) => {
+      const { cmdHistory } = await import('./commands.js');
+      code = await cmdHistory(globals(), Number(o.limit), o.format);
+    });
+
+  program
+    .command('report')
+    .description('render the go/no-go checklist with live status and the readiness assessment')
+    .addOption(formatOption(['markdown', 'json']).default('markdown'))
+    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .action(async (o: { format: string; out?: string }) => {
+      const { cmdReport } = await import('./commands.js');
+      code = await cmdReport(globals(), o.format, o.out);
+    });
+
+  program
+    .command('schema')
+    .description("print gonogo.yaml's JSON Schema")
+    .action(async () => {
+      const { cmdSchema } = await import('./commands.js');
+      code = cmdSchema();
+    });
+
+  program
+    .command('kinds')
+    .description('list the check kinds with their options')
+    .action(async () => {
+      const { cmdKinds } = await import('./commands.js');
+      code = cmdKinds();
+    });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      return err.exitCode === 0 ? EXIT.GO : EXIT.USAGE;
+    }
+    const { ConfigError } = await import('../config/load.js');
+    if (err instanceof ConfigError || err instanceof UsageError) {
+      process.stderr.write(`${err.message}\n`);
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`gonogo: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (process.env.GONOGO_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return EXIT.USAGE;
+  }
+}
+
+/** Options of `check` and `validate` as commander hands them over. */
+export interface RunCliOptions {
+  config: string;
+  store?: string;
+  env?: string;
+  tier?: string;
+  only?: string;
+  format: string;
+  out?: string;
+  acceptConditions?: boolean;
+  quiet?: boolean;
+  keepGoing?: boolean;
+  stageSet?: string;
+}

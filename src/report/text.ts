@@ -1,0 +1,96 @@
+import type { ItemConfig } from '../config/schema.js';
+import type { GateOutcome, StageReport } from '../engine/gate.js';
+import type { Decision, ItemResult, Status, Verdict } from '../model.js';
+import { TIERS } from '../model.js';
+import { formatDuration } from '../util/duration.js';
+
+export const VERDICT_LABEL: Record<Verdict, string> = { GO: 'GO', GO_WITH_CONDITIONS: 'GO WITH CONDITIONS', NO_GO: 'NO-GO' };
+export const STATUS_MARK: Record<Status, string> = { pass: '✔', fail: '✖', error: '!', pending: '…', skipped: '-', waived: '~' };
+
+function tierLine(d: Decision): string {
+  return TIERS.map((t) => `${t} ${d.tiers[t].passed}/${d.tiers[t].total}`).join(' · ');
+}
+
+/** The closing summary of `check` and `validate`: decision, readiness, reasons, what failed. */
+export function renderOutcomeText(outcome: GateOutcome, items: readonly ItemConfig[]): string {
+  const out: string[] = [];
+  const titles = new Map(items.map((i) => [i.id, i.title]));
+  if (outcome.stages) out.push(renderStagesText(outcome.stages), '');
+  const notPassed = outcome.results.filter((r) => r.status !== 'pass' && r.status !== 'skipped');
+  if (notPassed.length > 0) {
+    out.push('Not passed:');
+    for (const r of notPassed) out.push(`  ${STATUS_MARK[r.status]} ${r.id} [${r.tier}] ${titles.get(r.id) ?? ''} — ${r.status}: ${r.message}`);
+    out.push('');
+  }
+  const d = outcome.decision;
+  if (!d || outcome.status === 'aborted') {
+    out.push('Run aborted: no decision recorded (an interrupted run is never GO).');
+    return `${out.join('\n')}\n`;
+  }
+  out.push(`Decision: ${VERDICT_LABEL[d.verdict]}`);
+  out.push(`Readiness: ${d.tiers.critical.passed}/${d.tiers.critical.total} critical (${d.readiness}%) · ${tierLine(d)}`);
+  for (const r of d.reasons) out.push(`  - ${r}`);
+  if (d.conditions.length > 0) {
+    out.push('Conditions:');
+    for (const c of d.conditions) out.push(`  - ${c}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function renderStagesText(stages: readonly StageReport[]): string {
+  const lines = ['Stages:'];
+  for (const s of stages) {
+    const time = s.status === 'not-run' ? 'not run' : `${formatDuration(s.durationMs)} of ${formatDuration(s.budgetMs)}${s.overBudget ? ' (OVER BUDGET)' : ''}`;
+    const sign = s.signoffRoles.length === 0 ? '' : s.signedOff ? ' · signed off' : ` · sign-off missing (${s.signoffRoles.join(' or ')})`;
+    const failed = s.failedCritical.length > 0 ? ` · critical failed: ${s.failedCritical.join(', ')}` : '';
+    lines.push(`  ${s.status === 'passed' ? '✔' : s.status === 'failed' ? '✖' : '-'} ${s.id.padEnd(16)} ${s.title} — ${time}${failed}${sign}`);
+  }
+  return lines.join('\n');
+}
+
+/** One line per item, as printed when the live view is off (not a TTY, or CI). */
+export function renderResultLine(r: ItemResult, title: string | undefined): string {
+  return `${STATUS_MARK[r.status]} ${r.id} ${title ?? ''} (${formatDuration(r.durationMs)}) ${r.status}${r.status === 'pass' ? '' : `: ${r.message}`}`;
+}
+
+/** The one-page quick reference for the terminal (`gonogo status`). */
+export function renderStatusText(input: {
+  gate: string;
+  decision: Decision;
+  results: readonly ItemResult[];
+  items: readonly ItemConfig[];
+  lastRun?: { id: string; startedAt: string; env: string; command: string };
+  now: number;
+}): string {
+  const { decision: d, items } = input;
+  const titles = new Map(items.map((i) => [i.id, i.title]));
+  const out: string[] = [];
+  out.push(`gonogo · ${input.gate}`);
+  out.push('='.repeat(Math.max(20, input.gate.length + 9)));
+  out.push(`Decision:   ${VERDICT_LABEL[d.verdict]}`);
+  out.push(`Readiness:  ${d.tiers.critical.passed}/${d.tiers.critical.total} critical (${d.readiness}%)`);
+  out.push(`Tiers:      ${tierLine(d)}`);
+  if (input.lastRun) {
+    const ago = formatDuration(input.now - Date.parse(input.lastRun.startedAt));
+    out.push(`Last run:   ${input.lastRun.command} on ${input.lastRun.env}, ${input.lastRun.startedAt} (${ago} ago), run ${input.lastRun.id}`);
+  } else {
+    out.push('Last run:   none yet (run `gonogo check`)');
+  }
+  out.push('');
+  out.push(`Blockers (${d.blockers.length}):`);
+  for (const id of d.blockers.slice(0, 30)) {
+    const r = input.results.find((x) => x.id === id);
+    out.push(`  ✖ ${id} ${titles.get(id) ?? ''}${r ? ` — ${r.status}: ${r.message}` : ''}`);
+  }
+  if (d.blockers.length > 30) out.push(`  … and ${d.blockers.length - 30} more`);
+  const pending = input.results.filter((r) => r.status === 'pending');
+  out.push('');
+  out.push(`Pending sign-offs (${pending.length + d.missingSignoffs.length}):`);
+  for (const k of d.missingSignoffs) out.push(`  … ${k}`);
+  for (const r of pending.slice(0, 30)) out.push(`  … item:${r.id} ${titles.get(r.id) ?? ''}`);
+  if (pending.length > 30) out.push(`  … and ${pending.length - 30} more`);
+  out.push('');
+  out.push('Reasons:');
+  for (const r of d.reasons) out.push(`  - ${r}`);
+  return `${out.join('\n')}\n`;
+}
