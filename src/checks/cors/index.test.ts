@@ -1,0 +1,172 @@
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import cors from './index.js';
+import type { Finding } from '../_shared/probe.js';
+import { testContext } from '../../test-support/context.js';
+import type { AuthConfig } from '../_shared/auth.js';
+
+/** A real server on 127.0.0.1 that counts the requests it gets. */
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void) {
+  let hits = 0;
+  const server = createServer((req, res) => {
+    hits += 1;
+    handler(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits: () => hits,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** An API whose CORS policy is `policy(origin)`; /api/me needs the `sid` cookie. */
+function api(policy: (origin: string, req: IncomingMessage) => Record<string, string>) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const origin = req.headers.origin;
+    const h = typeof origin === 'string' ? policy(origin, req) : {};
+    if (req.method === 'OPTIONS') return res.writeHead(204, h).end();
+    if (req.method === 'POST' && req.url === '/api/login') {
+      return res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': 'sid=s1; HttpOnly; SameSite=Lax' }).end('{}');
+    }
+    if (req.url !== '/api/me') return res.writeHead(404, h).end();
+    if (!req.headers.cookie?.includes('sid=s1')) return res.writeHead(401, { ...h, 'content-type': 'application/json' }).end('{"error":"login"}');
+    res.writeHead(200, { ...h, 'content-type': 'application/json' }).end('{"user":"alice"}');
+  };
+}
+
+const reflectAll = (origin: string, req: IncomingMessage): Record<string, string> => ({
+  'access-control-allow-origin': origin,
+  'access-control-allow-credentials': 'true',
+  vary: 'Origin',
+  ...(req.method === 'OPTIONS'
+    ? { 'access-control-allow-methods': String(req.headers['access-control-request-method']), 'access-control-allow-headers': String(req.headers['access-control-request-headers'] ?? '*') }
+    : {}),
+});
+
+const ids = (findings: Finding[], ...severities: Finding['severity'][]) =>
+  findings.filter((f) => severities.length === 0 || severities.includes(f.severity)).map((f) => f.id).sort();
+
+async function probe(url: string, opts: Record<string, unknown> = {}, auth?: AuthConfig) {
+  const out = await cors.run(opts, testContext({ url, auth }));
+  return { out, findings: out.observations.findings as Finding[] };
+}
+
+describe('cors probe', () => {
+  test('the "cors" defect: foreign and null origins reflected with credentials, permissive preflight', async (t) => {
+    const s = await serve(api(reflectAll));
+    t.after(s.close);
+    const { out, findings } = await probe(s.url);
+    const high = findings.filter((f) => f.severity === 'high');
+    // three origins (foreign, null, prefix variant) x (GET, preflight)
+    assert.equal(high.length, 6);
+    assert.deepEqual(new Set(high.map((f) => (f.observed as { origin: string }).origin)), new Set(['https://gonogo-probe.invalid', 'null', 'http://127.0.0.1.gonogo-probe.invalid']));
+    const nullGet = high.find((f) => f.id === 'cors.get.credentials' && (f.observed as { origin: string }).origin === 'null');
+    assert.equal((nullGet?.observed as Record<string, unknown>)['access-control-allow-origin'], 'null');
+    assert.equal(out.observations.requests, 6);
+  });
+
+  test('no CORS headers at all is quiet', async (t) => {
+    const s = await serve(api(() => ({})));
+    t.after(s.close);
+    const { out, findings } = await probe(s.url);
+    assert.deepEqual(findings, []);
+    assert.equal(out.observations.high, 0);
+  });
+
+  test('an allow-list of the app\'s own origin is quiet', async (t) => {
+    let own = '';
+    const s = await serve(api((origin): Record<string, string> => (origin === own ? { 'access-control-allow-origin': origin, 'access-control-allow-credentials': 'true', vary: 'Origin' } : {})));
+    own = s.url;
+    t.after(s.close);
+    assert.deepEqual((await probe(s.url)).findings, []);
+  });
+
+  test('a "starts with our origin" check is caught by the prefix variant only', async (t) => {
+    let own = '';
+    const s = await serve(api((origin, req) => (origin.startsWith('http://127.0.0.1') ? reflectAll(origin, req) : {})));
+    own = s.url;
+    t.after(s.close);
+    assert.ok(own);
+    const { findings } = await probe(s.url);
+    assert.deepEqual(ids(findings, 'high'), ['cors.get.credentials', 'cors.preflight.credentials']);
+    assert.ok(findings.every((f) => (f.observed as { origin: string }).origin === 'http://127.0.0.1.gonogo-probe.invalid'));
+    const without = await probe(s.url, { originVariants: false });
+    assert.deepEqual(without.findings, []);
+  });
+
+  test('* on an authenticated API is low, not high', async (t) => {
+    const s = await serve(api(() => ({ 'access-control-allow-origin': '*' })));
+    t.after(s.close);
+    const { findings } = await probe(s.url, { originVariants: false });
+    assert.deepEqual(ids(findings, 'high', 'medium'), []);
+    assert.deepEqual(ids(findings, 'low'), ['cors.get.wildcard', 'cors.get.wildcard']);
+  });
+
+  test('* on a public path is info only', async (t) => {
+    const s = await serve((req, res) => res.writeHead(200, { 'access-control-allow-origin': '*' }).end('{}'));
+    t.after(s.close);
+    const { findings } = await probe(s.url, { path: '/public', originVariants: false });
+    assert.deepEqual(ids(findings, 'high', 'medium', 'low'), []);
+    assert.ok(ids(findings, 'info').includes('cors.get.wildcard'));
+  });
+
+  test('reflection without credentials is low', async (t) => {
+    const s = await serve(api((origin) => ({ 'access-control-allow-origin': origin, vary: 'Origin' })));
+    t.after(s.close);
+    const { findings } = await probe(s.url, { origins: ['https://gonogo-probe.invalid'], originVariants: false });
+    assert.deepEqual(ids(findings), ['cors.get.reflected', 'cors.preflight.reflected']);
+    assert.deepEqual(ids(findings, 'low'), ['cors.get.reflected', 'cors.preflight.reflected']);
+  });
+
+  test('a preflight that reflects with credentials but refuses the method is not the high finding', async (t) => {
+    const s = await serve(api((origin, req) => ({ ...reflectAll(origin, req), ...(req.method === 'OPTIONS' ? { 'access-control-allow-methods': 'GET' } : {}) })));
+    t.after(s.close);
+    const { findings } = await probe(s.url, { origins: ['null'], originVariants: false });
+    assert.deepEqual(ids(findings, 'high'), ['cors.get.credentials']);
+    assert.deepEqual(ids(findings, 'low'), ['cors.preflight.reflected']);
+  });
+
+  test('loginAs sends the session cookie on the GET', async (t) => {
+    let authed = 0;
+    const s = await serve((req, res) => {
+      if (req.url === '/api/me' && req.method === 'GET' && req.headers.cookie?.includes('sid=s1')) authed += 1;
+      api(reflectAll)(req, res);
+    });
+    t.after(s.close);
+    const auth: AuthConfig = { login: { url: '/api/login', method: 'POST', headers: {}, csrfHeader: 'X-CSRF-Token' }, users: { alice: { username: 'alice', password: 'pw' } } };
+    const { out } = await probe(s.url, { loginAs: 'alice', origins: ['null'], originVariants: false }, auth);
+    assert.equal(authed, 1);
+    assert.equal(out.observations.requests, 3);
+    const responses = out.observations.responses as { get: { status: number } }[];
+    assert.equal(responses[0].get.status, 200);
+  });
+
+  test('a path the app does not route is said (info), not silently passed', async (t) => {
+    const s = await serve(api(() => ({})));
+    t.after(s.close);
+    const { findings } = await probe(s.url, { path: '/nope', originVariants: false });
+    assert.deepEqual(ids(findings), ['cors.path-not-found']);
+  });
+
+  test('refuses a path on another host before sending anything', async (t) => {
+    const target = await serve(api(reflectAll));
+    const other = await serve(api(reflectAll));
+    t.after(target.close);
+    t.after(other.close);
+    await assert.rejects(probe(target.url, { path: `${other.url}/api/me` }), /refused/);
+    assert.equal(other.hits(), 0);
+    assert.equal(target.hits(), 0);
+  });
+
+  test('never sends more than maxRequests', async (t) => {
+    const s = await serve(api(reflectAll));
+    t.after(s.close);
+    await assert.rejects(probe(s.url, { maxRequests: 3 }), /budget of 3/);
+    assert.equal(s.hits(), 3);
+  });
+});
