@@ -63,9 +63,9 @@ export class FakeSqlError extends Error {
 }
 
 const FAKE_ENV = {
-  NODE_ENV: 'production',
   DATABASE_URL: 'postgres://recipes:s3cret@db/recipes',
   SESSION_SECRET: 'keyboard-cat-3f9a1c0d7e',
+  NODE_ENV: 'production',
   AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
   AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
 } as const;
