@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
-import { jsonSchema } from '../config/schema.js';
+import { jsonSchemaText } from '../config/json-schema.js';
 import { registry } from '../checks/index.js';
 import { currentState, runGate } from '../engine/gate.js';
 import { roleMaySign } from '../engine/decide.js';
@@ -69,6 +69,7 @@ export async function cmdRun(o: RunCliOptions): Promise<number> {
   const loaded = await loadConfig(o.config);
   const tiers = list(o.tier);
   for (const t of tiers ?? []) if (!TIERS.includes(t as Tier)) throw new UsageError(`--tier: unknown tier "${t}" (expected ${TIERS.join(', ')})`);
+  if (o.url !== undefined && !URL.canParse(o.url)) throw new UsageError(`--url: not a URL: ${o.url}`);
   const only = list(o.only);
   const known = new Set(loaded.config.items.map((i) => i.id));
   const unknown = (only ?? []).filter((id) => !known.has(id));
@@ -88,7 +89,7 @@ export async function cmdRun(o: RunCliOptions): Promise<number> {
   const view = liveView(loaded.config.items.filter((i) => !only || only.includes(i.id)), { quiet: o.quiet });
   try {
     const outcome = await withStore(o, loaded, (store) =>
-      runGate({ loaded, store, clock: systemClock, envName: o.env, selection, signal: controller.signal, onEvent: (e) => view.onEvent(e), stageSet: o.stageSet, keepGoing: o.keepGoing }),
+      runGate({ loaded, store, clock: systemClock, envName: o.env, urlOverride: o.url, selection, signal: controller.signal, onEvent: (e) => view.onEvent(e), stageSet: o.stageSet, keepGoing: o.keepGoing }),
     );
     await view.close();
     const items = loaded.config.items;
@@ -191,7 +192,7 @@ export async function cmdReport(g: Globals, format: string, out?: string): Promi
 }
 
 export function cmdSchema(): number {
-  process.stdout.write(`${JSON.stringify(jsonSchema(), null, 2)}\n`);
+  process.stdout.write(jsonSchemaText());
   return EXIT.GO;
 }
 

@@ -51,6 +51,7 @@ export async function main(argv: string[]): Promise<number> {
   const runOptions = (cmd: Command): Command =>
     cmd
       .option('-e, --env <name>', 'environment to run against (default: the first in the config)')
+      .option('--url <url>', "replace the environment's url for this run (e.g. a preview deployment)")
       .option('--tier <tiers>', 'only items of these tiers (comma list: critical,high,recommended)')
       .option('--only <ids>', 'only these item ids (comma list)')
       .addOption(formatOption(['text', 'json', 'junit', 'markdown']))
@@ -177,4 +178,5 @@ export interface RunCliOptions {
   quiet?: boolean;
   keepGoing?: boolean;
   stageSet?: string;
+  url?: string;
 }

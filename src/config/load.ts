@@ -59,6 +59,8 @@ class Locator {
   /** Position of the node at `path`, or of its nearest existing ancestor. */
   at(path: Path, message: string, offset = 0, key?: string): ConfigProblem {
     let node: unknown;
+    // A key problem (an unknown key) points at the key itself, in its parent mapping.
+    if (key !== undefined) path = path.slice(0, -1);
     for (let n = path.length; n >= 0; n--) {
       node = this.doc.getIn(path.slice(0, n), true);
       if (node && typeof node === 'object') {
@@ -76,7 +78,7 @@ class Locator {
       if (range) start = range[0] + offset;
     }
     const pos = this.lines.linePos(start);
-    return { file: this.file, line: pos.line, column: pos.col, path: path.join('.'), message };
+    return { file: this.file, line: pos.line, column: pos.col, path: [...path, ...(key !== undefined ? [key] : [])].join('.'), message };
   }
 
   /** Offset of the first character of a scalar's value (after an opening quote). */
@@ -92,12 +94,12 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): { path: Path; mes
     return issue.keys.map((key) => ({ path: [...path, key], key, message: `unknown key "${key}"` }));
   }
   if (issue.code === 'invalid_union' && issue.discriminator === 'kind') {
-    const kind = valueAt(raw, [...path, 'kind']);
+    const kind = valueAt(raw, path);
     const message =
       kind === undefined
         ? `a check needs a "kind" (one of: ${KIND_NAMES.join(', ')})`
         : `unknown check kind ${JSON.stringify(kind)} (expected one of: ${KIND_NAMES.join(', ')})`;
-    return [{ path: kind === undefined ? path : [...path, 'kind'], message }];
+    return [{ path, message }];
   }
   if (issue.code === 'invalid_type' && valueAt(raw, path) === undefined) {
     const field = path.at(-1);

@@ -23,6 +23,8 @@ export interface GateOptions {
   store: Store;
   clock: Clock;
   envName?: string;
+  /** Replaces the environment's url (a preview deployment, a port chosen at run time). */
+  urlOverride?: string;
   selection?: Selection;
   signal?: AbortSignal;
   onEvent?: (e: EngineEvent | StageEvent) => void;
@@ -68,10 +70,12 @@ export function rulesOf(loaded: LoadedConfig): DecisionRules {
   return { goHighRatio: r.goHighRatio, conditionsHighRatio: r.conditionsHighRatio, requiredSignoffs: r.requiredSignoffs, roles: loaded.config.roles };
 }
 
-export function targetEnvironment(loaded: LoadedConfig, envName?: string): TargetEnvironment {
+export function targetEnvironment(loaded: LoadedConfig, envName?: string, urlOverride?: string): TargetEnvironment {
   const { name, env } = selectEnvironment(loaded, envName);
   const vars = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
-  return { name, url: env.url, vars };
+  const url = urlOverride ?? env.url;
+  if (url !== undefined) vars.url = url;
+  return { name, url, vars };
 }
 
 export function selectItems(items: readonly ItemConfig[], sel: Selection = {}): ItemConfig[] {
@@ -86,7 +90,7 @@ const iso = (clock: Clock): string => new Date(clock.now()).toISOString();
  */
 export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing?: boolean }): Promise<GateOutcome> {
   const { loaded, store, clock } = opts;
-  const env = targetEnvironment(loaded, opts.envName);
+  const env = targetEnvironment(loaded, opts.envName, opts.urlOverride);
   let items = selectItems(loaded.config.items, opts.selection);
   let stages: StageConfig[] | undefined;
   if (opts.stageSet !== undefined) {

@@ -25,7 +25,8 @@ const fake = (name: string, run: (o: { value: number; echo: string; host: string
   });
 
 function item(id: string, kind: string, extra: Record<string, unknown> = {}): ItemConfig {
-  return { id, title: id, tier: 'high', check: { kind: 'http', ...extra, ...{ kind } } } as ItemConfig;
+  const check = { ...extra, kind };
+  return { id, title: id, tier: 'high', check } as unknown as ItemConfig;
 }
 
 function conds(items: ItemConfig[], src = 'value == 1'): Map<string, Condition[]> {
