@@ -10,9 +10,20 @@ export interface Metrics {
   render(): Promise<string>;
 }
 
+// Process metrics describe the process, not an app, and collecting them installs observers and
+// timers that are never removed; so one collection serves every app in the process.
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const shared = processMetrics();
   const labelNames = ['method', 'route', 'status'] as const;
   const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests answered, by route template and status.', labelNames, registers: [registry] });
   const duration = new Histogram({
@@ -30,6 +41,6 @@ export function createMetrics(): Metrics {
       duration.observe(labels, seconds);
     },
     contentType: registry.contentType,
-    render: () => registry.metrics(),
+    render: async () => `${await registry.metrics()}\n${await shared.metrics()}`,
   };
 }
