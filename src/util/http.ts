@@ -77,6 +77,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   let body = req.body;
   const started = performance.now();
   for (;;) {
+    // undici would still open a connection for an already aborted signal: nothing is sent after an abort.
+    if (req.signal.aborted) throw describeNetworkError(undefined, req.signal, url, 'before sending anything');
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new HttpCheckError(`unsupported URL scheme ${url.protocol} in ${url.href}`);
     }
@@ -86,24 +88,30 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     seen.add(`${method} ${url.href}`);
     let res: Dispatcher.ResponseData<unknown>;
     try {
+      // No undici timeouts: the caller's signal is the one deadline. Redirects are followed below, by hand.
       res = await undiciRequest(url, {
-        method: method as Dispatcher.HttpMethod,
+        method,
         headers: req.headers,
         body,
         signal: req.signal,
         dispatcher: req.dispatcher ?? defaultAgent,
-        maxRedirections: 0,
         headersTimeout: 0,
         bodyTimeout: 0,
-      } as Parameters<typeof undiciRequest>[1]);
+      });
     } catch (err) {
-      throw describeNetworkError(err, req.signal, url);
+      throw describeNetworkError(err, req.signal, url, 'while waiting for the response');
     }
     const { headers, setCookies } = flattenHeaders(res.headers);
     const location = headers['location'];
     if (REDIRECTS.has(res.statusCode) && location && redirects.length < maxRedirects) {
       await res.body.dump().catch(() => undefined);
-      const next = new URL(location, url);
+      if (req.signal.aborted) throw describeNetworkError(undefined, req.signal, url, 'while reading a redirect');
+      let next: URL;
+      try {
+        next = new URL(location, url);
+      } catch {
+        throw new HttpCheckError(`redirect to an invalid location ${JSON.stringify(location)} from ${url.href}`);
+      }
       if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
         method = 'GET';
         body = undefined;
@@ -133,7 +141,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
       }
     } catch (err) {
       if (err instanceof HttpCheckError) throw err;
-      throw describeNetworkError(err, req.signal, url);
+      throw describeNetworkError(err, req.signal, url, `while reading the body (${bytes} bytes received)`);
     }
     return {
       url: url.href,
@@ -148,12 +156,35 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   }
 }
 
-function describeNetworkError(err: unknown, signal: AbortSignal, url: URL): Error {
+// What a failed exchange means, by the error codes undici and Node give; the code is kept for searching.
+const NETWORK_ERRORS: Record<string, (host: string) => string> = {
+  ECONNRESET: (host) => `connection reset by ${host}`,
+  ECONNREFUSED: (host) => `connection refused by ${host}`,
+  EPIPE: (host) => `connection closed by ${host}`,
+  ENOTFOUND: (host) => `host not found: ${host}`,
+  EAI_AGAIN: (host) => `host name lookup failed for ${host}`,
+  ETIMEDOUT: (host) => `connection to ${host} timed out`,
+  EHOSTUNREACH: (host) => `host unreachable: ${host}`,
+  UND_ERR_CONNECT_TIMEOUT: (host) => `could not connect to ${host} in time`,
+  UND_ERR_SOCKET: (host) => `${host} closed the connection`,
+  UND_ERR_HEADERS_OVERFLOW: (host) => `response headers from ${host} are too large`,
+};
+
+/** One readable sentence: what went wrong, with whom, at which step; the signal's reason wins when aborted. */
+function describeNetworkError(err: unknown, signal: AbortSignal, url: URL, step: string): Error {
   if (signal.aborted) {
     const reason: unknown = signal.reason;
-    return new HttpCheckError(reason instanceof Error ? reason.message : `aborted while talking to ${url.host}`);
+    const why = reason instanceof Error ? reason.message : 'aborted';
+    return new HttpCheckError(`${why}: gave up on ${url.host} ${step}`);
   }
-  const e = err as { code?: string; message?: string };
-  const code = e.code ? `${e.code}: ` : '';
-  return new HttpCheckError(`${code}${e.message ?? String(err)} (${url.host})`);
+  const code = err instanceof Error && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  const known = code === undefined ? undefined : NETWORK_ERRORS[code];
+  if (known) return new HttpCheckError(`${known(url.host)} ${step} (${code})`);
+  // The peer answered, but not in HTTP (an SSH banner, a TLS port spoken to in plain text...).
+  if (err instanceof Error && (err.name === 'HTTPParserError' || code?.startsWith('HPE_'))) {
+    const data = 'data' in err && typeof err.data === 'string' ? `, starting ${JSON.stringify(err.data.slice(0, 40))}` : '';
+    return new HttpCheckError(`not an HTTP response from ${url.host}${data}: ${message}`);
+  }
+  return new HttpCheckError(`${code ? `${code}: ` : ''}${message} (${url.host}, ${step})`);
 }
