@@ -1,0 +1,166 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import type { Socket } from 'node:net';
+import http from './index.js';
+import { testContext } from '../../test-support/context.js';
+
+const QUICK = { timeout: 10_000 };
+
+type Hooks = { after: (fn: () => Promise<void> | void) => void };
+
+/** The recipes app's shape, as far as these checks need it. */
+async function recipesApp(t: Hooks): Promise<{ url: string; seen: { method?: string; headers: IncomingMessage['headers']; body: string }[] }> {
+  const seen: { method?: string; headers: IncomingMessage['headers']; body: string }[] = [];
+  const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      seen.push({ method: req.method, headers: req.headers, body });
+      if (req.url === '/health') {
+        res.writeHead(200, { 'Content-Type': 'application/json', 'X-App-Version': '2.4.1' });
+        return res.end(JSON.stringify({ status: 'ok', checks: { db: 'up' } }));
+      }
+      if (req.url === '/old-health') return res.writeHead(301, { Location: '/health' }).end();
+      if (req.url === '/about') return res.end('<h1>Family recipes</h1>');
+      if (req.url === '/api/recipes') return res.writeHead(201, { 'content-type': 'application/json' }).end(body);
+      if (req.url === '/big') return res.end('b'.repeat(10_000));
+      res.writeHead(404).end('not found');
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  t.after(async () => {
+    server.closeAllConnections();
+    await new Promise((done) => server.close(done));
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return { url: `http://127.0.0.1:${address.port}`, seen };
+}
+
+async function rawServer(t: Hooks, onConnection: (socket: Socket) => void): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+    onConnection(socket);
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((done) => server.close(done));
+  });
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return `http://127.0.0.1:${address.port}`;
+}
+
+test('observations: status, lower-cased headers, parsed JSON body, text, latency, url, redirects', QUICK, async (t) => {
+  const { url } = await recipesApp(t);
+  const { observations, evidence } = await http.run({ url: `${url}/health` }, testContext({ url }));
+  assert.equal(observations.status, 200);
+  assert.deepEqual(observations.body, { status: 'ok', checks: { db: 'up' } });
+  assert.equal(observations.text, '{"status":"ok","checks":{"db":"up"}}');
+  assert.equal(Reflect.get(Object(observations.headers), 'x-app-version'), '2.4.1');
+  assert.equal(typeof observations.latency_ms, 'number');
+  assert.equal(observations.url, `${url}/health`);
+  assert.equal(observations.redirects, 0);
+  assert.deepEqual(Reflect.get(Object(evidence), 'request'), { method: 'GET', url: `${url}/health` });
+});
+
+test('a body that is not JSON leaves body undefined and text set', QUICK, async (t) => {
+  const { url } = await recipesApp(t);
+  const { observations } = await http.run({ url: `${url}/about` }, testContext({ url }));
+  assert.equal(observations.body, undefined);
+  assert.equal(observations.text, '<h1>Family recipes</h1>');
+});
+
+test('an error status is an observation, judged elsewhere', QUICK, async (t) => {
+  const { url } = await recipesApp(t);
+  const { observations } = await http.run({ url: `${url}/missing` }, testContext({ url }));
+  assert.equal(observations.status, 404);
+  assert.deepEqual(http.defaultExpect({ url }), ['status >= 200 && status < 400']);
+});
+
+test('json is sent as JSON with its content type; headers and method are sent', QUICK, async (t) => {
+  const { url, seen } = await recipesApp(t);
+  const { observations } = await http.run(
+    { url: `${url}/api/recipes`, method: 'POST', headers: { Authorization: 'Bearer test-token' }, json: { title: 'Pierogi' } },
+    testContext({ url }),
+  );
+  assert.equal(observations.status, 201);
+  assert.deepEqual(observations.body, { title: 'Pierogi' });
+  assert.equal(seen[0].method, 'POST');
+  assert.equal(seen[0].headers['content-type'], 'application/json');
+  assert.equal(seen[0].headers.authorization, 'Bearer test-token');
+});
+
+test('a given content-type is kept for a JSON body', QUICK, async (t) => {
+  const { url, seen } = await recipesApp(t);
+  await http.run({ url: `${url}/api/recipes`, method: 'POST', headers: { 'content-type': 'application/vnd.recipes+json' }, json: [] }, testContext({ url }));
+  assert.equal(seen[0].headers['content-type'], 'application/vnd.recipes+json');
+});
+
+test('redirects are followed and counted, or not followed when told', QUICK, async (t) => {
+  const { url } = await recipesApp(t);
+  const followed = await http.run({ url: `${url}/old-health` }, testContext({ url }));
+  assert.equal(followed.observations.status, 200);
+  assert.equal(followed.observations.redirects, 1);
+  assert.equal(followed.observations.url, `${url}/health`);
+  const notFollowed = await http.run({ url: `${url}/old-health`, followRedirects: 0 }, testContext({ url }));
+  assert.equal(notFollowed.observations.status, 301);
+  assert.equal(Reflect.get(Object(notFollowed.observations.headers), 'location'), '/health');
+});
+
+test('a body over maxBodyBytes is an error', QUICK, async (t) => {
+  const { url } = await recipesApp(t);
+  await assert.rejects(http.run({ url: `${url}/big`, maxBodyBytes: 1000 }, testContext({ url })), /response body larger than 1000 bytes/);
+});
+
+test('hostile: a target that never answers ends by the context signal with an error', QUICK, async (t) => {
+  const url = await rawServer(t, () => undefined);
+  await assert.rejects(http.run({ url }, testContext({ url, timeoutMs: 300 })), /timeout: gave up on 127\.0\.0\.1:\d+ while waiting for the response/);
+});
+
+test('hostile: an endless body stops at the cap', QUICK, async (t) => {
+  const url = await rawServer(t, (socket) => {
+    socket.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+    const chunk = `4000\r\n${'e'.repeat(0x4000)}\r\n`;
+    const pump = (): void => {
+      while (!socket.destroyed && socket.write(chunk));
+      if (!socket.destroyed) socket.once('drain', pump);
+    };
+    pump();
+  });
+  await assert.rejects(http.run({ url, maxBodyBytes: 100_000 }, testContext({ url })), /response body larger than 100000 bytes/);
+});
+
+test('hostile: a redirect loop is an error naming the loop', QUICK, async (t) => {
+  const url = await rawServer(t, (socket) => {
+    socket.once('data', (d: Buffer) => {
+      const path = d.toString().split(' ')[1];
+      socket.end(`HTTP/1.1 302 Found\r\nLocation: ${path === '/ping' ? '/pong' : '/ping'}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    });
+  });
+  await assert.rejects(http.run({ url: `${url}/ping`, followRedirects: 10 }, testContext({ url })), {
+    message: `redirect loop: ${url}/ping -> ${url}/pong -> ${url}/ping`,
+  });
+});
+
+test('hostile: a garbage reply is an error saying it is not HTTP', QUICK, async (t) => {
+  const url = await rawServer(t, (socket) => socket.end('\x16\x03\x01 this is not http'));
+  await assert.rejects(http.run({ url }, testContext({ url })), {
+    message: /^not an HTTP response from 127\.0\.0\.1:\d+, starting "\\u0016\\u0003\\u0001 this is not http"/,
+  });
+});
+
+test('options: strict, with defaults; the host is the URL host', () => {
+  const parsed = http.options.parse({ url: 'https://staging.recipes.test/health' });
+  assert.deepEqual(parsed, { url: 'https://staging.recipes.test/health', method: 'GET', headers: {}, followRedirects: 5, maxBodyBytes: 1024 * 1024 });
+  assert.equal(http.options.safeParse({ url: 'x', retry: 3 }).success, false);
+  assert.equal(http.host({ url: 'https://Staging.Recipes.test:8443/health' }, { name: 'staging', vars: {} }), 'staging.recipes.test:8443');
+  assert.equal(http.host({ url: '{{env.url}}/health' }, { name: 'staging', vars: {} }), undefined);
+});
