@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { defineKind } from '../types.js';
-import { git, gitOk } from './cli.js';
+import { git, gitOk, gitPatchIds } from './cli.js';
 
 const options = z.strictObject({
   repo: z.string().default('.').describe('Path of the repository (any folder inside it), relative to the config file.'),
@@ -56,12 +56,6 @@ async function matchBranches(repo: string, prefix: string, pattern: string, sign
   return isGlob(pattern) ? refs : refs.filter((r) => r === `${prefix}${pattern}`);
 }
 
-async function patchIds(repo: string, patch: string, signal: AbortSignal): Promise<string[]> {
-  if (patch.trim() === '') return [];
-  const out = await gitOk(repo, ['patch-id', '--stable'], signal, patch);
-  return lines(out).map((l) => l.split(' ')[0]);
-}
-
 /** Is `branch` merged into `target`, and how? undefined = not merged. */
 async function mergedBy(repo: string, branch: string, target: string, signal: AbortSignal): Promise<MergedBy | undefined> {
   const ancestor = await git(repo, ['merge-base', '--is-ancestor', branch, target], signal);
@@ -75,10 +69,10 @@ async function mergedBy(repo: string, branch: string, target: string, signal: Ab
   // Squash merge: the branch's whole diff since the fork point equals the diff of one target commit.
   const base = (await git(repo, ['merge-base', target, branch], signal)).stdout.trim();
   if (base === '') return undefined;
-  const [squashed] = await patchIds(repo, await gitOk(repo, ['diff', '--no-color', '--no-ext-diff', '--binary', base, branch], signal), signal);
+  const [squashed] = await gitPatchIds(repo, ['diff', '--no-color', '--no-ext-diff', '--binary', base, branch], signal);
   if (squashed === undefined) return undefined;
-  const log = await gitOk(repo, ['log', '-p', '--no-merges', '--no-color', '--no-ext-diff', '--binary', `${base}..${target}`], signal);
-  return (await patchIds(repo, log, signal)).includes(squashed) ? 'squash' : undefined;
+  const log = ['log', '-p', '--no-merges', '--no-color', '--no-ext-diff', '--binary', `${base}..${target}`];
+  return (await gitPatchIds(repo, log, signal)).includes(squashed) ? 'squash' : undefined;
 }
 
 async function resolveCommit(repo: string, ref: string, signal: AbortSignal): Promise<string | undefined> {
