@@ -131,7 +131,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     let bytes = 0;
     try {
       for await (const chunk of res.body) {
-        const buf = chunk as Buffer;
+        const buf: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
         bytes += buf.length;
         if (bytes > maxBody) {
           res.body.destroy();
