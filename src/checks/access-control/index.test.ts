@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import accessControl from './index.js';
 import { authSchema } from '../_shared/auth.js';
 import { testContext } from '../../test-support/context.js';
+import { startApp } from '../../../examples/recipes-app/src/app.js';
+import type { AppOptions } from '../../../examples/recipes-app/src/app.js';
 
 interface Mode {
   /** How an object is refused to someone who may not read it. */
@@ -214,4 +216,67 @@ test('access-control: options schema is strict and documented', () => {
   assert.equal(o.owner, 'alice');
   assert.equal(o.other, 'bob');
   for (const [k, v] of Object.entries(accessControl.options.shape)) assert.ok(v.description, `${k} has no description`);
+});
+
+// The reference app: the `idor` defect on vs off, the SPA trap, objects created on the fly.
+const recipesAuth = authSchema.parse({
+  users: {
+    alice: { username: 'alice', password: 'alice-password' },
+    bob: { username: 'bob', password: 'bob-password' },
+    carol: { username: 'carol', password: 'carol-password' },
+  },
+});
+const seededObjects = {
+  objects: [
+    { path: '/api/recipes/1', marker: "Grandma's apple pie" },
+    { path: '/api/documents/1', marker: 'alice-passport.pdf' },
+    { path: '/files/1' },
+  ],
+  lists: [
+    { path: '/api/recipes', ownerMarker: "Grandma's apple pie" },
+    { path: '/api/documents', ownerMarker: 'alice-passport.pdf' },
+  ],
+};
+const createdRecipe = {
+  objects: [{ create: { path: '/api/recipes', json: { title: 'gonogo-private {{nonce}}' } }, marker: 'gonogo-private {{nonce}}' }],
+  lists: [{ path: '/api/recipes' }],
+};
+
+const onRecipes: { name: string; app: AppOptions; opts: Record<string, unknown>; leaks: string[] }[] = [
+  { name: 'right app: seeded objects', app: {}, opts: seededObjects, leaks: [] },
+  { name: 'right app: SPA catch-all', app: { spa: true }, opts: seededObjects, leaks: [] },
+  { name: 'right app: a recipe the owner creates', app: {}, opts: createdRecipe, leaks: [] },
+  { name: 'idor: seeded objects', app: { defects: ['idor'] }, opts: seededObjects, leaks: ['other:/api/recipes/1', 'other:/api/documents/1', 'other:/files/1'] },
+  { name: 'idor: a recipe the owner creates', app: { defects: ['idor'] }, opts: createdRecipe, leaks: ['other:/api/recipes/4'] },
+  {
+    name: 'recipes-public: anonymous reads the private recipe too (both probes see it)',
+    app: { defects: ['recipes-public'] },
+    opts: seededObjects,
+    leaks: ['anonymous:/api/recipes/1', 'list.anonymous:/api/recipes'],
+  },
+  { name: 'a family member may see the shared recipe: carol is no "other"', app: {}, opts: { owner: 'carol', other: 'bob', objects: [{ path: '/api/recipes/3', marker: "Carol's lemon cake" }] }, leaks: [] },
+];
+
+for (const s of onRecipes) {
+  test(`access-control on the recipes app: ${s.name}`, async () => {
+    const recipes = await startApp(s.app);
+    try {
+      const obs = (await accessControl.run(s.opts, testContext({ url: recipes.url, auth: recipesAuth }))).observations;
+      assert.deepEqual(obs.leaks, s.leaks, JSON.stringify(obs.findings));
+      assert.equal(obs.medium, 0);
+    } finally {
+      await recipes.close();
+    }
+  });
+}
+
+test('access-control on the recipes app: alice sees carol\'s shared recipe, so it cannot stand for a leak check', async () => {
+  const recipes = await startApp({});
+  try {
+    const obs = (await accessControl.run({ owner: 'carol', other: 'alice', objects: [{ path: '/api/recipes/3', marker: "Carol's lemon cake" }] }, testContext({ url: recipes.url, auth: recipesAuth }))).observations;
+    // Sharing within a family is by design; the probe reports what it sees, the config picks the users.
+    assert.deepEqual(obs.leaks, ['other:/api/recipes/3']);
+  } finally {
+    await recipes.close();
+  }
 });

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import authRequired from './index.js';
 import { authSchema } from '../_shared/auth.js';
 import { testContext } from '../../test-support/context.js';
+import { startApp } from '../../../examples/recipes-app/src/app.js';
+import type { AppOptions } from '../../../examples/recipes-app/src/app.js';
 
 /** How the fixture answers someone it should refuse. */
 type Refusal = '401' | 'redirect-login' | 'login-page-200' | 'error-200' | '404' | 'spa-shell' | 'redirect-home';
@@ -215,3 +217,35 @@ test('auth-required: options schema is strict and documented', () => {
   assert.throws(() => authRequired.options.parse({ paths: ['/x'], extra: true }));
   for (const [k, v] of Object.entries(authRequired.options.shape)) assert.ok(v.description, `${k} has no description`);
 });
+
+// The reference app: the `recipes-public` defect on vs off, the SPA trap, and no cross-talk from `idor`.
+const recipesAuth = authSchema.parse({
+  users: {
+    alice: { username: 'alice', password: 'alice-password' },
+    admin: { username: 'admin', password: 'admin-password' },
+  },
+});
+const userRoutes = { paths: ['/api/me', '/api/recipes', '/api/recipes/1', '/api/documents', '/api/documents/1', '/files/1'], dataMarkers: ["Grandma's apple pie", 'alice-passport.pdf'] };
+const adminRoutes = { paths: ['/admin', '/api/admin/users'], asUser: 'alice', control: 'admin' };
+
+const onRecipes: { name: string; app: AppOptions; opts: Record<string, unknown>; exposed: string[] }[] = [
+  { name: 'right app: user routes', app: {}, opts: userRoutes, exposed: [] },
+  { name: 'right app: admin routes, non-admin refused too', app: {}, opts: adminRoutes, exposed: [] },
+  { name: 'SPA catch-all: user routes', app: { spa: true }, opts: userRoutes, exposed: [] },
+  { name: 'SPA catch-all: admin routes', app: { spa: true }, opts: adminRoutes, exposed: [] },
+  { name: 'idor (logged-in only) is not this probe\'s', app: { defects: ['idor'] }, opts: userRoutes, exposed: [] },
+  { name: 'recipes-public', app: { defects: ['recipes-public'] }, opts: userRoutes, exposed: ['anonymous:GET /api/recipes', 'anonymous:GET /api/recipes/1'] },
+];
+
+for (const s of onRecipes) {
+  test(`auth-required on the recipes app: ${s.name}`, async () => {
+    const recipes = await startApp(s.app);
+    try {
+      const obs = (await authRequired.run(s.opts, testContext({ url: recipes.url, auth: recipesAuth }))).observations;
+      assert.deepEqual(obs.exposed, s.exposed, JSON.stringify(obs.findings));
+      assert.equal(obs.medium, 0);
+    } finally {
+      await recipes.close();
+    }
+  });
+}

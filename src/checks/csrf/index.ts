@@ -5,7 +5,7 @@ import { defineKind } from '../types.js';
 import { login, fillTemplate } from '../_shared/auth.js';
 import type { Session } from '../_shared/auth.js';
 import { ProbeClient, PROBE_FIELDS, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
-import type { Finding, Severity } from '../_shared/probe.js';
+import type { Finding } from '../_shared/probe.js';
 import type { HttpResponse } from '../../util/http.js';
 
 /**
@@ -127,8 +127,8 @@ function judgePreflight(res: HttpResponse, origin: string, method: string): Pref
 
 /**
  * SameSite=Lax/Strict on every session cookie keeps a cross-site page from riding the session in
- * current browsers; an accepted forgery is then still a defect (same-site pages, older browsers) but
- * not an open door.
+ * current browsers. An accepted forgery stays a high finding (same-site pages, older browsers,
+ * embedded browsers, a cookie attribute one refactor away from gone), but the message says so.
  */
 function sameSiteOnly(session: Session): string | undefined {
   const cookies = parseSetCookie(session.setCookies, { decodeValues: false });
@@ -163,8 +163,8 @@ export default defineKind({
     const foreign = new URL(o.foreignOrigin).origin;
     const findings: Finding[] = [];
     const attempts: Partial<Record<Vector, { status: number; accepted: boolean }>> = {};
-    const severity: Severity = sameSiteOnly(session) ? 'medium' : 'high';
-    const sameSiteNote = sameSiteOnly(session) ? ` (only SameSite=${sameSiteOnly(session)} session cookies stand in the way)` : '';
+    const sameSite = sameSiteOnly(session);
+    const sameSiteNote = sameSite ? ` (only SameSite=${sameSite} session cookies stand in the way, for cross-site pages in current browsers)` : '';
 
     const send = async (extra: Record<string, string>, body: string | undefined, m = method) => {
       const res = await client.send({ path: o.request.path, method: m, headers: { ...session.headers({ withToken: false }), ...extra }, body });
@@ -198,7 +198,7 @@ export default defineKind({
       if (ok) {
         findings.push({
           id: `csrf.${vector}`,
-          severity,
+          severity: 'high',
           message: `a ${contentType.split(';')[0]} ${method} to ${target.pathname} from ${vector === 'null-origin' ? 'Origin null' : foreign} without the token was accepted (${res.status})${sameSiteNote}`,
           observed: { status: res.status, location: res.headers['location'] },
         });
@@ -225,7 +225,7 @@ export default defineKind({
           ok
             ? {
                 id: 'csrf.cors-json',
-                severity,
+                severity: 'high',
                 message: `the CORS preflight lets ${foreign} send a credentialed JSON ${method}, and the request without the token was accepted (${res.status})${sameSiteNote}`,
                 observed: { preflight, status: res.status },
               }

@@ -9,6 +9,8 @@ import ssrf, { DEFAULT_PAYLOADS, reachOf, selectPayloads } from './index.js';
 import { openCanary } from './canary.js';
 import { authSchema } from '../_shared/auth.js';
 import { testContext } from '../../test-support/context.js';
+import { startApp } from '../../../examples/recipes-app/src/app.js';
+import type { Defect } from '../../../examples/recipes-app/src/app.js';
 
 /**
  * How the fixture's importer treats a URL:
@@ -326,4 +328,50 @@ test('ssrf: options schema is strict and documented', () => {
   assert.deepEqual(o.canary, { host: '127.0.0.1', port: 0, redirectTo: 'http://127.0.0.1:{{canaryPort}}/t/{{token}}' });
   assert.equal(o.allowPrivatePayloads, true);
   for (const [k, v] of Object.entries(ssrf.options.shape)) assert.ok(v.description, `${k} has no description`);
+});
+
+// The reference app: the `ssrf` defect on vs off, and no cross-talk from `csrf`. Its importer
+// connects only to loopback, and every payload here is a loopback form.
+const importEndpoint = { method: 'POST', path: '/api/recipes/import', loginAs: 'alice' };
+
+const onRecipes: { defects: Defect[]; vulnerable: boolean }[] = [
+  { defects: [], vulnerable: false },
+  { defects: ['csrf'], vulnerable: false },
+  { defects: ['ssrf'], vulnerable: true },
+];
+
+for (const s of onRecipes) {
+  test(`ssrf on the recipes app with defects [${s.defects.join(', ')}]`, async () => {
+    const recipes = await startApp({ defects: s.defects });
+    try {
+      const payloads = [...LOOPBACK_PAYLOADS, 'http://127.1:{{canaryPort}}/t/{{token}}', `${recipes.url}/internal/config`];
+      const obs = (
+        await ssrf.run({ endpoints: [importEndpoint], payloads, allowPrivatePayloads: false, waitMs: 50 }, testContext({ url: recipes.url, auth }))
+      ).observations;
+      assert.equal(obs.high, s.vulnerable ? payloads.length : 0, JSON.stringify(obs.findings));
+      assert.equal(obs.medium, 0);
+      if (s.vulnerable) assert.match(JSON.stringify(obs.findings), /internal\/config: the answer holds internal content/);
+      else assert.equal(obs.hits, 0);
+    } finally {
+      await recipes.close();
+    }
+  });
+}
+
+test('ssrf: an abort during the wait for late hits ends the probe and still closes the canary', async () => {
+  const port = await freePort();
+  const fixture = await app('safe');
+  const controller = new AbortController();
+  try {
+    const ctx = { ...testContext({ url: fixture.url, auth }), signal: controller.signal };
+    const run = ssrf.run({ endpoints: [endpoint], payloads: LOOPBACK_PAYLOADS, canary: { port }, waitMs: 5000 }, ctx);
+    // Abort once every payload has been answered: the probe is then in its final wait.
+    for (let i = 0; i < 500 && fixture.requests.length < 1 + LOOPBACK_PAYLOADS.length; i++) await new Promise((r) => setTimeout(r, 10));
+    controller.abort(new Error('check timed out'));
+    await assert.rejects(run, /check timed out/);
+    const again = await openCanary({ host: '127.0.0.1', port, redirectTo: () => '/' });
+    await again.close();
+  } finally {
+    await fixture.close();
+  }
 });
