@@ -144,9 +144,9 @@ function nonce(): string {
 export default defineKind({
   name: 'csrf',
   description:
-    'Logs in as a test user, then forges the configured state-changing request the ways a foreign site can (form, text/plain, multipart, Origin null, CORS JSON) without the token; accepted = finding.',
+    'Logs in as a test user, then forges the configured state-changing request the ways a foreign site can (form, text/plain, multipart, Origin null, CORS JSON) without the token; accepted = finding. The control and every accepted forgery really make the change: point it at a harmless endpoint.',
   options,
-  fields: [...PROBE_FIELDS, 'accepted', 'attempts', 'preflight', 'control'],
+  fields: [...PROBE_FIELDS, 'accepted', 'attempts', 'preflight', 'control', 'user'],
   defaultExpect: probeDefaultExpect,
   host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
