@@ -1,5 +1,9 @@
 import type { RegisteredKind } from './types.js';
 import http from './http/index.js';
+import command from './command/index.js';
+import git from './git/index.js';
+import env from './env/index.js';
+import file from './file/index.js';
 
 /**
  * Every check kind, by name. A new kind is a folder under src/checks and one line here;
@@ -7,6 +11,10 @@ import http from './http/index.js';
  */
 export const registry = {
   http,
+  command,
+  git,
+  env,
+  file,
 } satisfies Record<string, RegisteredKind>;
 
 export type KindName = keyof typeof registry;

@@ -123,6 +123,8 @@ function spawnError(err: NodeJS.ErrnoException, file: string): Error {
 }
 
 export default defineKind({
+  // Local: not bound to a host, so not counted against the per-host limit.
+  host: () => undefined,
   name: 'command',
   description: 'Runs a program (no shell unless asked) and observes its exit code, signal, output and duration.',
   options,

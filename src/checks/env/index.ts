@@ -77,6 +77,8 @@ async function readDotenv(path: string, what: string, optional: boolean): Promis
 }
 
 export default defineKind({
+  // Local: not bound to a host, so not counted against the per-host limit.
+  host: () => undefined,
   name: 'env',
   description: 'Required environment variables are set and are not placeholders; reports names only, never values.',
   options,

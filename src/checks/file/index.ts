@@ -86,6 +86,8 @@ async function statOrUndefined(path: string): Promise<Stats | undefined> {
 }
 
 export default defineKind({
+  // Local: not bound to a host, so not counted against the per-host limit.
+  host: () => undefined,
   name: 'file',
   description: 'A file (or the newest match of a glob) exists, and how old and how large it is: backups, exports, artefacts.',
   options,

@@ -94,6 +94,8 @@ function parseStatus(out: string): string[] {
 }
 
 export default defineKind({
+  // Local: not bound to a host, so not counted against the per-host limit.
+  host: () => undefined,
   name: 'git',
   description: 'Reads a git repository: branches merged into the target, uncommitted changes, tags, HEAD.',
   options,
