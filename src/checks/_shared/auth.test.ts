@@ -189,3 +189,13 @@ test('readPath and fillTemplate', () => {
   assert.equal(readPath({}, 'constructor'), undefined);
   assert.deepEqual(fillTemplate({ u: '{{username}}', n: 3, l: ['{{x}}', '{{unknown}}'] }, { username: 'al', x: 'X' }), { u: 'al', n: 3, l: ['X', '{{unknown}}'] });
 });
+
+test('a rate-limited login says so', async () => {
+  const app = await serve((_req, res) => res.writeHead(429, { 'retry-after': '42' }).end());
+  try {
+    const ctx = testContext({ url: app.url });
+    await assert.rejects(login(authSchema.parse({ users }), 'alice', ctx, new ProbeClient(ctx, 5)), /answered 429 \(rate limited, Retry-After 42: the target's login limit is spent\)/);
+  } finally {
+    await app.close();
+  }
+});

@@ -206,7 +206,9 @@ export async function login(auth: AuthConfig | undefined, user: string, ctx: Che
   const res = await client.send({ path, method: l.method, headers, body });
   const where = `${l.method.toUpperCase()} ${client.url(path)}`;
   if (!statusOk(res.status, l.expectStatus)) {
-    throw new Error(`login as "${user}" failed: ${where} answered ${res.status}${l.expectStatus ? ` (expected ${l.expectStatus.join('/')})` : ''}`);
+    // A login limiter (or the rate-limit probe's burst just before) is the usual cause; say so.
+    const limited = res.status === 429 ? ` (rate limited${res.headers['retry-after'] ? `, Retry-After ${res.headers['retry-after']}` : ''}: the target's login limit is spent)` : '';
+    throw new Error(`login as "${user}" failed: ${where} answered ${res.status}${limited}${l.expectStatus ? ` (expected ${l.expectStatus.join('/')})` : ''}`);
   }
   const jar = new Jar();
   jar.absorb(res.setCookies, ctx.clock.now());
