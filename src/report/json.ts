@@ -25,9 +25,9 @@ export function renderJson(outcome: GateOutcome, items: readonly ItemConfig[]): 
       stages: outcome.stages,
       items: outcome.results.map((r) => ({
         id: r.id,
-        title: byId.get(r.id)?.title,
+        title: byId.get(r.id)?.title ?? null,
         tier: r.tier,
-        category: byId.get(r.id)?.category,
+        category: byId.get(r.id)?.category ?? null,
         status: r.status,
         message: r.message,
         evidence: r.evidence ?? null,
