@@ -59,6 +59,11 @@ export interface CheckKind<S extends z.ZodObject = z.ZodObject> {
    * (probes); a local kind (command, git, file) returns undefined.
    */
   host?: (options: z.output<S>, env: TargetEnvironment) => string | undefined;
+  /**
+   * The check disturbs the target for others (a burst that trips the login limit): the engine runs
+   * it alone, after every other check of the same run or stage has finished.
+   */
+  exclusive?: boolean;
   /** Observe; never judge. Throwing is fine: the engine turns it into `error` with the message. */
   run(options: z.output<S>, ctx: CheckContext): Promise<CheckOutcome>;
 }
@@ -69,6 +74,7 @@ export interface RegisteredKind {
   description: string;
   options: z.ZodObject;
   fields: readonly string[];
+  exclusive: boolean;
   defaultExpect(options: Record<string, unknown>): string[];
   host(options: Record<string, unknown>, env: TargetEnvironment): string | undefined;
   run(options: Record<string, unknown>, ctx: CheckContext): Promise<CheckOutcome>;
@@ -84,6 +90,7 @@ export function defineKind<S extends z.ZodObject>(kind: CheckKind<S>): Registere
     description: kind.description,
     options: kind.options,
     fields: kind.fields,
+    exclusive: kind.exclusive ?? false,
     defaultExpect: (o) => kind.defaultExpect(kind.options.parse(o)),
     host: (o, env) => (kind.host ? kind.host(kind.options.parse(o), env) : env.url ? new URL(env.url).host : undefined),
     run: (o, ctx) => kind.run(kind.options.parse(o), ctx),

@@ -138,3 +138,22 @@ test('engine: an unset ${VAR} is an error naming the variable, not a pass', asyn
   assert.equal(r.status, 'error');
   assert.match(r.message, /GONOGO_NOT_SET_ANYWHERE is not set/);
 });
+
+test('engine: an exclusive check (one that disturbs the target) runs alone, after the others', async () => {
+  const log: string[] = [];
+  const normal = fake('normal', async (o) => {
+    log.push(`start ${o.echo}`);
+    await new Promise((r) => setTimeout(r, 30));
+    log.push(`end ${o.echo}`);
+    return { value: 1 };
+  });
+  const burst = { ...fake('burst', async () => {
+    log.push('burst');
+    return { value: 1 };
+  }), exclusive: true };
+  const items = [item('B', 'burst'), item('N1', 'normal', { echo: 'n1' }), item('N2', 'normal', { echo: 'n2' })];
+  const results = await runChecks(items, conds(items), options({ normal, burst }));
+  assert.deepEqual(results.map((r) => r.id), ['B', 'N1', 'N2'], 'results keep item order');
+  assert.equal(log.at(-1), 'burst');
+  assert.equal(log.filter((l) => l.startsWith('end')).length, 2);
+});

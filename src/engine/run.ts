@@ -176,9 +176,7 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
     }
   };
 
-  const tasks = items.flatMap((item) => {
-    const check = item.check;
-    if (!check) return [];
+  const schedule = (item: ItemConfig, check: CheckConfig): Promise<ItemResult> => {
     const host = hostOf(check);
     let limit: LimitFunction | undefined;
     if (host) {
@@ -186,13 +184,17 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       if (!limit) hosts.set(host, (limit = pLimit(opts.perHost)));
     }
     const guarded = (): Promise<ItemResult> => overall(() => runOne(item, check));
-    const scheduled = limit ? limit(guarded) : guarded();
-    return [
-      scheduled.then((result) => {
-        opts.onEvent?.({ type: 'end', result });
-        return result;
-      }),
-    ];
-  });
-  return Promise.all(tasks);
+    return (limit ? limit(guarded) : guarded()).then((result) => {
+      opts.onEvent?.({ type: 'end', result });
+      return result;
+    });
+  };
+
+  const withChecks = items.flatMap((item) => (item.check ? [{ item, check: item.check }] : []));
+  const isExclusive = (c: CheckConfig): boolean => kinds[c.kind]?.exclusive ?? false;
+  const results = new Map<string, ItemResult>();
+  await Promise.all(withChecks.filter((x) => !isExclusive(x.check)).map(async ({ item, check }) => results.set(item.id, await schedule(item, check))));
+  // Checks that disturb the target run last and alone, so they cannot spoil the others.
+  for (const { item, check } of withChecks.filter((x) => isExclusive(x.check))) results.set(item.id, await schedule(item, check));
+  return withChecks.flatMap(({ item }) => results.get(item.id) ?? []);
 }

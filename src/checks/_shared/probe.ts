@@ -65,6 +65,8 @@ export class ProbeClient {
     headers?: Record<string, string>;
     body?: string;
     maxRedirects?: number;
+    /** Gives up on this one request after so long (the check's own timeout still bounds the whole probe). */
+    timeoutMs?: number;
   }): Promise<HttpResponse> {
     if (this.sent >= this.maxRequests) {
       throw new HttpCheckError(`request budget of ${this.maxRequests} spent before the probe finished`);
@@ -78,7 +80,7 @@ export class ProbeClient {
         method,
         headers: req.headers,
         body: req.body,
-        signal: this.ctx.signal,
+        signal: req.timeoutMs === undefined ? this.ctx.signal : AbortSignal.any([this.ctx.signal, AbortSignal.timeout(req.timeoutMs)]),
         maxRedirects: req.maxRedirects ?? 0,
         maxBodyBytes: 256 * 1024,
         allowedHosts: this.ctx.allowedHosts,
