@@ -4,6 +4,12 @@ import command from './command/index.js';
 import git from './git/index.js';
 import env from './env/index.js';
 import file from './file/index.js';
+import headers from './headers/index.js';
+import cors from './cors/index.js';
+import csrf from './csrf/index.js';
+import authRequired from './auth-required/index.js';
+import accessControl from './access-control/index.js';
+import ssrf from './ssrf/index.js';
 
 /**
  * Every check kind, by name. A new kind is a folder under src/checks and one line here;
@@ -15,6 +21,12 @@ export const registry = {
   git,
   env,
   file,
+  headers,
+  cors,
+  csrf,
+  'auth-required': authRequired,
+  'access-control': accessControl,
+  ssrf,
 } satisfies Record<string, RegisteredKind>;
 
 export type KindName = keyof typeof registry;
