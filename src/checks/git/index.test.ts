@@ -1,3 +1,4 @@
+import { requireProgram } from '../../test-support/programs.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -78,6 +79,7 @@ function releaseRepo(t: { after: (fn: () => void) => void }): TempRepo {
 }
 
 test('branches merged by merge commit, fast-forward, rebase and squash count; open ones do not', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const repo = releaseRepo(t);
   const { observations, evidence } = await gitKind.run({ merged: ['security/*', 'fix/*'] }, ctxFor(repo));
   assert.deepEqual(observations.merged, ['security/csrf-tokens', 'security/rate-limit', 'fix/rebased', 'fix/squashed']);
@@ -93,6 +95,7 @@ test('branches merged by merge commit, fast-forward, rebase and squash count; op
 });
 
 test('a plain name means that branch only, not the branches below it', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const repo = releaseRepo(t);
   const { observations } = await gitKind.run({ merged: ['fix/open'] }, ctxFor(repo));
   assert.deepEqual(observations.unmerged, ['fix/open']);
@@ -101,12 +104,14 @@ test('a plain name means that branch only, not the branches below it', async (t)
 });
 
 test('a name or glob matching no branch cannot be verified: an error, not a pass', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const repo = releaseRepo(t);
   await assert.rejects(gitKind.run({ merged: ['release/*'] }, ctxFor(repo)), /no branch matches "release\/\*".*cannot verify/);
   await assert.rejects(gitKind.run({ merged: ['security/deleted-after-merge'] }, ctxFor(repo)), /no branch matches "security\/deleted-after-merge"/);
 });
 
 test('a missing target branch or a folder outside any repository is an error', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const repo = releaseRepo(t);
   await assert.rejects(gitKind.run({ merged: ['fix/*'], target: 'trunk' }, ctxFor(repo)), /target branch trunk not found/);
   const outside = mkdtempSync(join(tmpdir(), 'gonogo-not-git-'));
@@ -115,6 +120,7 @@ test('a missing target branch or a folder outside any repository is an error', a
 });
 
 test('uncommitted changes: modified, staged, untracked (unless told not to count them)', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const repo = TempRepo.create(t, 'dirty-tree');
   repo.commit('src/app.ts', 'v1\n');
   repo.commit('package.json', '{}\n');
@@ -140,6 +146,7 @@ test('uncommitted changes: modified, staged, untracked (unless told not to count
 });
 
 test('the repo option resolves against the config folder, from any folder inside the repository', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const repo = TempRepo.create(t, 'nested');
   repo.commit('deploy/gonogo.yaml', 'items: []\n');
   const { observations } = await gitKind.run({ repo: '..' }, testContext({ configDir: join(repo.dir, 'deploy') }));
@@ -149,6 +156,7 @@ test('the repo option resolves against the config folder, from any folder inside
 });
 
 test('tags: a name or a glob', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const repo = TempRepo.create(t, 'tagged');
   repo.commit('README.md', 'one\n');
   repo.git('tag', '-a', 'v1.4.0', '-m', 'release 1.4.0');
@@ -167,6 +175,7 @@ test('tags: a name or a glob', async (t) => {
 });
 
 test('remote: branches read from tracking refs as last fetched, and the local target compared with it', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const upstream = releaseRepo(t);
   const cloneDir = join(dirname(upstream.dir), 'laptop-clone');
   execFileSync('git', ['clone', '--quiet', upstream.dir, cloneDir]);
@@ -187,6 +196,7 @@ test('remote: branches read from tracking refs as last fetched, and the local ta
 });
 
 test('a detached HEAD has no branch', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const repo = TempRepo.create(t, 'detached');
   repo.commit('a.txt', 'a\n');
   repo.commit('b.txt', 'b\n');
@@ -197,6 +207,7 @@ test('a detached HEAD has no branch', async (t) => {
 });
 
 test('an aborted signal stops the check with an error', async (t) => {
+  if (!requireProgram(t, 'git')) return;
   const repo = TempRepo.create(t, 'aborted');
   repo.commit('a.txt', 'a\n');
   const ctx = { ...ctxFor(repo), signal: AbortSignal.abort(new Error('deadline passed')) };
