@@ -7,6 +7,7 @@ import cors from './index.js';
 import type { Finding } from '../_shared/probe.js';
 import { testContext } from '../../test-support/context.js';
 import type { AuthConfig } from '../_shared/auth.js';
+import { startApp } from '../../../examples/recipes-app/src/app.js';
 
 /** A real server on 127.0.0.1 that counts the requests it gets. */
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void) {
@@ -168,5 +169,32 @@ describe('cors probe', () => {
     t.after(s.close);
     await assert.rejects(probe(s.url, { maxRequests: 3 }), /budget of 3/);
     assert.equal(s.hits(), 3);
+  });
+});
+
+describe('cors probe against the recipes app', () => {
+  const auth: AuthConfig = {
+    login: { url: '/api/login', method: 'POST', headers: {}, csrfHeader: 'X-CSRF-Token' },
+    users: { alice: { username: 'alice', password: 'alice-password' } },
+  };
+
+  test('"cors" defect: foreign, null and prefix origins reflected with credentials, anonymous and logged in', async (t) => {
+    const app = await startApp({ defects: ['cors'] });
+    t.after(app.close);
+    for (const opts of [{}, { loginAs: 'alice' }]) {
+      const { findings } = await probe(app.url, opts, auth);
+      const high = findings.filter((f) => f.severity === 'high');
+      assert.deepEqual(new Set(high.map((f) => f.id)), new Set(['cors.get.credentials', 'cors.preflight.credentials']));
+      assert.equal(high.length, 6);
+    }
+  });
+
+  test('clean app (plain and SPA), anonymous and logged in: no findings', async (t) => {
+    for (const spa of [false, true]) {
+      const app = await startApp({ spa });
+      t.after(app.close);
+      assert.deepEqual((await probe(app.url)).findings, []);
+      assert.deepEqual((await probe(app.url, { loginAs: 'alice' }, auth)).findings, []);
+    }
   });
 });

@@ -9,6 +9,7 @@ import { analyzeCookies, analyzeHsts, analyzeLeaks, analyzeReferrer, observeCook
 import type { Finding } from '../_shared/probe.js';
 import { testContext } from '../../test-support/context.js';
 import type { AuthConfig } from '../_shared/auth.js';
+import { startApp } from '../../../examples/recipes-app/src/app.js';
 
 /** A real server on 127.0.0.1 that counts the requests it gets. */
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void) {
@@ -294,5 +295,48 @@ describe('framing, HSTS, referrer, leaks, cookies', () => {
     assert.deepEqual(ids(f, 'high'), ['cookie.connect.sid.httponly']);
     assert.deepEqual(ids(f, 'medium'), ['cookie.connect.sid.samesite']);
     assert.deepEqual(ids(f, 'low'), ['cookie.theme.secure']);
+  });
+});
+
+describe('headers probe against the recipes app', () => {
+  const auth: AuthConfig = {
+    login: { url: '/api/login', method: 'POST', headers: {}, csrfHeader: 'X-CSRF-Token' },
+    users: { alice: { username: 'alice', password: 'alice-password' } },
+  };
+
+  test('clean app (plain and SPA), logged in: nothing above info', async (t) => {
+    for (const spa of [false, true]) {
+      const app = await startApp({ spa });
+      t.after(app.close);
+      const { out, findings } = await probe(app.url, { loginAs: 'alice' }, auth);
+      assert.deepEqual(ids(findings, 'high', 'medium', 'low'), []);
+      assert.ok(ids(findings, 'info').includes('hsts.not-applicable'));
+      assert.deepEqual((out.observations.cookies as { name: string }[]).map((c) => c.name), ['sid']);
+    }
+  });
+
+  test('"headers" defect: CSP missing (high), framing, nosniff and nginx version (medium)', async (t) => {
+    const app = await startApp({ defects: ['headers'] });
+    t.after(app.close);
+    const { findings } = await probe(app.url);
+    assert.deepEqual(ids(findings, 'high'), ['csp.missing']);
+    assert.deepEqual(ids(findings, 'medium'), ['frame.missing', 'leak.server.version', 'nosniff.missing']);
+  });
+
+  test('"weak-csp" defect: the script-src weaknesses, nothing about the other headers', async (t) => {
+    const app = await startApp({ defects: ['weak-csp'] });
+    t.after(app.close);
+    const { findings } = await probe(app.url);
+    assert.deepEqual(ids(findings, 'high'), ['csp.script.data', 'csp.script.unsafe-eval', 'csp.script.unsafe-inline']);
+    assert.deepEqual(ids(findings, 'medium'), []);
+  });
+
+  test('"insecure-cookie" defect: caught only with loginAs', async (t) => {
+    const app = await startApp({ defects: ['insecure-cookie'] });
+    t.after(app.close);
+    assert.deepEqual(ids((await probe(app.url)).findings, 'high', 'medium'), []);
+    const { findings } = await probe(app.url, { loginAs: 'alice' }, auth);
+    assert.deepEqual(ids(findings, 'high'), ['cookie.sid.httponly']);
+    assert.deepEqual(ids(findings, 'medium'), ['cookie.sid.samesite']);
   });
 });
