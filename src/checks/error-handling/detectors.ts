@@ -22,12 +22,12 @@ interface Detector {
 const DETECTORS: Detector[] = [
   // Stack traces. A Node frame is `at fn (/path/file.js:12:3)` or `at /path/file.js:12:3`, also
   // inside JSON strings (`\n    at ...`) and HTML (`&nbsp;at ...`).
-  { kind: 'stack-trace', name: 'Node.js stack frame', pattern: /\bat (?:async )?[^\s()<>"][^()\n<>"]{0,200}? \((?:file:\/\/|node:)?[^()\n"<>]*:\d+:\d+\)/ },
-  { kind: 'stack-trace', name: 'Node.js stack frame', pattern: /\bat (?:file:\/\/)?(?:\/|[A-Za-z]:\\)[^\s()"'<>]+:\d+:\d+/ },
+  { kind: 'stack-trace', name: 'Node.js stack frame', pattern: /\bat (?:async )?[^\s()<>"][^()\n<>"]{0,200}? \((?:file:\/\/|node:)?[^()\n"<>]{0,500}:\d+:\d+\)/ },
+  { kind: 'stack-trace', name: 'Node.js stack frame', pattern: /\bat (?:file:\/\/)?(?:\/|[A-Za-z]:\\)[^\s()"'<>]{1,500}:\d+:\d+/ },
   { kind: 'stack-trace', name: 'Python traceback', pattern: /Traceback \(most recent call last\)|File "[^"\n]+", line \d+, in / },
   { kind: 'stack-trace', name: 'Java stack trace', pattern: /Exception in thread "|\bat [\w$]+(?:\.[\w$<>]+)+\([\w$]+\.(?:java|kt|scala|groovy):\d+\)/ },
-  { kind: 'stack-trace', name: '.NET stack trace', pattern: / at [\w.`<>[\]]+\([^)\n]*\) in [^\n]+?:line \d+|--- End of (?:inner exception )?stack trace/ },
-  { kind: 'stack-trace', name: 'PHP error', pattern: /(?:Fatal error|Parse error|Warning|Uncaught \w+)(?:<\/b>)?:.{0,300}? in (?:<b>)?(?:\/|[A-Za-z]:\\)[^<\n]+?(?:<\/b>)? on line (?:<b>)?\d+|Stack trace:\s*(?:\\n|<br \/>|\n)\s*#0 / },
+  { kind: 'stack-trace', name: '.NET stack trace', pattern: / at [\w.`<>[\]]+\([^)\n]*\) in [^\n]{1,300}?:line \d+|--- End of (?:inner exception )?stack trace/ },
+  { kind: 'stack-trace', name: 'PHP error', pattern: /(?:Fatal error|Parse error|Warning|Uncaught \w+)(?:<\/b>)?:.{0,300}? in (?:<b>)?(?:\/|[A-Za-z]:\\)[^<\n]{1,300}?(?:<\/b>)? on line (?:<b>)?\d+|Stack trace:\s*(?:\\n|<br \/>|\n)\s*#0 / },
   { kind: 'stack-trace', name: 'Ruby backtrace', pattern: /\.rb:\d+:in [`'][^'\n]+'/ },
   { kind: 'stack-trace', name: 'Go panic', pattern: /goroutine \d+ \[running\]:/ },
 
