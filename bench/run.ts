@@ -1,0 +1,55 @@
+// `npm run bench`: every benchmark in order, then a table. Figures never fail the run (machines are
+// noisy); a benchmark that breaks (a check that should pass does not, a child that will not start)
+// makes the exit code non-zero after the others have run.
+import engineOverhead from './engine-overhead.js';
+import startup from './startup.js';
+import memory from './memory.js';
+import securityStage from './security-stage.js';
+import { fixed, log } from './lib.js';
+import type { BenchResult } from './lib.js';
+
+const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
+  { name: 'engine overhead', run: engineOverhead },
+  { name: 'start-up', run: startup },
+  { name: 'memory (1,000 items)', run: memory },
+  { name: 'security stage', run: securityStage },
+];
+
+type Row = { result: BenchResult } | { name: string; error: string };
+
+const rows: Row[] = [];
+const t0 = performance.now();
+for (const b of BENCHES) {
+  const started = performance.now();
+  try {
+    rows.push({ result: await b.run() });
+  } catch (err) {
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    log(`  BROKEN: ${error}`);
+    rows.push({ name: b.name, error: err instanceof Error ? err.message.split('\n')[0] : String(err) });
+  }
+  log(`  (${fixed((performance.now() - started) / 1000, 1)} s)\n`);
+}
+
+const table: string[][] = [['benchmark', 'figure', 'reference', 'ratio', 'floor', '']];
+for (const r of rows) {
+  if ('result' in r) {
+    const x = r.result;
+    table.push([x.name, x.figure, x.reference, fixed(x.ratio), x.floor, x.ok ? 'within floor' : 'ABOVE FLOOR']);
+  } else {
+    const why = r.error.length > 70 ? `${r.error.slice(0, 67)}...` : r.error;
+    table.push([r.name, 'BROKEN', why, '-', '-', 'BROKEN (see above)']);
+  }
+}
+const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+const line = (row: string[]): string => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+log(line(table[0]));
+log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const row of table.slice(1)) log(line(row));
+log(`\nnode ${process.version}, ${fixed((performance.now() - t0) / 1000, 1)} s in all`);
+
+const broken = rows.filter((r) => 'error' in r).length;
+if (broken > 0) {
+  log(`${broken} benchmark(s) broke`);
+  process.exitCode = 1;
+}

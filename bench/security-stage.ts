@@ -1,0 +1,126 @@
+// The security stage (from the security-probes issue): `validate staging --keep-going` against the
+// reference app, clean and with every defect on, in process. For each: the security stage's wall time
+// (StageReport.durationMs) and the requests the app received during it, against the floors of 15 s
+// and 1,000 requests; the whole run's time and requests are printed beside them.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DEFECTS, startApp } from '../examples/recipes-app/src/app.js';
+import type { Defect } from '../examples/recipes-app/src/app.js';
+import { loadConfig } from '../src/config/load.js';
+import type { LoadedConfig } from '../src/config/load.js';
+import { runGate } from '../src/engine/gate.js';
+import { openStore } from '../src/store/index.js';
+import { systemClock } from '../src/util/clock.js';
+import { ROOT, fixed, log, ms } from './lib.js';
+import type { BenchResult } from './lib.js';
+
+const FLOOR_MS = 15_000;
+const FLOOR_REQUESTS = 1000;
+const STAGE = 'security';
+
+interface Measure {
+  label: string;
+  stageMs: number;
+  stageRequests: number;
+  stageStatus: string;
+  runMs: number;
+  runRequests: number;
+  verdict: string;
+  expected: string;
+  /** Security items that did not end as expected, for the message when the verdict is wrong. */
+  notes: string[];
+}
+
+const PASSWORDS = {
+  GONOGO_ALICE_PASSWORD: 'alice-password',
+  GONOGO_BOB_PASSWORD: 'bob-password',
+  GONOGO_CAROL_PASSWORD: 'carol-password',
+  GONOGO_ADMIN_PASSWORD: 'admin-password',
+};
+
+async function measure(loaded: LoadedConfig, label: string, defects: Defect[], expected: string): Promise<Measure> {
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-bench-sec-'));
+  const app = await startApp({ defects, loginLimit: 20 });
+  let requests = 0;
+  app.server.on('request', () => {
+    requests++;
+  });
+  const store = await openStore(join(dir, 'g.db'));
+  try {
+    let stageStart: number | undefined;
+    let stageEnd: number | undefined;
+    const t0 = performance.now();
+    const outcome = await runGate({
+      loaded,
+      store,
+      clock: systemClock,
+      stageSet: 'staging',
+      keepGoing: true,
+      urlOverride: app.url,
+      processEnv: { ...process.env, ...PASSWORDS },
+      onEvent: (e) => {
+        if (e.type === 'stage-start' && e.stage.id === STAGE) stageStart = requests;
+        if (e.type === 'stage-end' && e.report.id === STAGE) stageEnd = requests;
+      },
+    });
+    const runMs = performance.now() - t0;
+    const stage = outcome.stages?.find((s) => s.id === STAGE);
+    if (!stage) throw new Error(`${label}: no "${STAGE}" stage in the outcome`);
+    if (stage.status === 'not-run' || stageStart === undefined || stageEnd === undefined) throw new Error(`${label}: the ${STAGE} stage did not run`);
+    const stageIds = new Set(stage.items);
+    const notes = outcome.results
+      .filter((r) => stageIds.has(r.id) && (r.status === 'error' || (expected === 'GO' && r.status !== 'pass' && r.status !== 'skipped')))
+      .map((r) => `${r.id} ${r.status}: ${r.message.slice(0, 160)}`);
+    return {
+      label,
+      stageMs: stage.durationMs,
+      stageRequests: stageEnd - stageStart,
+      stageStatus: stage.status,
+      runMs,
+      runRequests: requests,
+      verdict: outcome.decision?.verdict ?? outcome.status,
+      expected,
+      notes,
+    };
+  } finally {
+    await store.close();
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export default async function securityStage(): Promise<BenchResult> {
+  const allDefects = Object.keys(DEFECTS) as Defect[];
+  log(`security stage: validate staging --keep-going against examples/recipes-app (loginLimit 20), clean and with all ${allDefects.length} defects on`);
+  const loaded = await loadConfig(join(ROOT, 'examples', 'recipes-app', 'gonogo.yaml'));
+  const runs = [await measure(loaded, 'clean', [], 'GO'), await measure(loaded, 'all defects', allDefects, 'NO_GO')];
+  const ratios: number[] = [];
+  for (const m of runs) {
+    const rt = m.stageMs / FLOOR_MS;
+    const rr = m.stageRequests / FLOOR_REQUESTS;
+    ratios.push(rt, rr);
+    log(
+      `  ${m.label.padEnd(11)} security stage ${ms(m.stageMs)} (ratio ${fixed(rt)} of 15 s), ${m.stageRequests} requests (ratio ${fixed(rr)} of 1,000), stage ${m.stageStatus}; ` +
+        `whole run ${ms(m.runMs)}, ${m.runRequests} requests; verdict ${m.verdict} (expected ${m.expected})`,
+    );
+    for (const n of m.notes) log(`      ${n}`);
+  }
+  const wrong = runs.filter((m) => m.verdict !== m.expected);
+  if (wrong.length > 0) throw new Error(`wrong verdict: ${wrong.map((m) => `${m.label} was ${m.verdict}, expected ${m.expected}`).join('; ')}`);
+  const ratio = Math.max(...ratios);
+  const [clean, dirty] = runs;
+  return {
+    name: 'security stage',
+    figure: `clean ${fixed(clean.stageMs / 1000, 1)} s/${clean.stageRequests} req; defects ${fixed(dirty.stageMs / 1000, 1)} s/${dirty.stageRequests} req`,
+    reference: '15 s / 1,000 req each',
+    ratio,
+    floor: '< 1.00 (worst of 4)',
+    ok: ratio < 1,
+  };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.log(await securityStage());
+}
