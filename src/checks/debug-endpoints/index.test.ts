@@ -200,6 +200,21 @@ describe('debug-endpoints probe against live servers', () => {
     assert.deepEqual(ids(findings, 'medium'), ['exposed:/#toolbar']);
   });
 
+  test('a page that redirects off the target (an SSO login) is not followed and not an error', async (t) => {
+    const sso = await serve((_req, res) => res.writeHead(200).end('<script src="/sso.js"></script>'));
+    t.after(sso.close);
+    const s = await serve((req, res) => {
+      if (req.url === '/') return res.writeHead(302, { location: '/home' }).end();
+      if (req.url === '/home') return res.writeHead(302, { location: `${sso.url}/login` }).end();
+      notFound(res);
+    });
+    t.after(s.close);
+    const { findings } = await probe(s.url);
+    assert.deepEqual(ids(findings), ['page.off-target']);
+    assert.deepEqual(sso.paths, []);
+    assert.ok(s.paths.includes('/home'));
+  });
+
   test('extra entries and skip', async (t) => {
     const s = await serve(exposing({ '/.env': SAMPLES['/.env'], '/internal/status': 'build=1234 commit=abc' }, notFound));
     t.after(s.close);

@@ -106,6 +106,20 @@ async function inPool<T>(items: readonly T[], n: number, fn: (item: T, index: nu
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
 }
 
+/**
+ * The page, following redirects only while they stay on the target (a login page on an SSO host
+ * is common and is no reason to fail the whole probe). `offTarget`: where it left the target.
+ */
+async function fetchPage(client: ProbeClient, ctx: CheckContext, path: string): Promise<HttpResponse & { offTarget?: string }> {
+  let res = await client.send({ path });
+  for (let hop = 0; hop < 3 && res.status >= 300 && res.status < 400 && res.headers['location']; hop++) {
+    const next = new URL(res.headers['location'], res.url);
+    if (!isAllowedHost(next, ctx.allowedHosts)) return { ...res, offTarget: next.href };
+    res = await client.send({ path: next.href });
+  }
+  return res;
+}
+
 interface Baseline {
   path: string;
   status: number;
@@ -127,9 +141,9 @@ export default defineKind({
     refuseOffTarget(client, ctx, [o.page, ...extras.map((e) => e.path)]);
     const skip = new Set(o.skip);
     const planned = [...CATALOG.filter((e) => !skip.has(e.path)), ...extras];
-    const budget = 2 + 1 + planned.length + (o.sourceMaps ? o.maxSourceMaps : 0);
+    const budget = 2 + 4 + planned.length + (o.sourceMaps ? o.maxSourceMaps : 0);
     if (budget > o.maxRequests) {
-      throw new Error(`debug-endpoints needs up to ${budget} requests (2 baselines, the page, ${planned.length} paths, source maps) but maxRequests is ${o.maxRequests}: raise it or skip entries`);
+      throw new Error(`debug-endpoints needs up to ${budget} requests (2 baselines, the page and its redirects, ${planned.length} paths, source maps) but maxRequests is ${o.maxRequests}: raise it or skip entries`);
     }
 
     // Two baselines: catch-alls often treat paths with a dot (files) differently from pages.
@@ -142,7 +156,10 @@ export default defineKind({
     const catchAll = baselines.filter((b) => served(b.status));
 
     const findings: Finding[] = [];
-    const page = await client.send({ path: o.page, maxRedirects: 3 });
+    const page = await fetchPage(client, ctx, o.page);
+    if (page.offTarget) {
+      findings.push({ id: 'page.off-target', severity: 'info', message: `${o.page} redirects to ${page.offTarget}, off the target: page not scanned for toolbars or scripts`, observed: { location: page.offTarget } });
+    }
     for (const marker of PAGE_MARKERS) {
       const m = marker.pattern.exec(page.body);
       if (m && served(page.status)) {
