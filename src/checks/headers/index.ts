@@ -143,6 +143,7 @@ export default defineKind({
     const findings: Finding[] = [];
     const cookies: CookieFlags[] = [];
     const perPath: Record<string, Record<string, string | null>> = {};
+    let mainHttps = new URL(client.url(o.path)).protocol === 'https:';
 
     for (const path of paths) {
       const res = await client.send({ path, maxRedirects: 5 });
@@ -151,6 +152,7 @@ export default defineKind({
       }
       // Judged on the final URL: an http:// entry redirected to https:// is an HTTPS page.
       const https = new URL(res.url).protocol === 'https:';
+      if (path === o.path) mainHttps = https;
       const label = paths.length > 1 ? `${path}: ` : '';
       for (const f of judgeResponse(res, https, o)) findings.push({ ...f, message: label + f.message, observed: { path, value: f.observed } });
       perPath[path] = Object.fromEntries(REPORTED.map((name) => [name, res.headers[name] ?? null]));
@@ -161,10 +163,7 @@ export default defineKind({
       const session = await login(ctx.auth, o.loginAs, ctx, client);
       cookies.push(...observeCookies(session.setCookies, 'login', { fromLogin: true, csrfToken: session.csrfToken }));
     }
-    if (o.require.cookies) {
-      const https = new URL(client.url(o.path)).protocol === 'https:';
-      findings.push(...analyzeCookies(cookies, https));
-    }
+    if (o.require.cookies) findings.push(...analyzeCookies(cookies, mainHttps));
 
     const outcome = probeOutcome(findings, client, { headers: perPath[o.path], cookies });
     return { ...outcome, evidence: { ...outcome.evidence, headersByPath: perPath } };
