@@ -10,6 +10,9 @@ import csrf from './csrf/index.js';
 import authRequired from './auth-required/index.js';
 import accessControl from './access-control/index.js';
 import ssrf from './ssrf/index.js';
+import errorHandling from './error-handling/index.js';
+import debugEndpoints from './debug-endpoints/index.js';
+import rateLimit from './rate-limit/index.js';
 
 /**
  * Every check kind, by name. A new kind is a folder under src/checks and one line here;
@@ -27,6 +30,9 @@ export const registry = {
   'auth-required': authRequired,
   'access-control': accessControl,
   ssrf,
+  'error-handling': errorHandling,
+  'debug-endpoints': debugEndpoints,
+  'rate-limit': rateLimit,
 } satisfies Record<string, RegisteredKind>;
 
 export type KindName = keyof typeof registry;

@@ -64,6 +64,8 @@ function validRetryAfter(value: string): boolean {
 }
 
 export default defineKind({
+  // Its burst trips the target's limits (the login limit other probes need): it runs alone, last.
+  exclusive: true,
   name: 'rate-limit',
   description: 'A bounded burst (default at most 100 requests or 10 s) at an endpoint, the login by default; protected = 429 or 503 before the burst ends.',
   options,
