@@ -9,7 +9,8 @@ import { startApp, parseDefects } from '../examples/recipes-app/src/app.js';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const config = join(root, 'examples', 'recipes-app', 'gonogo.yaml');
 const defects = parseDefects(process.env.RECIPES_DEFECTS ?? '');
-const app = await startApp({ defects });
+// Login limit 20 a minute: room for the probes' logins before SEC-006's burst (40) must hit it.
+const app = await startApp({ defects, loginLimit: 20 });
 console.log(`recipes-app listening on ${app.url} (defects: ${defects.join(', ') || 'none'})\n`);
 
 const gonogo = (...args: string[]): number => {
