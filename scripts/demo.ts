@@ -1,7 +1,7 @@
 // `npm run demo`: starts the reference app, runs `gonogo validate staging` against it with the
 // example config (SQLite store beside it), prints the decision and the status page, stops the app.
 // RECIPES_DEFECTS=csrf,ssrf npm run demo shows the same gate catching defects.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { startApp, parseDefects } from '../examples/recipes-app/src/app.js';
@@ -13,21 +13,23 @@ const defects = parseDefects(process.env.RECIPES_DEFECTS ?? '');
 const app = await startApp({ defects, loginLimit: 20 });
 console.log(`recipes-app listening on ${app.url} (defects: ${defects.join(', ') || 'none'})\n`);
 
-const gonogo = (...args: string[]): number => {
+// Asynchronous: the app runs in this process and must keep answering while gonogo probes it.
+const gonogo = async (...args: string[]): Promise<number> => {
   console.log(`$ gonogo ${args.join(' ')}`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'bin.ts'), '--config', config, ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'bin.ts'), '--config', config, ...args], {
     stdio: 'inherit',
     cwd: root,
     env: { ...process.env, GONOGO_ALICE_PASSWORD: 'alice-password', GONOGO_BOB_PASSWORD: 'bob-password', GONOGO_CAROL_PASSWORD: 'carol-password', GONOGO_ADMIN_PASSWORD: 'admin-password' },
   });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   console.log('');
-  return r.status ?? 1;
+  return code ?? 1;
 };
 
 let code = 1;
 try {
-  code = gonogo('validate', 'staging', '--url', app.url, '--keep-going');
-  gonogo('status');
+  code = await gonogo('validate', 'staging', '--url', app.url, '--keep-going');
+  await gonogo('status');
 } finally {
   await app.close();
 }
