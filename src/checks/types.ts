@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Clock } from '../util/clock.js';
 import type { AuthConfig } from './_shared/auth.js';
+import type { HttpResponse } from '../util/http.js';
 
 /** What a check kind sees of the environment it runs against. */
 export interface TargetEnvironment {
@@ -30,6 +31,11 @@ export interface CheckContext {
   secrets: readonly string[];
   /** The config's `auth:` section (login recipe and test users), already expanded; for probes that log in. */
   auth?: AuthConfig;
+  /**
+   * Login answers shared by the checks of one run, by user: each test user logs in once, so the
+   * target's login limit is not spent by every probe (and the sessions are the same user's).
+   */
+  logins?: Map<string, Promise<HttpResponse>>;
 }
 
 /**

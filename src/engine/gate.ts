@@ -11,6 +11,7 @@ import type { DecisionRules } from './decide.js';
 import { runChecks } from './run.js';
 import type { EngineEvent } from './run.js';
 import type { TargetEnvironment } from '../checks/types.js';
+import type { HttpResponse } from '../util/http.js';
 
 /** Which items a run covers. */
 export interface Selection {
@@ -122,6 +123,8 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     auth: loaded.config.auth,
     processEnv: opts.processEnv,
     onEvent,
+    // Each test user logs in once for the whole run, across stages.
+    logins: new Map<string, Promise<HttpResponse>>(),
   };
 
   const automated: ItemResult[] = [];

@@ -10,6 +10,7 @@ import type { Attempt, ItemResult, Status } from '../model.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
 import { expand, redact } from '../util/template.js';
+import type { HttpResponse } from '../util/http.js';
 
 /** What the live view hears while a run goes on. */
 export type EngineEvent =
@@ -29,6 +30,8 @@ export interface RunOptions {
   auth?: AuthConfig;
   processEnv?: Readonly<Record<string, string | undefined>>;
   onEvent?: (event: EngineEvent) => void;
+  /** Login answers shared across the run (see CheckContext.logins); a fresh map when absent. */
+  logins?: Map<string, Promise<HttpResponse>>;
   /** The check kinds (default: the registry); tests pass their own to exercise the engine's guarantees. */
   kinds?: Readonly<Record<string, RegisteredKind>>;
 }
@@ -68,6 +71,7 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
     }
   }
   const allowedHosts = new Set<string>(envHost ? [envHost] : []);
+  const logins = opts.logins ?? new Map<string, Promise<HttpResponse>>();
 
   const runOne = async (item: ItemConfig, check: CheckConfig): Promise<ItemResult> => {
     const attempts: Attempt[] = [];
@@ -145,6 +149,7 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       allowedHosts,
       secrets: [...authSecrets, ...secrets],
       auth,
+      logins,
     };
     try {
       const outcome = await Promise.race([kind.run(options, ctx), aborted]);

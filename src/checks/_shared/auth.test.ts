@@ -199,3 +199,19 @@ test('a rate-limited login says so', async () => {
     await app.close();
   }
 });
+
+test('with a run-wide login map, each user logs in once however many probes ask; a failed login is not kept', async () => {
+  const app = await serve(recipesLike);
+  try {
+    const ctx = { ...testContext({ url: app.url }), logins: new Map() };
+    const auth = authSchema.parse({ users: { ...users, mallory: { username: 'mallory', password: 'wrong' } } });
+    const sessions = await Promise.all([1, 2, 3].map(() => login(auth, 'alice', ctx, new ProbeClient(ctx, 5))));
+    assert.equal(app.seen.length, 1);
+    for (const s of sessions) assert.equal(s.cookieHeader(), 'sid=s3cr3t');
+    await assert.rejects(login(auth, 'mallory', ctx, new ProbeClient(ctx, 5)), /login as "mallory" failed/);
+    await assert.rejects(login(auth, 'mallory', ctx, new ProbeClient(ctx, 5)), /login as "mallory" failed/);
+    assert.equal(app.seen.length, 3, 'a failed login is tried again, not served from the map');
+  } finally {
+    await app.close();
+  }
+});

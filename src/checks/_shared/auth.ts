@@ -203,8 +203,24 @@ export async function login(auth: AuthConfig | undefined, user: string, ctx: Che
   }
   for (const [k, v] of Object.entries(l.headers)) headers[k.toLowerCase()] = fillTemplate(v, vars);
 
-  const res = await client.send({ path, method: l.method, headers, body });
-  const where = `${l.method.toUpperCase()} ${client.url(path)}`;
+  // One login per user per run when the engine shares answers (ctx.logins); a failed one is not kept.
+  let pending = ctx.logins?.get(user);
+  if (!pending) {
+    pending = client.send({ path, method: l.method, headers, body });
+    ctx.logins?.set(user, pending);
+    pending.catch(() => ctx.logins?.delete(user));
+  }
+  const res = await pending;
+  try {
+    return sessionFrom(res, user, l, client.url(path), ctx);
+  } catch (err) {
+    if (ctx.logins?.get(user) === pending) ctx.logins.delete(user);
+    throw err;
+  }
+}
+
+function sessionFrom(res: HttpResponse, user: string, l: AuthConfig['login'], url: string, ctx: CheckContext): Session {
+  const where = `${l.method.toUpperCase()} ${url}`;
   if (!statusOk(res.status, l.expectStatus)) {
     // A login limiter (or the rate-limit probe's burst just before) is the usual cause; say so.
     const limited = res.status === 429 ? ` (rate limited${res.headers['retry-after'] ? `, Retry-After ${res.headers['retry-after']}` : ''}: the target's login limit is spent)` : '';
