@@ -76,6 +76,8 @@ for (const defect of Object.keys(ITEM_OF) as Defect[]) {
     assert.equal(item?.status, 'fail', 'caught as a failure, not an error: the probe verified it');
     assert.ok(JSON.stringify(item?.evidence).includes('"findings"'), 'the evidence names its findings');
     assert.equal(outcome.decision?.verdict, 'NO_GO');
+    // The app leaks `postgres://recipes:s3cret@db/...` (debug, stack-traces): the record shows the leak, masked.
+    assert.ok(!JSON.stringify(outcome.results).includes('s3cret'), 'a leaked secret is masked in the evidence');
   });
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CheckContext } from '../types.js';
 import { httpRequest, HttpCheckError } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
+import { maskSecrets } from './leaks.js';
 
 /** How bad a finding is. `high` and `medium` fail a probe by default; `low` and `info` are reported. */
 export const SEVERITIES = ['info', 'low', 'medium', 'high'] as const;
@@ -85,7 +86,8 @@ export class ProbeClient {
         maxBodyBytes: 256 * 1024,
         allowedHosts: this.ctx.allowedHosts,
       });
-      this.exchanges.push({ method, url, status: res.status, bodyExcerpt: res.body.slice(0, 300) });
+      // Excerpts are kept in the record: a leaked secret is masked, not stored.
+      this.exchanges.push({ method, url, status: res.status, bodyExcerpt: maskSecrets(res.body.slice(0, 300)) });
       return res;
     } catch (err) {
       this.exchanges.push({ method, url, error: err instanceof Error ? err.message : String(err) });

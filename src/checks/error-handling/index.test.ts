@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import errorHandling from './index.js';
-import { findLeaks } from './detectors.js';
+import { findLeaks } from '../_shared/leaks.js';
 import type { Finding } from '../_shared/probe.js';
 import { testContext } from '../../test-support/context.js';
 import type { AuthConfig } from '../_shared/auth.js';

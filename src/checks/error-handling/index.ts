@@ -24,8 +24,8 @@ import type { Finding } from '../_shared/probe.js';
 import { login } from '../_shared/auth.js';
 import { HttpCheckError, isAllowedHost } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
-import { LEAK_SEVERITY, findLeaks } from './detectors.js';
-import type { Leak, LeakKind } from './detectors.js';
+import { LEAK_SEVERITY, findLeaks } from '../_shared/leaks.js';
+import type { Leak, LeakKind } from '../_shared/leaks.js';
 
 const SENDS = ['none', 'malformed-json', 'oversized'] as const;
 

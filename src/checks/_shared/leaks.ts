@@ -1,6 +1,6 @@
 // What an error response must not contain, as named patterns. Each pattern is written to match the
 // leak itself, not words near it, so ordinary pages (an SPA shell, a JSON error) stay quiet.
-import type { Severity } from '../_shared/probe.js';
+import type { Severity } from './probe.js';
 
 export type LeakKind = 'stack-trace' | 'sql-error' | 'file-path' | 'secret';
 
@@ -84,4 +84,17 @@ export function findLeaks(text: string): Leak[] {
     leaks.push({ kind: d.kind, name: d.name, match: mask(d.kind, m[0].trim().replace(/^[\s"'(=:[,>]/, '')) });
   }
   return leaks;
+}
+
+/**
+ * Masks every secret-looking value in a text (a leaked `.env`, a database URL with its password),
+ * so evidence kept in the record shows that a secret leaked without keeping the secret.
+ */
+export function maskSecrets(text: string): string {
+  let out = text;
+  for (const d of DETECTORS) {
+    if (d.kind !== 'secret') continue;
+    out = out.replace(new RegExp(d.pattern.source, d.pattern.flags.includes('g') ? d.pattern.flags : `${d.pattern.flags}g`), (m) => mask('secret', m));
+  }
+  return out;
 }
