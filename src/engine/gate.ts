@@ -6,7 +6,7 @@ import type { Decision, ItemResult, RunStatus, Tier } from '../model.js';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
-import { decide, signoffKey } from './decide.js';
+import { decide, roleMaySign, signoffKey } from './decide.js';
 import type { DecisionRules } from './decide.js';
 import { runChecks } from './run.js';
 import type { EngineEvent } from './run.js';
@@ -130,11 +130,15 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
   const automated: ItemResult[] = [];
   const stageReports: StageReport[] = [];
   const attestationsBefore = await store.listAttestations(loaded.gate);
+  const rules = rulesOf(loaded);
   if (stages) {
     let stopped: string | undefined;
     for (const stage of stages) {
       const stageItems = items.filter((i) => stage.items.includes(i.id));
-      const signedOff = attestationsBefore.some((a) => a.kind === 'signoff' && signoffKey(a) === `stage:${stage.id}`);
+      // A stage sign-off counts when its role may sign this stage, and is one the stage asks for.
+      const signedOff = attestationsBefore.some(
+        (a) => a.kind === 'signoff' && signoffKey(a) === `stage:${stage.id}` && roleMaySign(rules, a.role, `stage:${stage.id}`) && (!stage.signoff || stage.signoff.includes(a.role)),
+      );
       const base = { id: stage.id, title: stage.title, budgetMs: parseDuration(stage.budget), items: stage.items, signoffRoles: stage.signoff ?? [], signedOff };
       if (stopped || opts.signal?.aborted) {
         const report: StageReport = { ...base, durationMs: 0, overBudget: false, status: 'not-run', failedCritical: [] };
@@ -166,7 +170,7 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     return { runId, gate: loaded.gate, env: env.name, command, status: 'aborted', startedAt, finishedAt, results: automated, partial, stages: stages && stageReports };
   }
   const attestations = await store.listAttestations(loaded.gate);
-  const { decision, results } = decide({ items, results: automated, attestations, rules: rulesOf(loaded), now: clock.now() });
+  const { decision, results } = decide({ items, results: automated, attestations, rules, now: clock.now() });
   if (partial) decision.reasons.unshift(`partial run: covers ${items.length} of ${loaded.config.items.length} items (--only/--tier)`);
   // Manual items are resolved by the decision; store them too so the record is whole.
   const automatedIds = new Set(automated.map((r) => r.id));
