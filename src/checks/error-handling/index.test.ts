@@ -108,14 +108,18 @@ describe('leak detectors', () => {
 });
 
 describe('error-handling probe against live servers', () => {
-  /** A fixture API: `leaky` renders errors with their stack and the database URL. */
+  /**
+   * A fixture API: `leaky` renders errors with a stack and the database URL. The stack is fixed, not
+   * this process's own: a real one names the checkout's folder, and a clone under /tmp would add a
+   * file-path finding that a clone under /work does not.
+   */
   function api(leaky: boolean) {
     return (req: IncomingMessage, res: ServerResponse) =>
       drain(req, (body) => {
         const fail = (status: number, err: Error) =>
           res
             .writeHead(status, { 'content-type': 'application/json' })
-            .end(JSON.stringify(leaky ? { error: err.message, stack: err.stack, db: 'postgres://app:pw@db/app' } : { error: status === 500 ? 'internal error' : err.message }));
+            .end(JSON.stringify(leaky ? { error: err.message, stack: `${err.name}: ${err.message}\n    at JSON.parse (<anonymous>)\n    at handler (/app/server.js:12:3)`, db: 'postgres://app:pw@db/app' } : { error: status === 500 ? 'internal error' : err.message }));
         if (req.url === '/api/recipes' && req.method === 'POST') {
           try {
             JSON.parse(body);
