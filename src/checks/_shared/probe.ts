@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CheckContext } from '../types.js';
-import { httpRequest, HttpCheckError } from '../../util/http.js';
+import { httpRequest, HttpCheckError, isAllowedHost } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
 import { maskSecrets } from './leaks.js';
 
@@ -57,6 +57,17 @@ export class ProbeClient {
   /** Resolves a path (or a URL on the target) against the environment's URL. */
   url(pathOrUrl: string): string {
     return new URL(pathOrUrl, this.base.href.endsWith('/') ? this.base : `${this.base.href}/`).href;
+  }
+
+  /**
+   * Throws before anything is sent when a configured path resolves to a host other than the
+   * target: a probe refuses the whole plan rather than part of it.
+   */
+  assertOnTarget(paths: readonly string[]): void {
+    for (const p of paths) {
+      const url = new URL(this.url(p));
+      if (!isAllowedHost(url, this.ctx.allowedHosts)) throw new Error(`refused: ${p} resolves to ${url.host}, which is not the configured target`);
+    }
   }
 
   /** Sends one request; throws when the budget is spent, the host is not the target, or the target misbehaves. */

@@ -6,7 +6,6 @@ import { fillTemplate, login, parseJson, readPath } from '../_shared/auth.js';
 import type { Session } from '../_shared/auth.js';
 import { ProbeClient, PROBE_FIELDS, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
-import type { HttpResponse } from '../../util/http.js';
 
 const createSchema = z
   .strictObject({

@@ -19,11 +19,9 @@
 //           404, so CORS was judged on a response the app may not route
 import { z } from 'zod';
 import { defineKind } from '../types.js';
-import type { CheckContext } from '../types.js';
 import { PROBE_FIELDS, ProbeClient, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
 import { login } from '../_shared/auth.js';
-import { isAllowedHost } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
 
 /** A foreign origin that can never belong to anyone: `.invalid` is reserved (RFC 6761). */
@@ -47,14 +45,6 @@ const options = z.strictObject({
   method: z.string().default('PUT').describe('Method the preflight asks for (Access-Control-Request-Method).'),
   ...probeBudget,
 });
-
-/** Refuses, before anything is sent, a configured path that resolves off the target. */
-function refuseOffTarget(client: ProbeClient, ctx: CheckContext, paths: readonly string[]): void {
-  for (const p of paths) {
-    const url = new URL(client.url(p));
-    if (!isAllowedHost(url, ctx.allowedHosts)) throw new Error(`refused: ${p} resolves to ${url.host}, which is not the configured target`);
-  }
-}
 
 interface Presented {
   origin: string;
@@ -156,7 +146,7 @@ export default defineKind({
   host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
-    refuseOffTarget(client, ctx, [o.path]);
+    client.assertOnTarget([o.path]);
     const target = new URL(client.url(o.path));
     const session = o.loginAs !== undefined ? await login(ctx.auth, o.loginAs, ctx, client) : undefined;
     const findings: Finding[] = [];

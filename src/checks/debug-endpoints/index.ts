@@ -52,14 +52,6 @@ type Options = z.output<typeof options>;
 /** Bytes asked for per path: enough for every matcher, small enough never to hit the client's body cap. */
 const RANGE = 'bytes=0-131071';
 
-/** Refuses, before anything is sent, a configured path that resolves off the target. */
-function refuseOffTarget(client: ProbeClient, ctx: CheckContext, paths: readonly string[]): void {
-  for (const p of paths) {
-    const url = new URL(client.url(p));
-    if (!isAllowedHost(url, ctx.allowedHosts)) throw new Error(`refused: ${p} resolves to ${url.host}, which is not the configured target`);
-  }
-}
-
 function extraExposure(e: z.output<typeof extraEntry>): Exposure {
   const body = new RegExp(e.match);
   const type = e.contentType === undefined ? undefined : new RegExp(e.contentType, 'i');
@@ -138,7 +130,7 @@ export default defineKind({
   async run(o: Options, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
     const extras = o.extra.map(extraExposure);
-    refuseOffTarget(client, ctx, [o.page, ...extras.map((e) => e.path)]);
+    client.assertOnTarget([o.page, ...extras.map((e) => e.path)]);
     const skip = new Set(o.skip);
     const planned = [...CATALOG.filter((e) => !skip.has(e.path)), ...extras];
     const budget = 2 + 4 + planned.length + (o.sourceMaps ? o.maxSourceMaps : 0);

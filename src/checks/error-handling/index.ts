@@ -18,11 +18,10 @@
 // and counted in `server_errors`, so an item can still demand `server_errors == 0`.
 import { z } from 'zod';
 import { defineKind } from '../types.js';
-import type { CheckContext } from '../types.js';
 import { PROBE_FIELDS, ProbeClient, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
 import { login } from '../_shared/auth.js';
-import { HttpCheckError, isAllowedHost } from '../../util/http.js';
+import { HttpCheckError } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
 import { LEAK_SEVERITY, findLeaks } from '../_shared/leaks.js';
 import type { Leak, LeakKind } from '../_shared/leaks.js';
@@ -87,14 +86,6 @@ function normalize(r: z.output<typeof request>): Request {
   return { name: r.name ?? `${method} ${r.path}`, path: r.path, method, send: r.send };
 }
 
-/** Refuses, before anything is sent, a configured path that resolves off the target. */
-function refuseOffTarget(client: ProbeClient, ctx: CheckContext, paths: readonly string[]): void {
-  for (const p of paths) {
-    const url = new URL(client.url(p));
-    if (!isAllowedHost(url, ctx.allowedHosts)) throw new Error(`refused: ${p} resolves to ${url.host}, which is not the configured target`);
-  }
-}
-
 function body(send: Request['send'], oversizeBytes: number): { body?: string; headers: Record<string, string> } {
   const json = { 'content-type': 'application/json' };
   if (send === 'malformed-json') return { body: '{"title": "gonogo probe", "ingredients": [', headers: json };
@@ -125,7 +116,7 @@ export default defineKind({
   async run(o, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
     const requests = o.paths.map(normalize);
-    refuseOffTarget(client, ctx, requests.map((r) => r.path));
+    client.assertOnTarget(requests.map((r) => r.path));
     const session = o.loginAs !== undefined ? await login(ctx.auth, o.loginAs, ctx, client) : undefined;
     const findings: Finding[] = [];
     const responses: { name: string; method: string; path: string; status: number | null }[] = [];

@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import headers, { metaCsp } from './index.js';
 import { analyzeCsp, analyzeFraming, parseCsp } from './csp.js';
-import { analyzeCookies, analyzeHsts, analyzeLeaks, analyzeReferrer, observeCookies } from './rules.js';
+import { DEFAULT_HSTS_MIN_AGE, analyzeCookies, analyzeHsts, analyzeLeaks, analyzeReferrer, observeCookies } from './rules.js';
 import type { Finding } from '../_shared/probe.js';
 import { testContext } from '../../test-support/context.js';
 import type { AuthConfig } from '../_shared/auth.js';
@@ -277,6 +277,15 @@ describe('framing, HSTS, referrer, leaks, cookies', () => {
     assert.deepEqual(ids(analyzeReferrer('no-referrer, strict-origin-when-cross-origin')), []);
     assert.deepEqual(ids(analyzeReferrer('no-referrer, no-referrer-when-downgrade')), ['referrer.unsafe']);
     assert.deepEqual(ids(analyzeReferrer('bogus')), ['referrer.invalid']);
+    // Weaker than the browsers' default (the Observatory fails `origin` too): low.
+    assert.deepEqual(ids(analyzeReferrer('origin'), 'low'), ['referrer.weak']);
+    assert.deepEqual(ids(analyzeReferrer('origin-when-cross-origin'), 'low'), ['referrer.weak']);
+    assert.deepEqual(ids(analyzeReferrer('strict-origin')), []);
+  });
+
+  test('HSTS: the default floor is the Observatory\'s 180 days (15552000), so helmet\'s old default passes', () => {
+    assert.deepEqual(ids(analyzeHsts('max-age=15552000', true, DEFAULT_HSTS_MIN_AGE)).filter((i) => i !== 'hsts.no-subdomains'), []);
+    assert.ok(ids(analyzeHsts('max-age=15551999', true, DEFAULT_HSTS_MIN_AGE)).includes('hsts.short-max-age'));
   });
 
   test('leaks: a version is medium, a name alone is low (framework) or info (server)', () => {

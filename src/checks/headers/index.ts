@@ -24,11 +24,9 @@
 //           non-HTML response
 import { z } from 'zod';
 import { defineKind } from '../types.js';
-import type { CheckContext } from '../types.js';
 import { PROBE_FIELDS, ProbeClient, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
 import { login } from '../_shared/auth.js';
-import { isAllowedHost } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
 import { analyzeCsp, analyzeFraming } from './csp.js';
 import { DEFAULT_HSTS_MIN_AGE, analyzeCookies, analyzeHsts, analyzeLeaks, analyzeNosniff, analyzePermissions, analyzeReferrer, observeCookies } from './rules.js';
@@ -56,7 +54,7 @@ const options = z.strictObject({
     })
     .prefault({})
     .describe('Which rules to apply; every one is on by default.'),
-  hstsMinAge: z.number().int().min(0).default(DEFAULT_HSTS_MIN_AGE).describe('Shortest acceptable HSTS max-age in seconds (default six months).'),
+  hstsMinAge: z.number().int().min(0).default(DEFAULT_HSTS_MIN_AGE).describe('Shortest acceptable HSTS max-age in seconds (default 15552000, 180 days, as the HTTP Observatory).'),
   ...probeBudget,
 });
 
@@ -74,14 +72,6 @@ const REPORTED = [
   'server',
   'x-powered-by',
 ] as const;
-
-/** Refuses, before anything is sent, a configured path that resolves off the target. */
-function refuseOffTarget(client: ProbeClient, ctx: CheckContext, paths: readonly string[]): void {
-  for (const p of paths) {
-    const url = new URL(client.url(p));
-    if (!isAllowedHost(url, ctx.allowedHosts)) throw new Error(`refused: ${p} resolves to ${url.host}, which is not the configured target`);
-  }
-}
 
 function isHtml(res: HttpResponse): boolean {
   const type = res.headers['content-type'];
@@ -139,7 +129,7 @@ export default defineKind({
   async run(o, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
     const paths = [...new Set([o.path, ...o.paths])];
-    refuseOffTarget(client, ctx, paths);
+    client.assertOnTarget(paths);
     const findings: Finding[] = [];
     const cookies: CookieFlags[] = [];
     const perPath: Record<string, Record<string, string | null>> = {};

@@ -2,8 +2,11 @@
 import { parseSetCookie } from 'set-cookie-parser';
 import type { Finding } from '../_shared/probe.js';
 
-/** Six months, the HTTP Observatory's floor for HSTS max-age. */
-export const DEFAULT_HSTS_MIN_AGE = 15_768_000;
+/**
+ * 180 days: the HTTP Observatory's floor for HSTS max-age (15552000, not the 15768000 of a strict
+ * six months, which would fail helmet's long-standing default).
+ */
+export const DEFAULT_HSTS_MIN_AGE = 15_552_000;
 
 export function analyzeHsts(value: string | undefined, https: boolean, minAge: number): Finding[] {
   if (!https) {
@@ -69,6 +72,10 @@ export function analyzeReferrer(value: string | undefined): Finding[] {
   }
   if (effective === 'unsafe-url' || effective === 'no-referrer-when-downgrade') {
     return [{ id: 'referrer.unsafe', severity: 'medium', message: `Referrer-Policy ${effective} sends full URLs to other sites`, observed: value }];
+  }
+  if (effective === 'origin' || effective === 'origin-when-cross-origin') {
+    // Weaker than the browsers' default: the origin also goes to plain-HTTP sites on a downgrade.
+    return [{ id: 'referrer.weak', severity: 'low', message: `Referrer-Policy ${effective} is weaker than the default strict-origin-when-cross-origin (the origin leaks on HTTPS to HTTP)`, observed: value }];
   }
   return [];
 }

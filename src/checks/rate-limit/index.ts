@@ -11,10 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { defineKind } from '../types.js';
-import type { CheckContext } from '../types.js';
 import { PROBE_FIELDS, ProbeClient, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
-import { isAllowedHost } from '../../util/http.js';
 import { formatDuration, parseDuration } from '../../util/duration.js';
 
 function isDuration(value: string): boolean {
@@ -51,12 +49,6 @@ const options = z
   })
   .refine((o) => o.burst <= o.maxRequests, { message: 'burst is larger than maxRequests: raise maxRequests or lower burst', path: ['burst'] });
 
-/** Refuses, before anything is sent, a configured path that resolves off the target. */
-function refuseOffTarget(client: ProbeClient, ctx: CheckContext, path: string): void {
-  const url = new URL(client.url(path));
-  if (!isAllowedHost(url, ctx.allowedHosts)) throw new Error(`refused: ${path} resolves to ${url.host}, which is not the configured target`);
-}
-
 /** Retry-After is delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
 function validRetryAfter(value: string): boolean {
   const v = value.trim();
@@ -74,7 +66,7 @@ export default defineKind({
   host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
-    refuseOffTarget(client, ctx, o.path);
+    client.assertOnTarget([o.path]);
     const withinMs = parseDuration(o.within);
     const limitedStatuses = new Set(o.limitedStatuses);
     const body = o.body ?? JSON.stringify({ username: `gonogo-probe-${randomBytes(4).toString('hex')}`, password: randomBytes(12).toString('base64url') });
