@@ -31,6 +31,8 @@ export interface CheckContext {
   secrets: readonly string[];
   /** The config's `auth:` section (login recipe and test users), already expanded; for probes that log in. */
   auth?: AuthConfig;
+  /** Test users whose credentials could not be expanded (an unset `${VAR}`), with the reason. */
+  authProblems?: Readonly<Record<string, string>>;
   /**
    * Login answers shared by the checks of one run, by user: each test user logs in once, so the
    * target's login limit is not spent by every probe (and the sessions are the same user's).

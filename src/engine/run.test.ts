@@ -157,3 +157,30 @@ test('engine: an exclusive check (one that disturbs the target) runs alone, afte
   assert.equal(log.at(-1), 'burst');
   assert.equal(log.filter((l) => l.startsWith('end')).length, 2);
 });
+
+test('engine: an unset password fails only the checks that log in as that user, naming the variable', async () => {
+  const local = fake('local', async () => ({ value: 1 }));
+  const prober = defineKind({
+    name: 'prober',
+    description: 'logs in',
+    options: z.strictObject({ as: z.string() }),
+    fields,
+    defaultExpect: () => ['value == 1'],
+    run: async (o, ctx) => {
+      const problem = ctx.authProblems?.[o.as];
+      if (problem) throw new Error(problem);
+      return { observations: { value: ctx.auth?.users[o.as]?.password === 'alice-password' ? 1 : 0 } };
+    },
+  });
+  const items = [item('LOCAL-1', 'local'), item('AS-ALICE', 'prober', { as: 'alice' }), item('AS-BOB', 'prober', { as: 'bob' })];
+  const auth = {
+    login: { url: '/api/login', method: 'POST', csrfHeader: 'X-CSRF-Token', headers: {} },
+    users: { alice: { username: 'alice', password: '${GONOGO_T_ALICE}' }, bob: { username: 'bob', password: '${GONOGO_T_BOB_UNSET}' } },
+  } as unknown as RunOptions['auth'];
+  const results = await runChecks(items, conds(items), options({ local, prober }, { auth, processEnv: { GONOGO_T_ALICE: 'alice-password' } }));
+  const by = Object.fromEntries(results.map((r) => [r.id, r]));
+  assert.equal(by['LOCAL-1'].status, 'pass');
+  assert.equal(by['AS-ALICE'].status, 'pass');
+  assert.equal(by['AS-BOB'].status, 'error');
+  assert.match(by['AS-BOB'].message, /auth\.users\.bob: environment variable GONOGO_T_BOB_UNSET is not set/);
+});

@@ -58,16 +58,29 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
   const envHost = opts.env.url ? new URL(opts.env.url).host.toLowerCase() : undefined;
   const processEnv = opts.processEnv ?? process.env;
   const envVars = opts.env.vars;
-  let authSecrets: string[] = [];
+  // The auth section is expanded user by user: an unset password only fails the probes that log in
+  // as that user (they end as `error` naming the variable), never a git or command check.
+  const authSecrets: string[] = [];
+  const authProblems: Record<string, string> = {};
   let auth: AuthConfig | undefined;
-  let authError: string | undefined;
   if (opts.auth) {
+    const users: AuthConfig['users'] = {};
+    for (const [name, user] of Object.entries(opts.auth.users)) {
+      try {
+        const x = expand(user, envVars, processEnv);
+        users[name] = x.value;
+        authSecrets.push(...x.secrets);
+      } catch (err) {
+        authProblems[name] = `auth.users.${name}: ${message(err)}`;
+      }
+    }
     try {
-      const x = expand(opts.auth, envVars, processEnv);
-      auth = x.value;
-      authSecrets = x.secrets;
+      const x = expand(opts.auth.login, envVars, processEnv);
+      auth = { login: x.value, users };
+      authSecrets.push(...x.secrets);
     } catch (err) {
-      authError = `auth: ${message(err)}`;
+      for (const name of Object.keys(opts.auth.users)) authProblems[name] = `auth.login: ${message(err)}`;
+      auth = { ...opts.auth, users: {} };
     }
   }
   const allowedHosts = new Set<string>(envHost ? [envHost] : []);
@@ -117,7 +130,6 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
     const kind = kinds[check.kind];
     if (!kind) return { status: 'error', message: `unknown check kind "${check.kind}"`, secrets: [] };
     if (opts.signal?.aborted) return { status: 'error', message: 'aborted before it started', secrets: [] };
-    if (authError) return { status: 'error', message: authError, secrets: [] };
     let options: Record<string, unknown>;
     let secrets: string[];
     try {
@@ -149,6 +161,7 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       allowedHosts,
       secrets: [...authSecrets, ...secrets],
       auth,
+      authProblems,
       logins,
     };
     try {

@@ -181,6 +181,8 @@ function extractToken(
  * quiet pass on an unauthenticated session.
  */
 export async function login(auth: AuthConfig | undefined, user: string, ctx: CheckContext, client: ProbeClient): Promise<Session> {
+  const problem = ctx.authProblems?.[user];
+  if (problem) throw new Error(`cannot log in as "${user}": ${problem}`);
   if (!auth) throw new Error(`this probe logs in as "${user}", but the config has no auth: section (login recipe and users)`);
   const cred = auth.users[user];
   if (!cred) {
