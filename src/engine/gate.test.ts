@@ -1,0 +1,118 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../config/load.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { systemClock } from '../util/clock.js';
+import { runGate } from './gate.js';
+
+// Staged validation against a real HTTP target and a real SQLite file.
+let server: Server;
+let url = '';
+before(async () => {
+  server = createServer((req, res) => {
+    const delay = req.url === '/slow' ? 60 : 0;
+    setTimeout(() => res.writeHead(req.url === '/broken' ? 500 : 200, { 'content-type': 'application/json' }).end('{"status":"ok"}'), delay);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(() => {
+  server.closeAllConnections();
+  server.close();
+});
+
+const check = (path: string): string => `{ kind: http, url: "{{env.url}}${path}", expect: ['status == 200'] }`;
+
+function config(): string {
+  return `version: 1
+name: staged
+environments: { staging: { url: ${url} } }
+roles: { qa-lead: [stage], engineer: [item] }
+stages:
+  staging:
+    - { id: deploy, title: Deploy, budget: 15m, items: [DEPLOY-1, DEPLOY-2] }
+    - { id: security, title: Security, budget: 1ms, items: [SEC-1], signoff: [qa-lead] }
+    - { id: functional, title: Functional, budget: 1h, items: [FUNC-1] }
+items:
+  - { id: DEPLOY-1, title: deployed, tier: critical, check: ${check('/health')} }
+  - { id: DEPLOY-2, title: migrated, tier: critical, check: ${check('/broken')} }
+  - { id: SEC-1, title: secure, tier: critical, check: ${check('/slow')} }
+  - { id: FUNC-1, title: works, tier: high, check: ${check('/health')} }
+`;
+}
+
+async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(join(mkdtempSync(join(tmpdir(), 'gonogo-gate-')), 'g.db'));
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+test('validate: a critical failure stops the stages after it; the rest are not run, and say why', async () => {
+  await withStore(async (store) => {
+    const loaded = parseConfig(config(), 'gonogo.yaml');
+    const out = await runGate({ loaded, store, clock: systemClock, stageSet: 'staging' });
+    assert.deepEqual(out.stages?.map((s) => [s.id, s.status]), [['deploy', 'failed'], ['security', 'not-run'], ['functional', 'not-run']]);
+    assert.deepEqual(out.stages?.[0].failedCritical, ['DEPLOY-2']);
+    const sec = out.results.find((r) => r.id === 'SEC-1');
+    assert.equal(sec?.status, 'error');
+    assert.match(sec?.message ?? '', /not run: validation stopped after stage deploy/);
+    assert.equal(out.decision?.verdict, 'NO_GO');
+  });
+});
+
+test('validate --keep-going: every stage runs; a stage past its budget says so; missing stage sign-offs show', async () => {
+  await withStore(async (store) => {
+    const loaded = parseConfig(config(), 'gonogo.yaml');
+    const out = await runGate({ loaded, store, clock: systemClock, stageSet: 'staging', keepGoing: true });
+    assert.deepEqual(out.stages?.map((s) => s.status), ['failed', 'passed', 'passed']);
+    const security = out.stages?.[1];
+    assert.equal(security?.overBudget, true, `took ${security?.durationMs} ms of a 1 ms budget`);
+    assert.equal(out.stages?.[0].overBudget, false);
+    assert.equal(security?.signedOff, false);
+    // A sign-off by a role the stage does not ask for does not count; by qa-lead it does.
+    await store.addAttestation({ kind: 'signoff', gate: 'staged', target: { type: 'stage', id: 'security' }, by: 'eve', role: 'engineer', at: new Date().toISOString() });
+    const again = await runGate({ loaded, store, clock: systemClock, stageSet: 'staging', keepGoing: true });
+    assert.equal(again.stages?.[1].signedOff, false);
+    await store.addAttestation({ kind: 'signoff', gate: 'staged', target: { type: 'stage', id: 'security' }, by: 'quinn', role: 'qa-lead', at: new Date().toISOString() });
+    const signed = await runGate({ loaded, store, clock: systemClock, stageSet: 'staging', keepGoing: true });
+    assert.equal(signed.stages?.[1].signedOff, true);
+  });
+});
+
+test('an interrupted run is stored aborted, with no decision, and its results kept', async () => {
+  await withStore(async (store) => {
+    const loaded = parseConfig(config(), 'gonogo.yaml');
+    const controller = new AbortController();
+    controller.abort(new Error('interrupted'));
+    const out = await runGate({ loaded, store, clock: systemClock, signal: controller.signal });
+    assert.equal(out.status, 'aborted');
+    assert.equal(out.decision, undefined);
+    const stored = await store.getRun(out.runId);
+    assert.equal(stored?.status, 'aborted');
+    assert.equal(stored?.decision, undefined);
+    assert.equal(stored?.results.length, 4);
+    assert.ok(stored?.results.every((r) => r.status === 'error'));
+  });
+});
+
+test('a completed run is stored with its decision and the hash of its config', async () => {
+  await withStore(async (store) => {
+    const loaded = parseConfig(config(), 'gonogo.yaml');
+    const out = await runGate({ loaded, store, clock: systemClock, selection: { only: ['DEPLOY-1', 'FUNC-1'] } });
+    assert.equal(out.partial, true);
+    assert.match(out.decision?.reasons[0] ?? '', /partial run: covers 2 of 4 items/);
+    const [summary] = await store.listRuns({ gate: 'staged' });
+    assert.equal(summary.configHash, loaded.hash);
+    assert.equal(summary.verdict, out.decision?.verdict);
+  });
+});
