@@ -12,6 +12,8 @@ cat > package.json <<'JSON'
 JSON
 npm install --no-audit --no-fund --silent "./$tarball"
 npx gonogo --version
+# The library entry point: what `import "gonogo"` gives a script of its own.
+node --input-type=module -e "const m = await import('gonogo'); if (typeof m.decide !== 'function' || typeof m.runGate !== 'function') { console.error('gonogo library exports missing'); process.exit(1); }"
 npx gonogo init
 npx gonogo schema > /dev/null
 # The template's first environment is a local URL where nothing listens: the gate must answer NO-GO (1), not crash.

@@ -1,0 +1,27 @@
+// gonogo as a library: the CLI is a thin shell over these. Everything returned is plain data.
+export { loadConfig, parseConfig, selectEnvironment, ConfigError, formatProblem } from './config/load.js';
+export type { LoadedConfig, ConfigProblem } from './config/load.js';
+export { configSchema, jsonSchema } from './config/schema.js';
+export type { Config, ItemConfig, CheckConfig, StageConfig } from './config/schema.js';
+export { registry } from './checks/index.js';
+export type { KindName } from './checks/index.js';
+export { defineKind } from './checks/types.js';
+export type { CheckKind, CheckContext, CheckOutcome, RegisteredKind, TargetEnvironment } from './checks/types.js';
+export { parseCondition, judge, judgeAll } from './conditions/index.js';
+export type { Condition, Judgement } from './conditions/index.js';
+export { runChecks } from './engine/run.js';
+export type { EngineEvent, RunOptions } from './engine/run.js';
+export { decide, SEED_RULES, countStatuses, roleMaySign } from './engine/decide.js';
+export type { DecideInput, DecideOutput, DecisionItem, DecisionRules } from './engine/decide.js';
+export { runGate, currentState, rulesOf } from './engine/gate.js';
+export type { GateOptions, GateOutcome, StageReport, Selection } from './engine/gate.js';
+export { openStore, openSqliteStore } from './store/index.js';
+export type { Store, NewRun, RunEnd, RunSummary } from './store/index.js';
+export { renderJson } from './report/json.js';
+export { renderJunit } from './report/junit.js';
+export { renderChecklistMarkdown, renderAssessmentMarkdown, renderReportMarkdown, renderRunMarkdown } from './report/markdown.js';
+export { renderOutcomeText, renderStatusText } from './report/text.js';
+export { assess } from './report/assessment.js';
+export { systemClock } from './util/clock.js';
+export type { Clock } from './util/clock.js';
+export * from './model.js';
