@@ -164,3 +164,18 @@ test('options: strict, with defaults; the host is the URL host', () => {
   assert.equal(http.host({ url: 'https://Staging.Recipes.test:8443/health' }, { name: 'staging', vars: {} }), 'staging.recipes.test:8443');
   assert.equal(http.host({ url: '{{env.url}}/health' }, { name: 'staging', vars: {} }), undefined);
 });
+
+test('http: session cookie values are not kept in observations or evidence; names and flags are', async () => {
+  const server = createHttpServer((_, res) => res.writeHead(200, { 'set-cookie': ['sid=live-session-token-123; Path=/; HttpOnly', 'theme=dark'] }).end('ok'));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const address = server.address();
+    const url = `http://127.0.0.1:${address !== null && typeof address === 'object' ? address.port : 0}`;
+    const out = await http.run({ url, method: 'GET', headers: {}, followRedirects: 0, maxBodyBytes: 1024 }, testContext({ url }));
+    const all = JSON.stringify(out);
+    assert.ok(!all.includes('live-session-token-123'), all);
+    assert.match(all, /sid=\*\*\*; Path=\/; HttpOnly/);
+  } finally {
+    server.close();
+  }
+});

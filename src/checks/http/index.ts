@@ -49,10 +49,13 @@ export default defineKind({
       maxRedirects: o.followRedirects,
       maxBodyBytes: o.maxBodyBytes,
     });
+    // Session cookies are live credentials: their names and flags are kept, their values are not.
+    const cookies = res.setCookies.map((c) => c.replace(/^([^=;]*)=[^;]*/, '$1=***'));
+    const seen = cookies.length > 0 ? { ...res.headers, 'set-cookie': cookies.join(', ') } : res.headers;
     return {
       observations: {
         status: res.status,
-        headers: res.headers,
+        headers: seen,
         body: parseJson(res.body),
         text: res.body,
         latency_ms: res.latencyMs,
@@ -62,7 +65,7 @@ export default defineKind({
       evidence: {
         request: { method: o.method, url: o.url },
         status: res.status,
-        headers: res.headers,
+        headers: seen,
         bodyExcerpt: res.body.slice(0, 2048),
         latencyMs: res.latencyMs,
         redirects: res.redirects,
