@@ -14,12 +14,17 @@ const BIN = join(import.meta.dirname, 'bin.ts');
 const TSX = import.meta.resolve('tsx');
 let server: Server;
 let url = '';
+// Resolved when a check reaches /hang: the Ctrl-C test interrupts a run known to be under way.
+let hangSeen: () => void = () => undefined;
 
 before(async () => {
   server = createServer((req, res) => {
     if (req.url === '/health') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (req.url === '/broken') return void res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"down"}');
-    if (req.url === '/hang') return; // never answers
+    if (req.url === '/hang') {
+      hangSeen();
+      return; // never answers
+    }
     res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -174,10 +179,11 @@ test('cli: a hung target is an error with a reason within its timeout; the run f
 
 test('cli: Ctrl-C aborts the checks, stores the run as aborted (never GO) and exits 130', async () => {
   const w = workspace(health('HANG-01', 'critical', '/hang').replace('timeout: 2s', 'timeout: 60s'));
+  const reached = new Promise<void>((r) => (hangSeen = r));
   const child = spawn(process.execPath, ['--import', TSX, BIN, 'check'], { cwd: w.dir, env: { ...process.env, CI: '1' } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
-  await new Promise((r) => setTimeout(r, 2500));
+  await reached;
   child.kill('SIGINT');
   const code = await new Promise<number | null>((r) => child.on('exit', r));
   assert.equal(code, 130, out);

@@ -1,6 +1,9 @@
 // A gonogo-like process for sqlite.test.ts, which needs real processes writing one store file:
-//   write FILE GATE COUNT  print "ready", wait for a line on stdin, then open the store, run COUNT
-//                          items and complete the run; print {"runId", "firstWriteAt", "lastWriteAt"}.
+//   write FILE GATE COUNT  print "ready", wait for a line on stdin, then open the store and save the
+//                          first half of COUNT items; print "half", wait for another line, save the
+//                          rest and complete the run; print {"runId"}. The parent lets both writers
+//                          reach "half" before either goes on, so their writes interleave by
+//                          construction, not by timing.
 //   hang FILE GATE COUNT   open the store, save COUNT results, print {"runId"}, then wait to be killed.
 import { once } from 'node:events';
 import { openSqliteStore } from './sqlite.js';
@@ -14,17 +17,22 @@ function itemId(i: number): string {
 }
 
 if (mode === 'write') {
+  const lines = process.stdin.setEncoding('utf8');
+  const nextLine = async (): Promise<void> => {
+    await once(lines, 'data');
+  };
   process.stdout.write('ready\n');
-  await once(process.stdin, 'data');
-  process.stdin.pause();
+  await nextLine();
   const store = await openSqliteStore(file);
   const runId = await store.beginRun(newRun({ gate, pid: process.pid }));
-  const firstWriteAt = Date.now();
-  for (let i = 0; i < count; i++) await store.saveResult(runId, itemResult(itemId(i)));
+  const half = Math.floor(count / 2);
+  for (let i = 0; i < half; i++) await store.saveResult(runId, itemResult(itemId(i)));
+  process.stdout.write('half\n');
+  await nextLine();
+  for (let i = half; i < count; i++) await store.saveResult(runId, itemResult(itemId(i)));
   await store.endRun(runId, { status: 'completed', finishedAt: new Date().toISOString(), decision: decision('GO', 100) });
-  const lastWriteAt = Date.now();
   await store.close();
-  process.stdout.write(`${JSON.stringify({ runId, firstWriteAt, lastWriteAt })}\n`);
+  process.stdout.write(`${JSON.stringify({ runId })}\n`);
 } else if (mode === 'hang') {
   const store = await openSqliteStore(file);
   const runId = await store.beginRun(newRun({ gate }));
