@@ -21,7 +21,8 @@ export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; 
   const stream = opts.stream ?? process.stderr;
   const titles = new Map(items.map((i) => [i.id, i.title]));
   if (opts.quiet) return { onEvent: () => undefined, close: async () => undefined };
-  const interactive = stream.isTTY === true && !process.env.CI;
+  // A terminal that reports no width (some wrappers) would get one character per line: plain lines there.
+  const interactive = stream.isTTY === true && !process.env.CI && (stream.columns ?? 0) >= 40;
   if (!interactive) {
     return {
       onEvent(e) {
