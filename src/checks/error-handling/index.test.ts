@@ -1,34 +1,13 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import errorHandling from './index.js';
 import { findLeaks } from '../_shared/leaks.js';
 import type { Finding } from '../_shared/probe.js';
 import { testContext } from '../../test-support/context.js';
+import { recipesAuth, serve } from '../../test-support/server.js';
 import type { AuthConfig } from '../_shared/auth.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
-
-/** A real server on 127.0.0.1 that counts the requests it gets. */
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void) {
-  let hits = 0;
-  const server = createServer((req, res) => {
-    hits += 1;
-    handler(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits: () => hits,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-}
 
 /** Reads (and drops) the request body, then answers. */
 function drain(req: IncomingMessage, then: (body: string) => void): void {
@@ -204,10 +183,7 @@ describe('error-handling probe against live servers', () => {
 });
 
 describe('error-handling probe against the recipes app', () => {
-  const auth: AuthConfig = {
-    login: { url: '/api/login', method: 'POST', headers: {}, csrfHeader: 'X-CSRF-Token' },
-    users: { alice: { username: 'alice', password: 'alice-password' } },
-  };
+  const auth = recipesAuth('alice');
 
   test('"stack-traces" on: caught anonymously (malformed id) and logged in (malformed JSON too)', async (t) => {
     const app = await startApp({ defects: ['stack-traces'] });

@@ -1,31 +1,14 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import headers, { metaCsp } from './index.js';
 import { analyzeCsp, analyzeFraming, parseCsp } from './csp.js';
 import { DEFAULT_HSTS_MIN_AGE, analyzeCookies, analyzeHsts, analyzeLeaks, analyzeReferrer, observeCookies } from './rules.js';
 import type { Finding } from '../_shared/probe.js';
 import { testContext } from '../../test-support/context.js';
+import { recipesAuth, serve } from '../../test-support/server.js';
 import type { AuthConfig } from '../_shared/auth.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
-
-/** A real server on 127.0.0.1 that counts the requests it gets. */
-async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void) {
-  let hits = 0;
-  const server = createServer((req, res) => {
-    hits += 1;
-    handler(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits: () => hits,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 const GOOD: Record<string, string> = {
   'content-type': 'text/html; charset=utf-8',
@@ -171,10 +154,7 @@ describe('headers probe: cookie flags of the login', () => {
       page({})(req, res);
     };
   }
-  const auth: AuthConfig = {
-    login: { url: '/api/login', method: 'POST', headers: {}, csrfHeader: 'X-CSRF-Token' },
-    users: { alice: { username: 'alice', password: 'alice-password' } },
-  };
+  const auth = recipesAuth('alice');
 
   test('the "insecure-cookie" defect: session cookie without HttpOnly and SameSite', async (t) => {
     const s = await serve(loginApp('sid=abc; Path=/'));
@@ -308,10 +288,7 @@ describe('framing, HSTS, referrer, leaks, cookies', () => {
 });
 
 describe('headers probe against the recipes app', () => {
-  const auth: AuthConfig = {
-    login: { url: '/api/login', method: 'POST', headers: {}, csrfHeader: 'X-CSRF-Token' },
-    users: { alice: { username: 'alice', password: 'alice-password' } },
-  };
+  const auth = recipesAuth('alice');
 
   test('clean app (plain and SPA), logged in: nothing above info', async (t) => {
     for (const spa of [false, true]) {
