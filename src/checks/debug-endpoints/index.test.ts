@@ -1,33 +1,22 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import debugEndpoints from './index.js';
 import { CATALOG } from './catalog.js';
 import { similar } from './baseline.js';
 import type { Finding } from '../_shared/probe.js';
 import { testContext } from '../../test-support/context.js';
+import { serve as serveHttp } from '../../test-support/server.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
 
 /** A real server on 127.0.0.1 that records the paths it is asked for. */
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void) {
   const paths: string[] = [];
-  const server = createServer((req, res) => {
+  const server = await serveHttp((req, res) => {
     paths.push(req.url ?? '');
     handler(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    paths,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url: server.url, paths, close: server.close };
 }
 
 const SPA_SHELL = '<!doctype html><html><head><title>Recipes</title><script type="module" src="/assets/index-4f2a9c.js"></script></head><body><div id="root"></div></body></html>';

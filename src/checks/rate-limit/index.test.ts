@@ -1,40 +1,24 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import rateLimit from './index.js';
 import type { Finding } from '../_shared/probe.js';
 import { testContext } from '../../test-support/context.js';
+import { readBody, serve as serveHttp } from '../../test-support/server.js';
 import type { Clock } from '../../util/clock.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
 
-/** A real server on 127.0.0.1 that counts requests and keeps the bodies it got. */
+/** A real server on 127.0.0.1 that counts requests and keeps the bodies it got; `n` numbers each request. */
 async function serve(handler: (req: IncomingMessage, res: ServerResponse, n: number) => void) {
-  let hits = 0;
   const bodies: string[] = [];
-  const server = createServer((req, res) => {
-    hits += 1;
-    const n = hits;
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
+  const server = await serveHttp((req, res) => {
+    const n = server.hits();
+    void readBody(req).then((body) => {
       bodies.push(body);
       handler(req, res, n);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    hits: () => hits,
-    bodies,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url: server.url, hits: server.hits, bodies, close: server.close };
 }
 
 /** A login that allows `limit` attempts, then answers `status` with these headers. */
