@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import accessControl from './index.js';
 import { authSchema } from '../_shared/auth.js';
 import { testContext } from '../../test-support/context.js';
+import { readBody, recipesAuth, serve } from '../../test-support/server.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
 import type { AppOptions } from '../../../examples/recipes-app/src/app.js';
 
@@ -26,19 +25,14 @@ interface Recipe {
 const SHELL = '<!doctype html><div id="root"></div>';
 
 async function app(mode: Mode): Promise<{ url: string; requests: string[]; recipes: Recipe[]; close(): Promise<void> }> {
-  const requests: string[] = [];
   const recipes: Recipe[] = [
     { id: 1, owner: 'alice', title: "Grandma's apple pie" },
     { id: 2, owner: 'bob', title: "Bob's chili" },
   ];
   const files = new Map([[1, { owner: 'alice', bytes: '%PDF-1.4 alice passport scan' }]]);
-  const server = http.createServer((req, res) => {
+  const server = await serve((req, res) => {
     const path = req.url ?? '/';
-    requests.push(`${req.method ?? ''} ${path}`);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
+    void readBody(req).then((body) => {
       const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       const refuse = () => (mode.refusal === 'spa' ? res.writeHead(200, { 'content-type': 'text/html' }).end(SHELL) : json(mode.refusal, { error: 'no' }));
       if (path === '/api/login' && req.method === 'POST') {
@@ -72,22 +66,10 @@ async function app(mode: Mode): Promise<{ url: string; requests: string[]; recip
       json(404, { error: 'not found' });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    recipes,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
+  return { ...server, recipes };
 }
 
-const auth = authSchema.parse({
-  users: {
-    alice: { username: 'alice', password: 'alice-password' },
-    bob: { username: 'bob', password: 'bob-password' },
-  },
-});
+const auth = recipesAuth('alice', 'bob');
 
 async function probe(url: string, opts: Record<string, unknown>): Promise<Record<string, unknown>> {
   return (await accessControl.run(opts, testContext({ url, auth }))).observations;
@@ -219,13 +201,7 @@ test('access-control: options schema is strict and documented', () => {
 });
 
 // The reference app: the `idor` defect on vs off, the SPA trap, objects created on the fly.
-const recipesAuth = authSchema.parse({
-  users: {
-    alice: { username: 'alice', password: 'alice-password' },
-    bob: { username: 'bob', password: 'bob-password' },
-    carol: { username: 'carol', password: 'carol-password' },
-  },
-});
+const recipesUsers = recipesAuth('alice', 'bob', 'carol');
 const seededObjects = {
   objects: [
     { path: '/api/recipes/1', marker: "Grandma's apple pie" },
@@ -261,7 +237,7 @@ for (const s of onRecipes) {
   test(`access-control on the recipes app: ${s.name}`, async () => {
     const recipes = await startApp(s.app);
     try {
-      const obs = (await accessControl.run(s.opts, testContext({ url: recipes.url, auth: recipesAuth }))).observations;
+      const obs = (await accessControl.run(s.opts, testContext({ url: recipes.url, auth: recipesUsers }))).observations;
       assert.deepEqual(obs.leaks, s.leaks, JSON.stringify(obs.findings));
       assert.equal(obs.medium, 0);
     } finally {
@@ -273,7 +249,7 @@ for (const s of onRecipes) {
 test('access-control on the recipes app: alice sees carol\'s shared recipe, so it cannot stand for a leak check', async () => {
   const recipes = await startApp({});
   try {
-    const obs = (await accessControl.run({ owner: 'carol', other: 'alice', objects: [{ path: '/api/recipes/3', marker: "Carol's lemon cake" }] }, testContext({ url: recipes.url, auth: recipesAuth }))).observations;
+    const obs = (await accessControl.run({ owner: 'carol', other: 'alice', objects: [{ path: '/api/recipes/3', marker: "Carol's lemon cake" }] }, testContext({ url: recipes.url, auth: recipesUsers }))).observations;
     // Sharing within a family is by design; the probe reports what it sees, the config picks the users.
     assert.deepEqual(obs.leaks, ['other:/api/recipes/3']);
   } finally {

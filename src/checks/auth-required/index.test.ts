@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import authRequired from './index.js';
 import { authSchema } from '../_shared/auth.js';
 import { testContext } from '../../test-support/context.js';
+import { readBody, recipesAuth, serve } from '../../test-support/server.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
 import type { AppOptions } from '../../../examples/recipes-app/src/app.js';
 
@@ -29,16 +28,12 @@ const LOGIN = '<!doctype html><form method="post" action="/login"><input name="u
 const RECIPES = JSON.stringify([{ id: 1, title: "Grandma's apple pie" }]);
 const ADMIN_USERS = JSON.stringify([{ id: 1, username: 'alice', email: 'alice@example.test' }]);
 
-async function app(mode: Mode): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
-  const requests: string[] = [];
-  const server = http.createServer((req, res) => {
+function app(mode: Mode): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  return serve((req, res) => {
     const path = req.url ?? '/';
-    requests.push(`${req.method ?? ''} ${path}`);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    void readBody(req).then((body) => {
       if (path === '/api/login' && req.method === 'POST') {
-        const { username, password } = JSON.parse(Buffer.concat(chunks).toString()) as { username: string; password: string };
+        const { username, password } = JSON.parse(body) as { username: string; password: string };
         if (password !== `${username}-password`) return void res.writeHead(401).end();
         res.writeHead(200, { 'content-type': 'application/json', 'set-cookie': `sid=${username}; Path=/; HttpOnly` });
         return void res.end(JSON.stringify({ user: { username }, csrfToken: 't' }));
@@ -75,13 +70,6 @@ async function app(mode: Mode): Promise<{ url: string; requests: string[]; close
       res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
 }
 
 const auth = authSchema.parse({
@@ -219,12 +207,7 @@ test('auth-required: options schema is strict and documented', () => {
 });
 
 // The reference app: the `recipes-public` defect on vs off, the SPA trap, and no cross-talk from `idor`.
-const recipesAuth = authSchema.parse({
-  users: {
-    alice: { username: 'alice', password: 'alice-password' },
-    admin: { username: 'admin', password: 'admin-password' },
-  },
-});
+const recipesUsers = recipesAuth('alice', 'admin');
 const userRoutes = { paths: ['/api/me', '/api/recipes', '/api/recipes/1', '/api/documents', '/api/documents/1', '/files/1'], dataMarkers: ["Grandma's apple pie", 'alice-passport.pdf'] };
 const adminRoutes = { paths: ['/admin', '/api/admin/users'], asUser: 'alice', control: 'admin' };
 
@@ -241,7 +224,7 @@ for (const s of onRecipes) {
   test(`auth-required on the recipes app: ${s.name}`, async () => {
     const recipes = await startApp(s.app);
     try {
-      const obs = (await authRequired.run(s.opts, testContext({ url: recipes.url, auth: recipesAuth }))).observations;
+      const obs = (await authRequired.run(s.opts, testContext({ url: recipes.url, auth: recipesUsers }))).observations;
       assert.deepEqual(obs.exposed, s.exposed, JSON.stringify(obs.findings));
       assert.equal(obs.medium, 0);
     } finally {
