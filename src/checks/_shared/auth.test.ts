@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { authSchema, login, readPath, fillTemplate } from './auth.js';
 import type { AuthConfig } from './auth.js';
 import { ProbeClient } from './probe.js';
 import { testContext } from '../../test-support/context.js';
+import { readBody, serve as serveHttp } from '../../test-support/server.js';
 
 interface Seen {
   method: string;
@@ -17,22 +17,14 @@ interface Seen {
 /** A login endpoint shaped by `answer`; records what it was sent. */
 async function serve(answer: (req: Seen, res: http.ServerResponse) => void): Promise<{ url: string; seen: Seen[]; close(): Promise<void> }> {
   const seen: Seen[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks).toString() };
+  const server = await serveHttp((req, res) => {
+    void readBody(req).then((body) => {
+      const s = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body };
       seen.push(s);
       answer(s, res);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    seen,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
-  };
+  return { url: server.url, seen, close: server.close };
 }
 
 const users = { alice: { username: 'alice', password: 'alice-password' } };

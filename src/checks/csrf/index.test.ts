@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import csrf from './index.js';
 import { authSchema } from '../_shared/auth.js';
 import { testContext } from '../../test-support/context.js';
+import { readBody, recipesAuth, serve } from '../../test-support/server.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
 import type { Defect } from '../../../examples/recipes-app/src/app.js';
 
@@ -29,13 +28,8 @@ interface Fixture {
 /** A recipes-like app: JSON login, POST /api/recipes creates; defences as asked. */
 async function app(d: Defences): Promise<Fixture> {
   const created: string[] = [];
-  let requests = 0;
-  const server = http.createServer((req, res) => {
-    requests += 1;
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
+  const server = await serve((req, res) => {
+    void readBody(req).then((body) => {
       const self = `http://${req.headers.host ?? ''}`;
       const origin = req.headers.origin;
       const refuse = (status: number) => {
@@ -83,21 +77,17 @@ async function app(d: Defences): Promise<Fixture> {
       res.end(JSON.stringify({ id: created.length, title }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.url,
     created,
     get requests() {
-      return requests;
+      return server.hits();
     },
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: server.close,
   };
 }
 
-const auth = authSchema.parse({
-  users: { alice: { username: 'alice', password: 'alice-password' } },
-});
+const auth = recipesAuth('alice');
 const secure: Defences = { token: true, origin: 'strict', jsonOnly: true };
 
 async function probe(fixture: Fixture, opts: Record<string, unknown> = {}) {
@@ -207,10 +197,6 @@ test('csrf: options schema is strict and documented', () => {
 });
 
 // The reference app: the `csrf` defect on vs off, and no cross-talk from its `cors` defect.
-const recipesAuth = authSchema.parse({
-  users: { alice: { username: 'alice', password: 'alice-password' } },
-});
-
 const onRecipes: { defects: Defect[]; accepted: string[]; info: number }[] = [
   { defects: [], accepted: [], info: 0 },
   { defects: ['csrf'], accepted: ['form', 'text-plain', 'null-origin'], info: 0 },
@@ -222,7 +208,7 @@ for (const s of onRecipes) {
   test(`csrf on the recipes app with defects [${s.defects.join(', ')}]`, async () => {
     const recipes = await startApp({ defects: s.defects });
     try {
-      const obs = (await csrf.run({ loginAs: 'alice' }, testContext({ url: recipes.url, auth: recipesAuth }))).observations;
+      const obs = (await csrf.run({ loginAs: 'alice' }, testContext({ url: recipes.url, auth }))).observations;
       assert.deepEqual(obs.accepted, s.accepted, JSON.stringify(obs.findings));
       assert.equal(obs.high, s.accepted.length);
       assert.equal(obs.medium, 0);
@@ -236,7 +222,7 @@ for (const s of onRecipes) {
 test('csrf on the recipes app: login broken fails closed', async () => {
   const recipes = await startApp({ defects: ['csrf'], faults: { authBroken: true } });
   try {
-    await assert.rejects(csrf.run({ loginAs: 'alice' }, testContext({ url: recipes.url, auth: recipesAuth })), /login as "alice" failed: .* answered 500/);
+    await assert.rejects(csrf.run({ loginAs: 'alice' }, testContext({ url: recipes.url, auth })), /login as "alice" failed: .* answered 500/);
   } finally {
     await recipes.close();
   }

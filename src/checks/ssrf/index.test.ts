@@ -3,12 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import ssrf, { DEFAULT_PAYLOADS, reachOf, selectPayloads } from './index.js';
 import { openCanary } from './canary.js';
 import { authSchema } from '../_shared/auth.js';
 import { testContext } from '../../test-support/context.js';
+import { freePort, readBody, recipesAuth, serve } from '../../test-support/server.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
 import type { Defect } from '../../../examples/recipes-app/src/app.js';
 
@@ -49,14 +48,9 @@ async function fetchLoopback(raw: string, allowed: (u: URL, hop: number) => bool
 }
 
 async function app(importer: Importer): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
-  const requests: string[] = [];
   const pending: Promise<unknown>[] = [];
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString();
+  const server = await serve((req, res) => {
+    void readBody(req).then((body) => {
       const json = (status: number, v: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(v));
       if (req.url === '/api/login' && req.method === 'POST') {
         const { username, password } = JSON.parse(body) as { username: string; password: string };
@@ -86,19 +80,17 @@ async function app(importer: Importer): Promise<{ url: string; requests: string[
       );
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
+    url: server.url,
+    requests: server.requests,
     close: async () => {
       await Promise.all(pending);
-      await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+      await server.close();
     },
   };
 }
 
-const auth = authSchema.parse({ users: { alice: { username: 'alice', password: 'alice-password' } } });
+const auth = recipesAuth('alice');
 const endpoint = { method: 'POST', path: '/api/import', loginAs: 'alice' };
 
 /** Loopback forms only, each aimed at the canary. */
@@ -112,15 +104,6 @@ const LOOPBACK_PAYLOADS = [
 
 async function probe(url: string, opts: Record<string, unknown>): Promise<Record<string, unknown>> {
   return (await ssrf.run({ endpoints: [endpoint], payloads: LOOPBACK_PAYLOADS, allowPrivatePayloads: false, waitMs: 50, ...opts }, testContext({ url, auth }))).observations;
-}
-
-/** A free loopback port, for tests that must know the canary's port in advance. */
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 test('ssrf: a full-read importer is caught on every loopback spelling and the redirect', async () => {
