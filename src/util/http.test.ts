@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import type { Socket } from 'node:net';
 import { httpRequest, HttpCheckError, hostKey, isAllowedHost } from './http.js';
+import { freePort, serve, serveRaw } from '../test-support/server.js';
+import type { RawServer, TestServer } from '../test-support/server.js';
 
 // Every hostile case must end on its own, well inside this: a hang fails the test instead of the suite.
 const QUICK = { timeout: 10_000 };
@@ -12,41 +12,17 @@ const QUICK = { timeout: 10_000 };
 type Hooks = { after: (fn: () => Promise<void> | void) => void };
 
 /** A real HTTP server on a loopback port; closed, connections and all, after the test. */
-async function httpServer(t: Hooks, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; requests: string[] }> {
-  const requests: string[] = [];
-  const server = createHttpServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    handler(req, res);
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  t.after(async () => {
-    server.closeAllConnections();
-    await new Promise((done) => server.close(done));
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return { url: `http://127.0.0.1:${address.port}`, requests };
+async function httpServer(t: Hooks, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
+  const server = await serve(handler);
+  t.after(server.close);
+  return server;
 }
 
 /** A raw TCP server that does whatever `onConnection` does with each socket: for replies no HTTP server would send. */
-async function rawServer(t: Hooks, onConnection: (socket: Socket) => void): Promise<{ url: string; connections: () => number }> {
-  const sockets = new Set<Socket>();
-  let count = 0;
-  const server = createNetServer((socket) => {
-    count++;
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    onConnection(socket);
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((done) => server.close(done));
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return { url: `http://127.0.0.1:${address.port}`, connections: () => count };
+async function rawServer(t: Hooks, onConnection: (socket: Socket) => void): Promise<RawServer> {
+  const server = await serveRaw(onConnection);
+  t.after(server.close);
+  return server;
 }
 
 /** Timers a hostile server starts must stop when its client leaves or the test ends. */
@@ -277,12 +253,9 @@ test('hostile: a reset before any reply, and a refused connection', QUICK, async
 
   const closed = await rawServer(t, () => undefined);
   const port = new URL(closed.url).port;
-  const nobody = createNetServer();
-  await new Promise<void>((done) => nobody.listen(0, '127.0.0.1', done));
-  const address = nobody.address();
-  await new Promise((done) => nobody.close(done));
-  assert.ok(address !== null && typeof address !== 'string' && String(address.port) !== port);
-  const refused = await rejection(httpRequest({ url: `http://127.0.0.1:${address.port}/`, signal: AbortSignal.timeout(5000) }));
+  const nobody = await freePort();
+  assert.ok(String(nobody) !== port);
+  const refused = await rejection(httpRequest({ url: `http://127.0.0.1:${nobody}/`, signal: AbortSignal.timeout(5000) }));
   assert.match(refused.message, /^connection refused by 127\.0\.0\.1:\d+ while waiting for the response \(ECONNREFUSED\)$/);
 });
 

@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createHttpServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import type { Socket } from 'node:net';
 import http from './index.js';
 import { testContext } from '../../test-support/context.js';
+import { readBody, serve, serveRaw } from '../../test-support/server.js';
 
 const QUICK = { timeout: 10_000 };
 
@@ -14,10 +13,8 @@ type Hooks = { after: (fn: () => Promise<void> | void) => void };
 /** The recipes app's shape, as far as these checks need it. */
 async function recipesApp(t: Hooks): Promise<{ url: string; seen: { method?: string; headers: IncomingMessage['headers']; body: string }[] }> {
   const seen: { method?: string; headers: IncomingMessage['headers']; body: string }[] = [];
-  const server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
+  const server = await serve((req: IncomingMessage, res: ServerResponse) => {
+    void readBody(req).then((body) => {
       seen.push({ method: req.method, headers: req.headers, body });
       if (req.url === '/health') {
         res.writeHead(200, { 'Content-Type': 'application/json', 'X-App-Version': '2.4.1' });
@@ -30,32 +27,14 @@ async function recipesApp(t: Hooks): Promise<{ url: string; seen: { method?: str
       res.writeHead(404).end('not found');
     });
   });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  t.after(async () => {
-    server.closeAllConnections();
-    await new Promise((done) => server.close(done));
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return { url: `http://127.0.0.1:${address.port}`, seen };
+  t.after(server.close);
+  return { url: server.url, seen };
 }
 
 async function rawServer(t: Hooks, onConnection: (socket: Socket) => void): Promise<string> {
-  const sockets = new Set<Socket>();
-  const server = createNetServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-    onConnection(socket);
-  });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  t.after(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((done) => server.close(done));
-  });
-  const address = server.address();
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return `http://127.0.0.1:${address.port}`;
+  const server = await serveRaw(onConnection);
+  t.after(server.close);
+  return server.url;
 }
 
 test('observations: status, lower-cased headers, parsed JSON body, text, latency, url, redirects', QUICK, async (t) => {
@@ -166,16 +145,14 @@ test('options: strict, with defaults; the host is the URL host', () => {
 });
 
 test('http: session cookie values are not kept in observations or evidence; names and flags are', async () => {
-  const server = createHttpServer((_, res) => res.writeHead(200, { 'set-cookie': ['sid=live-session-token-123; Path=/; HttpOnly', 'theme=dark'] }).end('ok'));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const server = await serve((_, res) => res.writeHead(200, { 'set-cookie': ['sid=live-session-token-123; Path=/; HttpOnly', 'theme=dark'] }).end('ok'));
   try {
-    const address = server.address();
-    const url = `http://127.0.0.1:${address !== null && typeof address === 'object' ? address.port : 0}`;
+    const { url } = server;
     const out = await http.run({ url, method: 'GET', headers: {}, followRedirects: 0, maxBodyBytes: 1024 }, testContext({ url }));
     const all = JSON.stringify(out);
     assert.ok(!all.includes('live-session-token-123'), all);
     assert.match(all, /sid=\*\*\*; Path=\/; HttpOnly/);
   } finally {
-    server.close();
+    await server.close();
   }
 });
