@@ -2,23 +2,22 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serve } from '../test-support/server.js';
+import type { TestServer } from '../test-support/server.js';
 
 // The CLI end to end: a real process, a real HTTP target on 127.0.0.1, a real SQLite file.
 const BIN = join(import.meta.dirname, 'bin.ts');
 // Resolved here: the tests run the CLI from temp folders where `tsx` is not resolvable by name.
 const TSX = import.meta.resolve('tsx');
-let server: Server;
+let server: TestServer;
 let url = '';
 // Resolved when a check reaches /hang: the Ctrl-C test interrupts a run known to be under way.
 let hangSeen: () => void = () => undefined;
 
 before(async () => {
-  server = createServer((req, res) => {
+  server = await serve((req, res) => {
     if (req.url === '/health') return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (req.url === '/broken') return void res.writeHead(503, { 'content-type': 'application/json' }).end('{"status":"down"}');
     if (req.url === '/hang') {
@@ -27,13 +26,9 @@ before(async () => {
     }
     res.writeHead(404).end();
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = server.url;
 });
-after(() => {
-  server.closeAllConnections();
-  server.close();
-});
+after(() => server.close());
 
 function workspace(items: string, extra = ''): { dir: string; config: string } {
   const dir = mkdtempSync(join(tmpdir(), 'gonogo-cli-'));

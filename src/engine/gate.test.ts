@@ -1,9 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../config/load.js';
@@ -11,22 +8,20 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { systemClock } from '../util/clock.js';
 import { runGate } from './gate.js';
+import { serve } from '../test-support/server.js';
+import type { TestServer } from '../test-support/server.js';
 
 // Staged validation against a real HTTP target and a real SQLite file.
-let server: Server;
+let server: TestServer;
 let url = '';
 before(async () => {
-  server = createServer((req, res) => {
+  server = await serve((req, res) => {
     const delay = req.url === '/slow' ? 60 : 0;
     setTimeout(() => res.writeHead(req.url === '/broken' ? 500 : 200, { 'content-type': 'application/json' }).end('{"status":"ok"}'), delay);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = server.url;
 });
-after(() => {
-  server.closeAllConnections();
-  server.close();
-});
+after(() => server.close());
 
 const check = (path: string): string => `{ kind: http, url: "{{env.url}}${path}", expect: ['status == 200'] }`;
 
