@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import http from 'node:http';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { DEFECTS, parseDefects, parseFaults, startApp } from './app.js';
 import type { AppOptions, RunningApp } from './app.js';
 import { call, login, rawExchange } from './test-client.js';
+import { serve } from '../../../src/test-support/server.js';
+import type { TestServer } from '../../../src/test-support/server.js';
 
 async function withApp(opts: AppOptions, fn: (app: RunningApp) => Promise<void>): Promise<void> {
   const app = await startApp(opts);
@@ -31,22 +32,10 @@ function post(base: string, path: string, session: { sid: string; csrf: string }
 }
 
 /** A loopback server whose every answer is a redirect to `location(path)`. */
-async function redirector(location: (path: string) => string): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
+function redirector(location: (path: string) => string): Promise<TestServer> {
+  return serve((req, res) => {
     res.writeHead(302, { location: location(req.url ?? '/') }).end();
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  assert.ok(address !== null && typeof address === 'object');
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
 }
 
 describe('the right app', () => {

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import { classifyAddress, connectHttp, fetchPreview, resolveWithoutDns } from './ssrf.js';
 import type { AddressClass, Connect, ConnectTarget } from './ssrf.js';
+import { serve } from '../../../src/test-support/server.js';
 
 /** A Connect that records every target instead of sending a packet, answering from a script. */
 function spy(answer: (t: ConnectTarget) => { status: number; location?: string; body?: string }): { connect: Connect; targets: ConnectTarget[] } {
@@ -124,22 +123,6 @@ describe('fetchPreview never connects anywhere but loopback', () => {
 });
 
 describe('connectHttp is bounded', () => {
-  async function serve(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
-    const server = http.createServer(handler);
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    assert.ok(address !== null && typeof address === 'object');
-    return {
-      url: `http://127.0.0.1:${address.port}`,
-      close: () =>
-        new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections();
-        }),
-    };
-  }
-
   test('an endless body is cut at maxBytes', async () => {
     const endless = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
