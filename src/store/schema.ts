@@ -104,8 +104,8 @@ export function toResult(row: ResultRow): ItemResult {
   };
 }
 
-/** A run row to its listing summary. */
-export function toSummary(row: RunRow): RunSummary {
+/** What a run row says of the run itself, shared by its summary and its record. */
+function toRun(row: RunRow): Omit<RunRecord, 'decision' | 'results'> {
   return {
     id: row.id,
     gate: row.gate,
@@ -115,6 +115,13 @@ export function toSummary(row: RunRow): RunSummary {
     startedAt: row.started_at,
     ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
     configHash: row.config_hash,
+  };
+}
+
+/** A run row to its listing summary. */
+export function toSummary(row: RunRow): RunSummary {
+  return {
+    ...toRun(row),
     ...(row.verdict !== null ? { verdict: row.verdict } : {}),
     ...(row.readiness !== null ? { readiness: row.readiness } : {}),
   };
@@ -123,14 +130,7 @@ export function toSummary(row: RunRow): RunSummary {
 /** A run row and its result rows, in order, to the model's RunRecord. */
 export function toRecord(row: RunRow, results: ResultRow[]): RunRecord {
   return {
-    id: row.id,
-    gate: row.gate,
-    env: row.env,
-    command: row.command,
-    status: row.status,
-    startedAt: row.started_at,
-    ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
-    configHash: row.config_hash,
+    ...toRun(row),
     ...(row.decision !== null ? { decision: parseJson<Decision>(row.decision) } : {}),
     results: results.map(toResult),
   };

@@ -1,6 +1,6 @@
 // The one store interface. SQLite implements it now, PostgreSQL later; both must pass contract.ts.
 // Every method is async so that a networked store fits the same contract.
-import type { Attestation, Decision, ItemResult, RunRecord, RunStatus, Verdict } from '../model.js';
+import type { Attestation, Decision, ItemResult, RunRecord, Verdict } from '../model.js';
 
 /** What is known when a run starts; `pid` and `host` default to the calling process (they let a killed run be found later). */
 export interface NewRun {
@@ -14,15 +14,7 @@ export interface NewRun {
 }
 
 /** A run without its results, for history listings; `verdict` and `readiness` only for a completed run with a decision. */
-export interface RunSummary {
-  id: string;
-  gate: string;
-  env: string;
-  command: string;
-  status: RunStatus;
-  startedAt: string;
-  finishedAt?: string;
-  configHash: string;
+export interface RunSummary extends Omit<RunRecord, 'decision' | 'results'> {
   verdict?: Verdict;
   readiness?: number;
 }
