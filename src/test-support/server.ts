@@ -63,6 +63,19 @@ export async function serve(handler: (req: IncomingMessage, res: ServerResponse)
   };
 }
 
+/** A handler that answers 200 with a text body of `fill` that never ends, written as fast as the client reads, until it leaves. */
+export function endlessBody(fill: string): (req: IncomingMessage, res: ServerResponse) => void {
+  return (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    const chunk = Buffer.alloc(16 * 1024, fill);
+    const pump = (): void => {
+      while (!res.destroyed && res.write(chunk));
+      if (!res.destroyed) res.once('drain', pump);
+    };
+    pump();
+  };
+}
+
 /** A TCP server on 127.0.0.1 that does whatever `onConnection` does with each socket. */
 export async function serveRaw(onConnection: (socket: Socket) => void): Promise<RawServer> {
   const sockets = new Set<Socket>();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { httpRequest, HttpCheckError, hostKey, isAllowedHost } from './http.js';
-import { freePort, serve, serveRaw } from '../test-support/server.js';
+import { endlessBody, freePort, serve, serveRaw } from '../test-support/server.js';
 import type { RawServer, TestServer } from '../test-support/server.js';
 
 // Every hostile case must end on its own, well inside this: a hang fails the test instead of the suite.
@@ -191,15 +191,7 @@ test('hostile: a redirect whose body never ends stops at the signal', QUICK, asy
 });
 
 test('hostile: an endless body stops at the size cap', QUICK, async (t) => {
-  const { url } = await httpServer(t, (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/plain' });
-    const chunk = Buffer.alloc(16 * 1024, 'z');
-    const pump = (): void => {
-      while (!res.destroyed && res.write(chunk));
-      if (!res.destroyed) res.once('drain', pump);
-    };
-    pump();
-  });
+  const { url } = await httpServer(t, endlessBody('z'));
   const err = await rejection(httpRequest({ url, maxBodyBytes: 256 * 1024, signal: AbortSignal.timeout(5000) }));
   assert.ok(err instanceof HttpCheckError);
   assert.equal(err.message, 'response body larger than 262144 bytes: stopped reading');

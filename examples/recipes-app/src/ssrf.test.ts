@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { classifyAddress, connectHttp, fetchPreview, resolveWithoutDns } from './ssrf.js';
 import type { AddressClass, Connect, ConnectTarget } from './ssrf.js';
-import { serve } from '../../../src/test-support/server.js';
+import { endlessBody, serve } from '../../../src/test-support/server.js';
 
 /** A Connect that records every target instead of sending a packet, answering from a script. */
 function spy(answer: (t: ConnectTarget) => { status: number; location?: string; body?: string }): { connect: Connect; targets: ConnectTarget[] } {
@@ -124,15 +124,7 @@ describe('fetchPreview never connects anywhere but loopback', () => {
 
 describe('connectHttp is bounded', () => {
   test('an endless body is cut at maxBytes', async () => {
-    const endless = await serve((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      const chunk = Buffer.alloc(16 * 1024, 'a');
-      const pump = (): void => {
-        while (!res.destroyed && res.write(chunk));
-        if (!res.destroyed) res.once('drain', pump);
-      };
-      pump();
-    });
+    const endless = await serve(endlessBody('a'));
     try {
       const outcome = await fetchPreview(`${endless.url}/`, { vulnerable: true, maxBytes: 64 * 1024 });
       assert.equal(outcome.kind, 'fetched');
