@@ -88,7 +88,6 @@ export default defineKind({
   options,
   fields: [...PROBE_FIELDS, 'leaks', 'objects', 'lists'],
   defaultExpect: probeDefaultExpect,
-  host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     if (o.owner === o.other) throw new Error(`owner and other are both "${o.owner}": the probe needs two different users`);
     const planned =

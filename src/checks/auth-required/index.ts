@@ -81,7 +81,6 @@ export default defineKind({
   options,
   fields: [...PROBE_FIELDS, 'exposed', 'paths'],
   defaultExpect: probeDefaultExpect,
-  host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     const targets: Target[] = o.paths.map((p) =>
       typeof p === 'string'

@@ -143,7 +143,6 @@ export default defineKind({
   options,
   fields: [...PROBE_FIELDS, 'responses'],
   defaultExpect: probeDefaultExpect,
-  host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
     client.assertOnTarget([o.path]);

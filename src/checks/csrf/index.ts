@@ -148,7 +148,6 @@ export default defineKind({
   options,
   fields: [...PROBE_FIELDS, 'accepted', 'attempts', 'preflight', 'control', 'user'],
   defaultExpect: probeDefaultExpect,
-  host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     const method = o.request.method.toUpperCase();
     const vectors = o.vectors.filter((v) => !FORM_VECTORS.has(v) || method === 'POST');

@@ -126,7 +126,6 @@ export default defineKind({
   options,
   fields: [...PROBE_FIELDS, 'exposed', 'catch_all', 'checked'],
   defaultExpect: probeDefaultExpect,
-  host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o: Options, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
     const extras = o.extra.map(extraExposure);

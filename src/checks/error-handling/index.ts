@@ -112,7 +112,6 @@ export default defineKind({
   options,
   fields: [...PROBE_FIELDS, 'responses', 'server_errors'],
   defaultExpect: probeDefaultExpect,
-  host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
     const requests = o.paths.map(normalize);

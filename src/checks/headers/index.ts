@@ -125,7 +125,6 @@ export default defineKind({
   options,
   fields: [...PROBE_FIELDS, 'headers', 'cookies'],
   defaultExpect: probeDefaultExpect,
-  host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
     const paths = [...new Set([o.path, ...o.paths])];

@@ -63,7 +63,6 @@ export default defineKind({
   options,
   fields: [...PROBE_FIELDS, 'limited', 'limited_after', 'retry_after', 'statuses', 'stopped_by', 'elapsed_ms'],
   defaultExpect: probeDefaultExpect,
-  host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     const client = new ProbeClient(ctx, o.maxRequests);
     client.assertOnTarget([o.path]);

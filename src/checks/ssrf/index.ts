@@ -180,7 +180,6 @@ export default defineKind({
   options,
   fields: [...PROBE_FIELDS, 'vulnerable', 'hits', 'canary', 'sent', 'skipped'],
   defaultExpect: probeDefaultExpect,
-  host: (_o, env) => (env.url ? new URL(env.url).host : undefined),
   async run(o, ctx) {
     const templates = selectPayloads(o.payloads ?? DEFAULT_PAYLOADS, o.allowPrivatePayloads);
     const users = [...new Set(o.endpoints.flatMap((e) => (e.loginAs ? [e.loginAs] : [])))];
