@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { Server } from 'node:http';
 import { DEFECTS, startApp } from '../examples/recipes-app/src/app.js';
 import type { Defect } from '../examples/recipes-app/src/app.js';
 import { loadConfig } from '../src/config/load.js';
@@ -43,13 +44,19 @@ const PASSWORDS = {
   GONOGO_ADMIN_PASSWORD: 'admin-password',
 };
 
+/** Counts the requests a server receives from now on. */
+function countRequests(server: Server): { readonly count: number } {
+  const counter = { count: 0 };
+  server.on('request', () => {
+    counter.count++;
+  });
+  return counter;
+}
+
 async function measure(loaded: LoadedConfig, label: string, defects: Defect[], expected: string): Promise<Measure> {
   const dir = mkdtempSync(join(tmpdir(), 'gonogo-bench-sec-'));
   const app = await startApp({ defects, loginLimit: 20 });
-  let requests = 0;
-  app.server.on('request', () => {
-    requests++;
-  });
+  const counter = countRequests(app.server);
   const store = await openStore(join(dir, 'g.db'));
   try {
     let stageStart: number | undefined;
@@ -64,8 +71,8 @@ async function measure(loaded: LoadedConfig, label: string, defects: Defect[], e
       urlOverride: app.url,
       processEnv: { ...process.env, ...PASSWORDS },
       onEvent: (e) => {
-        if (e.type === 'stage-start' && e.stage.id === STAGE) stageStart = requests;
-        if (e.type === 'stage-end' && e.report.id === STAGE) stageEnd = requests;
+        if (e.type === 'stage-start' && e.stage.id === STAGE) stageStart = counter.count;
+        if (e.type === 'stage-end' && e.report.id === STAGE) stageEnd = counter.count;
       },
     });
     const runMs = performance.now() - t0;
@@ -82,7 +89,7 @@ async function measure(loaded: LoadedConfig, label: string, defects: Defect[], e
       stageRequests: stageEnd - stageStart,
       stageStatus: stage.status,
       runMs,
-      runRequests: requests,
+      runRequests: counter.count,
       verdict: outcome.decision?.verdict ?? outcome.status,
       expected,
       notes,
@@ -106,17 +113,14 @@ async function measureProbes(loaded: LoadedConfig, defects: Defect[]): Promise<P
   const only = loaded.config.items.filter((i) => i.category === 'security' && i.check).map((i) => i.id);
   const dir = mkdtempSync(join(tmpdir(), 'gonogo-bench-sec-'));
   const app = await startApp({ defects, loginLimit: 20 });
-  let requests = 0;
-  app.server.on('request', () => {
-    requests++;
-  });
+  const counter = countRequests(app.server);
   const store = await openStore(join(dir, 'g.db'));
   try {
     const t0 = performance.now();
     const outcome = await runGate({ loaded, store, clock: systemClock, selection: { only }, urlOverride: app.url, processEnv: { ...process.env, ...PASSWORDS } });
     const wall = performance.now() - t0;
     const errors = outcome.results.filter((r) => r.status === 'error').map((r) => `${r.id} error: ${r.message.slice(0, 160)}`);
-    return { ms: wall, requests, items: only, errors };
+    return { ms: wall, requests: counter.count, items: only, errors };
   } finally {
     await store.close();
     await app.close();
