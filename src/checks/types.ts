@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import type { Clock } from '../util/clock.js';
 import type { AuthConfig } from './_shared/auth.js';
 import type { HttpResponse } from '../util/http.js';
+import type { Reaper } from '../util/reaper.js';
 
 /** What a check kind sees of the environment it runs against. */
 export interface TargetEnvironment {
@@ -23,10 +24,10 @@ export interface CheckContext {
   configDir: string;
   clock: Clock;
   /**
-   * Hosts a check may talk to (lower-case `host` or `host:port`). Probes refuse any other host:
-   * they only ever talk to the configured target.
+   * Origins a check may talk to (`URL.origin`: scheme, host and port, e.g. `http://127.0.0.1:3000`).
+   * Probes refuse any other origin: they only ever talk to the configured target.
    */
-  allowedHosts: ReadonlySet<string>;
+  allowedOrigins: ReadonlySet<string>;
   /** Values that must never appear in output (secrets from `${VAR}`); kinds need not use it, the engine redacts. */
   secrets: readonly string[];
   /** The config's `auth:` section (login recipe and test users), already expanded; for probes that log in. */
@@ -38,6 +39,11 @@ export interface CheckContext {
    * target's login limit is not spent by every probe (and the sessions are the same user's).
    */
   logins?: Map<string, Promise<HttpResponse>>;
+  /**
+   * Tracks the processes a check starts, so that the run (its end, a timeout, SIGTERM, gonogo's own
+   * exit) can end every one of them, including those that left their process group.
+   */
+  reaper?: Reaper;
 }
 
 /**
@@ -72,6 +78,12 @@ export interface CheckKind<S extends z.ZodObject = z.ZodObject> {
    * it alone, after every other check of the same run or stage has finished.
    */
   exclusive?: boolean;
+  /**
+   * Dotted option paths (`run.sh`) that the engine passes as written, without expanding `{{...}}` or
+   * `${VAR}`: text that another interpreter parses (a shell script) must never have values spliced in.
+   * `{{...}}` there is refused at load.
+   */
+  verbatim?: readonly string[];
   /** Observe; never judge. Throwing is fine: the engine turns it into `error` with the message. */
   run(options: z.output<S>, ctx: CheckContext): Promise<CheckOutcome>;
 }
@@ -83,6 +95,7 @@ export interface RegisteredKind {
   options: z.ZodObject;
   fields: readonly string[];
   exclusive: boolean;
+  verbatim: readonly string[];
   defaultExpect(options: Record<string, unknown>): string[];
   host(options: Record<string, unknown>, env: TargetEnvironment): string | undefined;
   run(options: Record<string, unknown>, ctx: CheckContext): Promise<CheckOutcome>;
@@ -99,6 +112,7 @@ export function defineKind<S extends z.ZodObject>(kind: CheckKind<S>): Registere
     options: kind.options,
     fields: kind.fields,
     exclusive: kind.exclusive ?? false,
+    verbatim: kind.verbatim ?? [],
     defaultExpect: (o) => kind.defaultExpect(kind.options.parse(o)),
     host: (o, env) => (kind.host ? kind.host(kind.options.parse(o), env) : env.url ? new URL(env.url).host : undefined),
     run: (o, ctx) => kind.run(kind.options.parse(o), ctx),
