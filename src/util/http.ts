@@ -1,6 +1,22 @@
 import { request as undiciRequest, Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 
+/**
+ * Which redirects a request follows: only those that stay on the origin of its URL (scheme, host
+ * and port), every one, or none. A redirect that is not followed is the answer.
+ */
+export const REDIRECT_POLICIES = ['same-origin', 'any', 'none'] as const;
+export type RedirectPolicy = (typeof REDIRECT_POLICIES)[number];
+
+/** Which redirects to follow, and how many at most (more is an error, not an answer). */
+export interface Redirects {
+  policy: RedirectPolicy;
+  max: number;
+}
+
+/** What a request follows unless told otherwise: its own origin, at most 10 hops. */
+export const DEFAULT_REDIRECTS: Readonly<Redirects> = { policy: 'same-origin', max: 10 };
+
 /** A request made by a check; bounded in size, redirects and time (through the signal). */
 export interface HttpRequest {
   url: string;
@@ -8,12 +24,12 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   body?: string | Buffer;
   signal: AbortSignal;
-  /** Follow up to this many redirects (0 = do not follow). Default 5. */
-  maxRedirects?: number;
+  /** Which redirects are followed. Default `DEFAULT_REDIRECTS`: same origin only, at most 10. */
+  redirects?: Redirects;
   /** Larger bodies end the request with an error (an endless body must not stall or exhaust us). Default 1 MiB. */
   maxBodyBytes?: number;
-  /** When given, a request (or a redirect) to any other host is refused before it is sent. */
-  allowedHosts?: ReadonlySet<string>;
+  /** When given (`URL.origin` strings), a request or a redirect to any other origin is refused before it is sent. */
+  allowedOrigins?: ReadonlySet<string>;
   dispatcher?: Dispatcher;
 }
 
@@ -37,15 +53,20 @@ const defaultAgent = new Agent({ connections: 256, pipelining: 1, connect: { tim
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** `host:port` in lower case, with the scheme's default port filled in. */
-export function hostKey(url: URL): string {
-  const port = url.port || (url.protocol === 'https:' ? '443' : '80');
-  return `${url.hostname.toLowerCase()}:${port}`;
+/**
+ * Is the URL's origin (scheme, host and port, the default port normalised away) one of `allowed`?
+ * Opaque origins (`file:`, `data:`) never are.
+ */
+export function isAllowedOrigin(url: URL, allowed: ReadonlySet<string>): boolean {
+  return url.origin !== 'null' && allowed.has(url.origin);
 }
 
-/** Does `allowed` (entries `host` or `host:port`) contain the URL's host? */
-export function isAllowedHost(url: URL, allowed: ReadonlySet<string>): boolean {
-  return allowed.has(hostKey(url)) || allowed.has(url.hostname.toLowerCase());
+// Headers that carry the user's identity: never sent to an origin the request did not start on.
+const CREDENTIAL_HEADERS = new Set(['authorization', 'cookie', 'proxy-authorization']);
+
+function withoutCredentials(headers: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (headers === undefined) return undefined;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.has(name.toLowerCase())));
 }
 
 function flattenHeaders(raw: Record<string, string | string[] | undefined>): {
@@ -64,16 +85,35 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): {
 }
 
 /**
+ * Where a redirect answer leads, when the policy follows it; undefined when the answer is kept as
+ * it is (not a redirect, no `Location`, or a target the policy does not follow).
+ */
+function redirectTarget(status: number, location: string | undefined, url: URL, origin: string, policy: RedirectPolicy): URL | undefined {
+  if (!REDIRECTS.has(status) || !location || policy === 'none') return undefined;
+  let next: URL;
+  try {
+    next = new URL(location, url);
+  } catch {
+    throw new HttpCheckError(`redirect to an invalid location ${JSON.stringify(location)} from ${url.href}`);
+  }
+  if (policy === 'same-origin' && next.origin !== origin) return undefined;
+  return next;
+}
+
+/**
  * One HTTP exchange with every bound a hostile target needs: the caller's signal (the engine's
- * timeout), a body cap, a redirect cap with loop detection, and a host allow-list checked on every hop.
+ * timeout), a body cap, a redirect policy and cap with loop detection, an origin allow-list checked
+ * on every hop, and credentials that never follow a redirect off the origin they were given for.
  */
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
-  const maxRedirects = req.maxRedirects ?? 5;
+  const { policy, max } = req.redirects ?? DEFAULT_REDIRECTS;
   const maxBody = req.maxBodyBytes ?? 1024 * 1024;
   const redirects: string[] = [];
   const seen = new Set<string>();
   let url = new URL(req.url);
+  const origin = url.origin;
   let method = (req.method ?? 'GET').toUpperCase();
+  let headers = req.headers;
   let body = req.body;
   const started = performance.now();
   for (;;) {
@@ -82,7 +122,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new HttpCheckError(`unsupported URL scheme ${url.protocol} in ${url.href}`);
     }
-    if (req.allowedHosts && !isAllowedHost(url, req.allowedHosts)) {
+    if (req.allowedOrigins && !isAllowedOrigin(url, req.allowedOrigins)) {
       throw new HttpCheckError(`refused to send a request to ${url.host}: not the configured target`);
     }
     seen.add(`${method} ${url.href}`);
@@ -91,7 +131,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
       // No undici timeouts: the caller's signal is the one deadline. Redirects are followed below, by hand.
       res = await undiciRequest(url, {
         method,
-        headers: req.headers,
+        headers,
         body,
         signal: req.signal,
         dispatcher: req.dispatcher ?? defaultAgent,
@@ -101,17 +141,18 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     } catch (err) {
       throw describeNetworkError(err, req.signal, url, 'while waiting for the response');
     }
-    const { headers, setCookies } = flattenHeaders(res.headers);
-    const location = headers['location'];
-    if (REDIRECTS.has(res.statusCode) && location && redirects.length < maxRedirects) {
+    const received = flattenHeaders(res.headers);
+    const location = received.headers['location'];
+    let next: URL | undefined;
+    try {
+      next = redirectTarget(res.statusCode, location, url, origin, policy);
+    } catch (err) {
+      res.body.destroy();
+      throw err;
+    }
+    if (next) {
       await res.body.dump().catch(() => undefined);
       if (req.signal.aborted) throw describeNetworkError(undefined, req.signal, url, 'while reading a redirect');
-      let next: URL;
-      try {
-        next = new URL(location, url);
-      } catch {
-        throw new HttpCheckError(`redirect to an invalid location ${JSON.stringify(location)} from ${url.href}`);
-      }
       if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
         method = 'GET';
         body = undefined;
@@ -119,13 +160,15 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
       if (seen.has(`${method} ${next.href}`)) {
         throw new HttpCheckError(`redirect loop: ${[...redirects, url.href, next.href].join(' -> ')}`);
       }
+      if (redirects.length >= max) {
+        throw new HttpCheckError(`too many redirects (more than ${max}), last to ${location}`);
+      }
+      // As browsers and curl do: the target chose where to send us, so the user's credentials stay
+      // behind on the origin they were given for, for the rest of the chain, whatever the caller asked.
+      if (next.origin !== url.origin) headers = withoutCredentials(headers);
       redirects.push(url.href);
       url = next;
       continue;
-    }
-    if (REDIRECTS.has(res.statusCode) && location && maxRedirects > 0) {
-      await res.body.dump().catch(() => undefined);
-      throw new HttpCheckError(`too many redirects (more than ${maxRedirects}), last to ${location}`);
     }
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -146,8 +189,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     return {
       url: url.href,
       status: res.statusCode,
-      headers,
-      setCookies,
+      headers: received.headers,
+      setCookies: received.setCookies,
       body: Buffer.concat(chunks).toString('utf8'),
       bytes,
       latencyMs: Math.round((performance.now() - started) * 10) / 10,

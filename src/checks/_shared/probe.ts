@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { CheckContext } from '../types.js';
-import { httpRequest, HttpCheckError, isAllowedHost } from '../../util/http.js';
+import { httpRequest, HttpCheckError, isAllowedOrigin } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
 import { maskSecrets } from './leaks.js';
 
@@ -34,8 +34,8 @@ export const probeBudget = {
 
 /**
  * The only way a probe talks to the target: every URL is resolved against the environment's URL,
- * every host is checked against the allowed hosts, requests are counted against the budget and
- * every exchange is kept for the evidence.
+ * every origin (scheme, host and port) is checked against the allowed origins, requests are
+ * counted against the budget and every exchange is kept for the evidence.
  */
 export class ProbeClient {
   readonly exchanges: Exchange[] = [];
@@ -60,22 +60,24 @@ export class ProbeClient {
   }
 
   /**
-   * Throws before anything is sent when a configured path resolves to a host other than the
-   * target: a probe refuses the whole plan rather than part of it.
+   * Throws before anything is sent when a configured path resolves to an origin other than the
+   * target's (another port of the same host is another origin): a probe refuses the whole plan
+   * rather than part of it.
    */
   assertOnTarget(paths: readonly string[]): void {
     for (const p of paths) {
       const url = new URL(this.url(p));
-      if (!isAllowedHost(url, this.ctx.allowedHosts)) throw new Error(`refused: ${p} resolves to ${url.host}, which is not the configured target`);
+      if (!isAllowedOrigin(url, this.ctx.allowedOrigins)) throw new Error(`refused: ${p} resolves to ${url.origin}, which is not the configured target`);
     }
   }
 
-  /** Sends one request; throws when the budget is spent, the host is not the target, or the target misbehaves. */
+  /** Sends one request; throws when the budget is spent, the origin is not the target's, or the target misbehaves. */
   async send(req: {
     path: string;
     method?: string;
     headers?: Record<string, string>;
     body?: string;
+    /** Follow up to this many redirects, each on an allowed origin (another is an error). Default 0: the redirect is the answer. */
     maxRedirects?: number;
     /** Gives up on this one request after so long (the check's own timeout still bounds the whole probe). */
     timeoutMs?: number;
@@ -93,9 +95,10 @@ export class ProbeClient {
         headers: req.headers,
         body: req.body,
         signal: req.timeoutMs === undefined ? this.ctx.signal : AbortSignal.any([this.ctx.signal, AbortSignal.timeout(req.timeoutMs)]),
-        maxRedirects: req.maxRedirects ?? 0,
+        // `any`, not `same-origin`: a redirect off the allowed origins is refused as an error, not kept as an answer.
+        redirects: req.maxRedirects ? { policy: 'any', max: req.maxRedirects } : { policy: 'none', max: 0 },
         maxBodyBytes: 256 * 1024,
-        allowedHosts: this.ctx.allowedHosts,
+        allowedOrigins: this.ctx.allowedOrigins,
       });
       // Excerpts are kept in the record: a leaked secret is masked, not stored.
       this.exchanges.push({ method, url, status: res.status, bodyExcerpt: maskSecrets(res.body.slice(0, 300)) });

@@ -12,7 +12,7 @@ import { defineKind } from '../types.js';
 import type { CheckContext } from '../types.js';
 import { PROBE_FIELDS, ProbeClient, SEVERITIES, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
-import { HttpCheckError, isAllowedHost } from '../../util/http.js';
+import { HttpCheckError, isAllowedOrigin } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
 import { CATALOG, PAGE_MARKERS, sourceMap } from './catalog.js';
 import type { Exposure, Matcher } from './catalog.js';
@@ -72,7 +72,7 @@ function sourceMapPaths(res: HttpResponse, ctx: CheckContext, max: number): stri
     } catch {
       continue;
     }
-    if (!isAllowedHost(url, ctx.allowedHosts) || !/\.m?js$/i.test(url.pathname)) continue;
+    if (!isAllowedOrigin(url, ctx.allowedOrigins) || !/\.m?js$/i.test(url.pathname)) continue;
     const path = `${url.pathname}.map`;
     if (!out.includes(path)) out.push(path);
     if (out.length >= max) break;
@@ -106,7 +106,7 @@ async function fetchPage(client: ProbeClient, ctx: CheckContext, path: string): 
   let res = await client.send({ path });
   for (let hop = 0; hop < 3 && res.status >= 300 && res.status < 400 && res.headers['location']; hop++) {
     const next = new URL(res.headers['location'], res.url);
-    if (!isAllowedHost(next, ctx.allowedHosts)) return { ...res, offTarget: next.href };
+    if (!isAllowedOrigin(next, ctx.allowedOrigins)) return { ...res, offTarget: next.href };
     res = await client.send({ path: next.href });
   }
   return res;

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { defineKind } from '../types.js';
-import { httpRequest } from '../../util/http.js';
+import { DEFAULT_REDIRECTS, REDIRECT_POLICIES, httpRequest } from '../../util/http.js';
+
+// Every body is held in memory (and judged, and kept in part as evidence): a config cannot ask for an unbounded one.
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
 
 const options = z.strictObject({
   url: z.string().describe('URL to request; `{{env.url}}` expands to the environment base URL.'),
@@ -8,8 +11,21 @@ const options = z.strictObject({
   headers: z.record(z.string(), z.string()).default({}).describe('Request headers.'),
   body: z.string().optional().describe('Request body, sent as is.'),
   json: z.unknown().optional().describe('Request body sent as JSON (sets content-type).'),
-  followRedirects: z.number().int().min(0).max(20).default(5).describe('How many redirects to follow.'),
-  maxBodyBytes: z.number().int().positive().default(1024 * 1024).describe('A larger response body is an error.'),
+  followRedirects: z
+    .enum(REDIRECT_POLICIES)
+    .default('same-origin')
+    .describe(
+      `Which redirects to follow, at most ${DEFAULT_REDIRECTS.max} (more is an error). \`same-origin\`: only those to the URL's own scheme, host and port; ` +
+        'a redirect elsewhere is the answer (status and `location` header), for `expect:` to judge. ' +
+        '`any`: every one, without the Authorization, Cookie and Proxy-Authorization headers once the chain leaves the origin. `none`: the redirect is the answer.',
+    ),
+  maxBodyBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(MAX_BODY_BYTES)
+    .default(1024 * 1024)
+    .describe(`A larger response body is an error. At most ${MAX_BODY_BYTES / (1024 * 1024)} MiB: the whole body is held in memory.`),
 });
 
 function parseJson(text: string): unknown {
@@ -46,7 +62,7 @@ export default defineKind({
       headers,
       body,
       signal: ctx.signal,
-      maxRedirects: o.followRedirects,
+      redirects: { ...DEFAULT_REDIRECTS, policy: o.followRedirects },
       maxBodyBytes: o.maxBodyBytes,
     });
     // Session cookies are live credentials: their names and flags are kept, their values are not.
