@@ -3,7 +3,13 @@
  * every string of a value. Values that came from `${VAR}` are secrets: they are collected so that
  * output, reports and the store can redact them. Other `{{...}}` placeholders (`{{payload}}`,
  * `{{username}}`) belong to the check kinds and are left alone.
+ *
+ * Expansion is one pass: a substituted value is never scanned again, so a value given on the
+ * command line (`--url 'http://x/?t=${RUNNER_TOKEN}'`) stays literal text. `${VAR}` expands only
+ * where it was written in gonogo.yaml: in a check's options, and inside an environment's own fields.
  */
+import { MIN_SECRET_LENGTH } from './redact.js';
+
 export interface Expansion<T> {
   value: T;
   secrets: string[];
@@ -11,48 +17,58 @@ export interface Expansion<T> {
 
 export class TemplateError extends Error {}
 
-const ENV_REF = /\{\{\s*env\.([A-Za-z0-9_-]+)\s*\}\}/g;
-const PROCESS_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
-
-export function expandString(text: string, env: Readonly<Record<string, string>>, processEnv: Readonly<Record<string, string | undefined>>, secrets: string[]): string {
-  return text
-    .replace(ENV_REF, (_, name: string) => {
-      const v = env[name];
-      if (v === undefined) throw new TemplateError(`{{env.${name}}} is not defined in this environment (defined: ${Object.keys(env).join(', ') || 'none'})`);
-      return v;
-    })
-    .replace(PROCESS_REF, (_, name: string) => {
-      const v = processEnv[name];
-      if (v === undefined || v === '') throw new TemplateError(`environment variable ${name} is not set`);
-      secrets.push(v);
-      return v;
-    });
+/** What `{{env.x}}` reads: the environment's fields, and which of them are literal (given on the command line). */
+export interface TemplateEnv {
+  vars: Readonly<Record<string, string>>;
+  /** Fields whose value is used as is, never expanded (`url` when `--url` replaced it). */
+  literal?: ReadonlySet<string>;
 }
 
-export function expand<T>(value: T, env: Readonly<Record<string, string>>, processEnv: Readonly<Record<string, string | undefined>>): Expansion<T> {
+const REF = /\{\{\s*env\.([A-Za-z0-9_-]+)\s*\}\}|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const PROCESS_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+type ProcessEnv = Readonly<Record<string, string | undefined>>;
+
+function secretValue(name: string, processEnv: ProcessEnv, secrets: string[]): string {
+  const v = processEnv[name];
+  if (v === undefined || v === '') throw new TemplateError(`environment variable ${name} is not set`);
+  if (v.length < MIN_SECRET_LENGTH) throw new TemplateError(`environment variable ${name} is shorter than ${MIN_SECRET_LENGTH} characters: too short to redact safely`);
+  secrets.push(v);
+  return v;
+}
+
+/** Expands one string in a single pass (see the module comment). */
+export function expandString(text: string, env: TemplateEnv, processEnv: ProcessEnv, secrets: string[]): string {
+  return text.replace(REF, (_, field: string | undefined, name: string | undefined) => {
+    if (name !== undefined) return secretValue(name, processEnv, secrets);
+    const key = field ?? '';
+    const v = env.vars[key];
+    if (v === undefined) throw new TemplateError(`{{env.${key}}} is not defined in this environment (defined: ${Object.keys(env.vars).join(', ') || 'none'})`);
+    if (env.literal?.has(key)) return v;
+    // An environment field written in gonogo.yaml may itself hold `${VAR}`; expanded once, here.
+    return v.replace(PROCESS_REF, (__, inner: string) => secretValue(inner, processEnv, secrets));
+  });
+}
+
+/**
+ * Expands every string of a value, except at `verbatim` paths (dotted, e.g. `run.sh`), which are
+ * passed exactly as written: text another interpreter parses must never have values spliced in.
+ */
+export function expand<T>(value: T, env: TemplateEnv, processEnv: ProcessEnv, verbatim: readonly string[] = []): Expansion<T> {
   const secrets: string[] = [];
-  const walk = (v: unknown): unknown => {
+  const keep = new Set(verbatim);
+  const walk = (v: unknown, path: string): unknown => {
+    if (keep.has(path)) return v;
     if (typeof v === 'string') return expandString(v, env, processEnv, secrets);
-    if (Array.isArray(v)) return v.map(walk);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, path === '' ? String(i) : `${path}.${i}`));
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, path === '' ? k : `${path}.${k}`)]));
     return v;
   };
   // walk() rebuilds the same shape it was given, strings expanded.
-  return { value: walk(value) as T, secrets };
+  return { value: walk(value, '') as T, secrets };
 }
 
-/** Secrets shorter than this are not redacted: replacing "a" everywhere would destroy the output. */
-const MIN_SECRET = 4;
-
-/** Replaces every secret in every string of a value with `***`. */
-export function redact<T>(value: T, secrets: readonly string[]): T {
-  const list = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET).sort((a, b) => b.length - a.length);
-  if (list.length === 0) return value;
-  const walk = (v: unknown): unknown => {
-    if (typeof v === 'string') return list.reduce((acc, s) => acc.split(s).join('***'), v);
-    if (Array.isArray(v)) return v.map(walk);
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x)]));
-    return v;
-  };
-  return walk(value) as T;
+/** Names of the `${VAR}` references in a text, in order. */
+export function processRefs(text: string): string[] {
+  return [...text.matchAll(PROCESS_REF)].map((m) => m[1]);
 }
