@@ -12,6 +12,8 @@ export interface TargetEnvironment {
   url?: string;
   /** Every other field of the environment, as strings, for `{{env.x}}` templates. */
   vars: Record<string, string>;
+  /** Fields given on the command line (`url` with `--url`): used as is, `${VAR}` in them never expanded. */
+  literal?: readonly string[];
 }
 
 /** Everything the engine hands a check's `run()`; nothing here is global. */
@@ -55,6 +57,8 @@ export interface CheckOutcome {
   evidence?: unknown;
   /** The item does not apply here (e.g. HSTS on plain HTTP); the reason is reported. */
   skip?: string;
+  /** What the check did that a person should be told of once (the SSRF payload classes sent). */
+  notice?: string;
 }
 
 /** A check kind: one folder under src/checks, one line in the registry. */

@@ -9,5 +9,10 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
   process.stdout.write(`${pkg.version}\n`);
 } else {
   const { main } = await import('./main.js');
-  process.exitCode = await main(argv);
+  const code = await main(argv);
+  // Once the decision is printed, gonogo ends: nothing a check left behind (a background process
+  // holding a pipe, a read stuck on a FIFO) may keep it alive. Exit after stdout has taken the
+  // last write; a closed or failing stdout answers the callback at once with its error.
+  process.stdout.on('error', () => process.exit(code));
+  process.stdout.write('', () => process.exit(code));
 }

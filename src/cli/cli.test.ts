@@ -5,9 +5,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve } from '../test-support/server.js';
+import { runCli } from '../test-support/cli.js';
+import type { CliRun } from '../test-support/cli.js';
 import type { TestServer } from '../test-support/server.js';
 
-// The CLI end to end: a real process, a real HTTP target on 127.0.0.1, a real SQLite file.
+// The CLI end to end: a real HTTP target on 127.0.0.1, a real SQLite file; in-process, except where
+// the process boundary is what is tested (Ctrl-C).
 const BIN = join(import.meta.dirname, 'bin.ts');
 // Resolved here: the tests run the CLI from temp folders where `tsx` is not resolvable by name.
 const TSX = import.meta.resolve('tsx');
@@ -54,16 +57,10 @@ const health = (id: string, tier: string, path = '/health'): string => `  - id: 
     check: { kind: http, url: "{{env.url}}${path}", timeout: 2s, expect: ['status == 200', 'body.status == "ok"'] }
 `;
 
-// Asynchronous on purpose: the target server lives in this process and must keep answering.
-function gonogo(cwd: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', TSX, BIN, ...args], { cwd, env: { ...process.env, CI: '1' }, timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+// In-process (see test-support/cli.ts): the workspace's config is passed by path unless a test names its own.
+function gonogo(cwd: string, ...args: string[]): Promise<CliRun> {
+  const named = args.includes('--config') || args.includes('-c');
+  return runCli(named ? args.map((a, i) => (args[i - 1] === '--config' ? join(cwd, a) : a)) : ['--config', join(cwd, 'gonogo.yaml'), ...args]);
 }
 
 test('cli: GO exits 0 and JSON carries decision, readiness, tiers, reasons and items', async () => {

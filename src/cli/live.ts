@@ -5,6 +5,7 @@ import type { StageEvent } from '../engine/gate.js';
 import type { ItemResult } from '../model.js';
 import { renderResultLine, renderStagesText } from '../report/text.js';
 import { formatDuration } from '../util/duration.js';
+import type { Output } from './io.js';
 
 /** Progress while checks run, on stderr so stdout stays the report. */
 export interface LiveView {
@@ -15,21 +16,32 @@ export interface LiveView {
 
 /**
  * A task list with spinners and timings on a terminal; plain lines when stderr is not a TTY or
- * `CI` is set (logs stay readable); nothing with `quiet`.
+ * `CI` is set (logs stay readable); nothing but notices with `quiet`. Plain lines go through the
+ * redacting output; the task list shows only results the engine has already redacted.
  */
-export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; stream?: NodeJS.WriteStream } = {}): LiveView {
-  const stream = opts.stream ?? process.stderr;
+export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; out: Output; env: Readonly<Record<string, string | undefined>> }): LiveView {
+  const { out } = opts;
   const titles = new Map(items.map((i) => [i.id, i.title]));
-  if (opts.quiet) return { onEvent: () => undefined, close: async () => undefined };
+  // What a check did to the target that a person should know of (the SSRF payload classes): once, even when quiet.
+  const noticed = new Set<string>();
+  const notice = (e: EngineEvent | StageEvent): void => {
+    if (e.type !== 'notice' || noticed.has(e.message)) return;
+    noticed.add(e.message);
+    void out.write(`note: ${e.id}: ${e.message}\n`);
+  };
+  if (opts.quiet) return { onEvent: notice, close: async () => undefined };
+  const sink = out.sink;
   // A terminal that reports no width (some wrappers) would get one character per line: plain lines there.
-  const interactive = stream.isTTY === true && !process.env.CI && (stream.columns ?? 0) >= 40;
+  const stream = sink === process.stderr ? process.stderr : undefined;
+  const interactive = stream !== undefined && stream.isTTY === true && !opts.env.CI && (stream.columns ?? 0) >= 40;
   if (!interactive) {
     return {
       onEvent(e) {
-        if (e.type === 'end') stream.write(`${renderResultLine(e.result, titles.get(e.result.id))}\n`);
-        else if (e.type === 'retry') stream.write(`  ↻ ${e.id} attempt ${e.attempt} failed (${e.message}); retrying in ${formatDuration(e.delayMs)}\n`);
-        else if (e.type === 'stage-start') stream.write(`— stage ${e.stage.id}: ${e.stage.title} (budget ${e.stage.budget})\n`);
-        else if (e.type === 'stage-end') stream.write(`${renderStagesText([e.report]).split('\n')[1]}\n`);
+        if (e.type === 'end') void out.write(`${renderResultLine(e.result, titles.get(e.result.id))}\n`);
+        else if (e.type === 'retry') void out.write(`  ↻ ${e.id} attempt ${e.attempt} failed (${e.message}); retrying in ${formatDuration(e.delayMs)}\n`);
+        else if (e.type === 'stage-start') void out.write(`— stage ${e.stage.id}: ${e.stage.title} (budget ${e.stage.budget})\n`);
+        else if (e.type === 'stage-end') void out.write(`${renderStagesText([e.report]).split('\n')[1]}\n`);
+        else notice(e);
       },
       close: async () => undefined,
     };
@@ -68,6 +80,7 @@ export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; 
   return {
     onEvent(e) {
       if (e.type === 'end') settle(e.result.id).resolve(e.result);
+      else notice(e);
     },
     async close() {
       // Items that never ran (a stopped validation, an interrupt) must not leave spinners behind.

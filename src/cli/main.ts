@@ -1,12 +1,18 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { EXIT, UsageError } from './exit.js';
+import { Output, OutputError, processIo } from './io.js';
+import type { CliIo } from './io.js';
+import type { Cli } from './commands.js';
 
 const HELP_FOOTER = `
 Exit codes:
   0    GO (or GO WITH CONDITIONS with --accept-conditions); other commands: success
   1    NO-GO
-  2    config or usage error (every config problem is printed as file:line:column)
+  2    config or usage error (every config problem is printed as file:line:column), or nothing
+       could be decided or written: the store failed (no decision is made without a record),
+       the output could not be written (a full disk); one line, never a stack trace.
+       A reader that closes the pipe early (gonogo status | head -1) keeps the command's own code.
   3    GO WITH CONDITIONS
   130  interrupted (Ctrl-C): the run is stored as aborted, never GO
 
@@ -24,20 +30,47 @@ function version(): string {
 
 const formatOption = (formats: string[]): Option => new Option('--format <format>', 'output format').choices(formats).default('text');
 
-/** Parses argv, runs one command and returns its exit code. Only cli/ prints or exits. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Parses argv, runs one command and returns its exit code. Only cli/ prints or exits. `io` is the
+ * process's streams and environment unless a test passes its own.
+ */
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const cli: Cli = { io, out: new Output(io.stdout, 'stdout'), err: new Output(io.stderr, 'stderr') };
+  // A reader that closes the pipe early raises EPIPE on the stream, not only in the write callback.
+  const onOutError = (err: unknown): void => cli.out.fail(err);
+  const onErrError = (err: unknown): void => cli.err.fail(err);
+  if (io.stdout === process.stdout) process.stdout.on('error', onOutError);
+  if (io.stderr === process.stderr) process.stderr.on('error', onErrError);
+  try {
+    const code = await dispatch(argv, cli);
+    await cli.err.check().catch(() => undefined);
+    try {
+      await cli.out.check();
+    } catch (err) {
+      await cli.err.write(`gonogo: ${err instanceof Error ? err.message : String(err)}\n`);
+      return EXIT.USAGE;
+    }
+    return code;
+  } finally {
+    process.stdout.off('error', onOutError);
+    process.stderr.off('error', onErrError);
+  }
+}
+
+async function dispatch(argv: string[], cli: Cli): Promise<number> {
   let code: number = EXIT.GO;
   const program = new Command('gonogo')
     .description('A production go/no-go gate as code: runs the checklist, decides GO / GO WITH CONDITIONS / NO-GO by stated rules, keeps the record.')
     .version(version(), '-V, --version')
     .option('-c, --config <file>', 'config file', 'gonogo.yaml')
     .option('--store <location>', 'store: a SQLite file path (default .gonogo/gonogo.db beside the config; env GONOGO_STORE)')
+    .option('--max-config-bytes <n>', 'refuse a config file larger than this (default 5 MB)')
     .addHelpText('after', HELP_FOOTER)
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeOut: (s) => void cli.out.write(s), writeErr: (s) => void cli.err.write(s) })
     .showHelpAfterError('(run gonogo --help for usage)');
 
-  const globals = (): { config: string; store?: string } => program.opts();
+  const globals = (): { config: string; store?: string; maxConfigBytes?: string } => program.opts();
 
   program
     .command('init')
@@ -45,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--force', 'overwrite an existing file')
     .action(async (o: { force?: boolean }) => {
       const { cmdInit } = await import('./commands.js');
-      code = await cmdInit(globals().config, Boolean(o.force));
+      code = await cmdInit(cli, globals().config, Boolean(o.force));
     });
 
   const runOptions = (cmd: Command): Command =>
@@ -61,7 +94,7 @@ export async function main(argv: string[]): Promise<number> {
 
   runOptions(program.command('check').description('run every automated check concurrently and decide')).action(async (o: RunCliOptions) => {
     const { cmdRun } = await import('./commands.js');
-    code = await cmdRun({ ...globals(), ...o });
+    code = await cmdRun(cli, { ...globals(), ...o });
   });
 
   runOptions(
@@ -72,7 +105,7 @@ export async function main(argv: string[]): Promise<number> {
       .option('--keep-going', 'run every stage even after a critical failure'),
   ).action(async (stageSet: string, o: RunCliOptions) => {
     const { cmdRun } = await import('./commands.js');
-    code = await cmdRun({ ...globals(), ...o, stageSet });
+    code = await cmdRun(cli, { ...globals(), ...o, stageSet });
   });
 
   program
@@ -86,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--note <text>', 'a note kept with the sign-off')
     .action(async (o: { item?: string; stage?: string; decision?: boolean; as: string; role: string; note?: string }) => {
       const { cmdSignoff } = await import('./commands.js');
-      code = await cmdSignoff(globals(), o);
+      code = await cmdSignoff(cli, globals(), o);
     });
 
   program
@@ -99,7 +132,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--as <name>', 'who records the waiver')
     .action(async (id: string, o: { mitigation: string; owner: string; expires: string; as?: string }) => {
       const { cmdWaive } = await import('./commands.js');
-      code = await cmdWaive(globals(), id, o);
+      code = await cmdWaive(cli, globals(), id, o);
     });
 
   program
@@ -108,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(formatOption(['text', 'json']))
     .action(async (o: { format: string }) => {
       const { cmdStatus } = await import('./commands.js');
-      code = await cmdStatus(globals(), o.format);
+      code = await cmdStatus(cli, globals(), o.format);
     });
 
   program
@@ -118,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
     .addOption(formatOption(['text', 'json']))
     .action(async (o: { limit: string; format: string }) => {
       const { cmdHistory } = await import('./commands.js');
-      code = await cmdHistory(globals(), Number(o.limit), o.format);
+      code = await cmdHistory(cli, globals(), Number(o.limit), o.format);
     });
 
   program
@@ -128,7 +161,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('-o, --out <file>', 'write to a file instead of stdout')
     .action(async (o: { format: string; out?: string }) => {
       const { cmdReport } = await import('./commands.js');
-      code = await cmdReport(globals(), o.format, o.out);
+      code = await cmdReport(cli, globals(), o.format, o.out);
     });
 
   program
@@ -136,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
     .description("print gonogo.yaml's JSON Schema")
     .action(async () => {
       const { cmdSchema } = await import('./commands.js');
-      code = cmdSchema();
+      code = await cmdSchema(cli);
     });
 
   program
@@ -144,7 +177,7 @@ export async function main(argv: string[]): Promise<number> {
     .description('list the check kinds with their options')
     .action(async () => {
       const { cmdKinds } = await import('./commands.js');
-      code = cmdKinds();
+      code = await cmdKinds(cli);
     });
 
   try {
@@ -156,11 +189,12 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { ConfigError } = await import('../config/load.js');
     if (err instanceof ConfigError || err instanceof UsageError) {
-      process.stderr.write(`${err.message}\n`);
+      await cli.err.write(`${err.message}\n`);
       return EXIT.USAGE;
     }
-    process.stderr.write(`gonogo: ${err instanceof Error ? err.message : String(err)}\n`);
-    if (process.env.GONOGO_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    // A store fault, an unwritable output, anything unforeseen: one line, exit 2, never a NO-GO code.
+    await cli.err.write(`gonogo: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (cli.io.env.GONOGO_DEBUG && err instanceof Error && !(err instanceof OutputError)) await cli.err.write(`${err.stack}\n`);
     return EXIT.USAGE;
   }
 }
@@ -169,6 +203,7 @@ export async function main(argv: string[]): Promise<number> {
 export interface RunCliOptions {
   config: string;
   store?: string;
+  maxConfigBytes?: string;
   env?: string;
   tier?: string;
   only?: string;

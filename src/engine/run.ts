@@ -9,14 +9,20 @@ import type { CheckConfig, ItemConfig } from '../config/schema.js';
 import type { Attempt, ItemResult, Status } from '../model.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
-import { expand, redact } from '../util/template.js';
+import { expand } from '../util/template.js';
+import type { TemplateEnv } from '../util/template.js';
+import { Redactor } from '../util/redact.js';
+import { createReaper } from '../util/reaper.js';
+import type { Reaper } from '../util/reaper.js';
 import type { HttpResponse } from '../util/http.js';
 
 /** What the live view hears while a run goes on. */
 export type EngineEvent =
   | { type: 'start'; id: string; attempt: number }
   | { type: 'retry'; id: string; attempt: number; delayMs: number; message: string }
-  | { type: 'end'; result: ItemResult };
+  | { type: 'end'; result: ItemResult }
+  /** Something a check did that a person should know of (which SSRF payload classes it sent). */
+  | { type: 'notice'; id: string; message: string };
 
 export interface RunOptions {
   env: TargetEnvironment;
@@ -34,6 +40,13 @@ export interface RunOptions {
   logins?: Map<string, Promise<HttpResponse>>;
   /** The check kinds (default: the registry); tests pass their own to exercise the engine's guarantees. */
   kinds?: Readonly<Record<string, RegisteredKind>>;
+  /**
+   * Secrets known before the run (every `${VAR}` the config references): redacted from every
+   * result and event, with whatever the checks' own expansion adds.
+   */
+  redactor?: Redactor;
+  /** Ends the processes checks start; one per run when absent, and every one is ended when the run ends. */
+  reaper?: Reaper;
 }
 
 const COMMON_FIELDS = new Set(['kind', 'timeout', 'retries', 'backoff', 'expect']);
@@ -57,7 +70,8 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
   const hosts = new Map<string, LimitFunction>();
   const envHost = opts.env.url ? new URL(opts.env.url).host.toLowerCase() : undefined;
   const processEnv = opts.processEnv ?? process.env;
-  const envVars = opts.env.vars;
+  const envVars: TemplateEnv = { vars: opts.env.vars, literal: new Set(opts.env.literal ?? []) };
+  const reaper = opts.reaper ?? createReaper();
   // The auth section is expanded user by user: an unset password only fails the probes that log in
   // as that user (they end as `error` naming the variable), never a git or command check.
   const authSecrets: string[] = [];
@@ -83,26 +97,27 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       auth = { ...opts.auth, users: {} };
     }
   }
-  const allowedHosts = new Set<string>(envHost ? [envHost] : []);
+  const allowedOrigins = new Set<string>(opts.env.url ? [new URL(opts.env.url).origin] : []);
   const logins = opts.logins ?? new Map<string, Promise<HttpResponse>>();
+  const baseRedactor = (opts.redactor ?? Redactor.of([])).with(authSecrets);
 
   const runOne = async (item: ItemConfig, check: CheckConfig): Promise<ItemResult> => {
     const attempts: Attempt[] = [];
     const retries = check.retries ?? 0;
     const timeoutMs = check.timeout !== undefined ? parseDuration(check.timeout) : opts.defaultTimeoutMs;
     let backoff = check.backoff !== undefined ? parseDuration(check.backoff) : 1000;
-    let secrets = authSecrets;
+    let redactor = baseRedactor;
     for (let attempt = 1; ; attempt++) {
       opts.onEvent?.({ type: 'start', id: item.id, attempt });
       const startedAt = new Date(opts.clock.now()).toISOString();
       const t0 = opts.clock.monotonic();
       const a = await attemptOnce(item, check, timeoutMs);
-      secrets = [...secrets, ...a.secrets];
+      if (a.secrets.length > 0) redactor = redactor.with(a.secrets);
       const done: Attempt = { attempt, status: a.status, message: a.message, evidence: a.evidence, durationMs: Math.round(opts.clock.monotonic() - t0), startedAt };
-      attempts.push(redact(done, secrets));
+      attempts.push(redactor.value(done));
       const finished = a.status === 'pass' || a.status === 'skipped' || attempt > retries || opts.signal?.aborted;
       if (finished) break;
-      opts.onEvent?.({ type: 'retry', id: item.id, attempt, delayMs: backoff, message: a.message });
+      opts.onEvent?.({ type: 'retry', id: item.id, attempt, delayMs: backoff, message: redactor.text(a.message) });
       try {
         await opts.clock.sleep(backoff, opts.signal);
       } catch {
@@ -133,7 +148,7 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
     let options: Record<string, unknown>;
     let secrets: string[];
     try {
-      const x = expand(kindOptions(check), envVars, processEnv);
+      const x = expand(kindOptions(check), envVars, processEnv, kind.verbatim);
       options = x.value;
       secrets = x.secrets;
     } catch (err) {
@@ -158,14 +173,16 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       env: opts.env,
       configDir: opts.configDir,
       clock: opts.clock,
-      allowedHosts,
+      allowedOrigins,
       secrets: [...authSecrets, ...secrets],
       auth,
       authProblems,
       logins,
+      reaper,
     };
     try {
       const outcome = await Promise.race([kind.run(options, ctx), aborted]);
+      if (outcome.notice) opts.onEvent?.({ type: 'notice', id: item.id, message: baseRedactor.with(secrets).text(outcome.notice) });
       if (outcome.skip) return { status: 'skipped', message: outcome.skip, evidence: outcome.evidence, secrets };
       const conds = conditions.get(item.id) ?? [];
       if (conds.length === 0) return { status: 'error', message: 'no conditions to judge: add `expect:`', evidence: outcome.evidence, secrets };
@@ -187,7 +204,7 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
     const kind = kinds[check.kind];
     if (!kind) return undefined;
     try {
-      const expanded = expand(kindOptions(check), envVars, processEnv).value;
+      const expanded = expand(kindOptions(check), envVars, processEnv, kind.verbatim).value;
       return kind.host(expanded, opts.env)?.toLowerCase();
     } catch {
       return envHost;
@@ -211,8 +228,13 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
   const withChecks = items.flatMap((item) => (item.check ? [{ item, check: item.check }] : []));
   const isExclusive = (c: CheckConfig): boolean => kinds[c.kind]?.exclusive ?? false;
   const results = new Map<string, ItemResult>();
-  await Promise.all(withChecks.filter((x) => !isExclusive(x.check)).map(async ({ item, check }) => results.set(item.id, await schedule(item, check))));
-  // Checks that disturb the target run last and alone, so they cannot spoil the others.
-  for (const { item, check } of withChecks.filter((x) => isExclusive(x.check))) results.set(item.id, await schedule(item, check));
+  try {
+    await Promise.all(withChecks.filter((x) => !isExclusive(x.check)).map(async ({ item, check }) => results.set(item.id, await schedule(item, check))));
+    // Checks that disturb the target run last and alone, so they cannot spoil the others.
+    for (const { item, check } of withChecks.filter((x) => isExclusive(x.check))) results.set(item.id, await schedule(item, check));
+  } finally {
+    // A check that timed out may have left processes behind (a setsid'd child): none outlives the run.
+    if (!opts.reaper) reaper.killAll('SIGKILL');
+  }
   return withChecks.flatMap(({ item }) => results.get(item.id) ?? []);
 }

@@ -118,6 +118,28 @@ PRIVATE.addSubnet('fe80::', 10, 'ipv6');
 
 type Reach = 'loopback' | 'private' | 'external';
 
+const METADATA_HOSTS = new Set(['169.254.169.254', 'metadata.google.internal', '100.100.100.200', 'fd00:ec2::254']);
+
+/**
+ * Which classes of address the probe asked the target to fetch, said once per run: a vulnerable
+ * target really connects to them (its own loopback, its private network, its cloud's metadata).
+ */
+export function payloadNotice(urls: readonly string[], canaryUrl: string): string {
+  const counts = new Map<string, number>();
+  for (const url of urls) {
+    let host = '';
+    try {
+      host = new URL(url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+    } catch {
+      // counted as external below
+    }
+    const cls = url.startsWith(canaryUrl) ? "gonogo's canary" : METADATA_HOSTS.has(host) ? 'cloud metadata' : reachOf(url) === 'loopback' ? 'loopback' : reachOf(url) === 'private' ? 'private ranges' : 'external';
+    counts.set(cls, (counts.get(cls) ?? 0) + 1);
+  }
+  const parts = [...counts].map(([cls, n]) => `${cls} (${n})`);
+  return `asked the target to fetch ${urls.length} URL(s): ${parts.join(', ')}; turn private ranges and metadata off with allowPrivatePayloads: false`;
+}
+
 /** Where a URL's host points, as the WHATWG parser reads it (`2130706433` and `0177.0.0.1` are 127.0.0.1). */
 export function reachOf(url: string): Reach {
   let host: string;
@@ -176,7 +198,8 @@ interface Sent {
 export default defineKind({
   name: 'ssrf',
   description:
-    'Submits internal URLs (loopback in its spellings, metadata, private ranges, a redirect) and an out-of-band canary to URL-fetching endpoints; a canary hit or internal content coming back is a finding.',
+    'Submits internal URLs (loopback in its spellings, metadata, private ranges, a redirect) and an out-of-band canary to URL-fetching endpoints; a canary hit or internal content coming back is a finding. ' +
+    'The default payloads ask the target to fetch cloud-metadata (169.254.169.254, metadata.google.internal) and private-range addresses: a vulnerable target really connects to them (allowPrivatePayloads: false to stop); each run says once which classes were sent.',
   options,
   fields: [...PROBE_FIELDS, 'vulnerable', 'hits', 'canary', 'sent', 'skipped'],
   defaultExpect: probeDefaultExpect,
@@ -295,13 +318,16 @@ export default defineKind({
         });
       }
       const vulnerable = findings.filter((f) => f.severity === 'high').map((f) => f.id);
-      return probeOutcome(findings, client, {
+      return {
+        ...probeOutcome(findings, client, {
         vulnerable,
         hits: canary.hits.length,
         canary: { url: canaryUrl, port: canaryPort, ipv6: canary.ipv6 },
         skipped: unreachable,
         sent: sent.map(({ endpoint, url, status, error }) => ({ endpoint, url, status, error })),
-      });
+        }),
+        notice: payloadNotice(sent.map((s) => s.url), canaryUrl),
+      };
     } finally {
       await canary.close();
     }
