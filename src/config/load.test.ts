@@ -76,3 +76,51 @@ test('config: a stage naming an unknown item is a problem', () => {
   const text = `${VALID}stages:\n  staging:\n    - id: deploy\n      title: Deploy\n      budget: 15m\n      items: [HEALTH-01, NOPE-1]\n`;
   assert.match(problems(text)[0], /stages\.staging\.0\.items\.1: unknown item id "NOPE-1"/);
 });
+
+// Durations a timer cannot keep: setTimeout fires at once for 0 and for anything over 2^31-1 ms.
+const durationCases: { name: string; text: string; expect: RegExp[] }[] = [
+  ...['0', '0ms', '0s'].map((zero) => ({
+    name: `a check timeout of ${zero}`,
+    text: VALID.replace('timeout: 2s', `timeout: ${zero}`),
+    expect: [/^gonogo\.yaml:11:16: items\.0\.check\.timeout: a timeout of 0 would end every check at once$/],
+  })),
+  {
+    name: 'a default timeout of 0',
+    text: `${VALID}defaults:\n  timeout: 0s\n`,
+    expect: [/^gonogo\.yaml:18:12: defaults\.timeout: a timeout of 0 would end every check at once$/],
+  },
+  {
+    name: 'a timeout of 2^31 ms',
+    text: VALID.replace('timeout: 2s', `timeout: ${2 ** 31}`),
+    expect: [/^gonogo\.yaml:11:16: items\.0\.check\.timeout: longer than the longest timer Node\.js can set \(2147483647 ms/],
+  },
+  {
+    name: 'a timeout of 25 days',
+    text: VALID.replace('timeout: 2s', 'timeout: 25d'),
+    expect: [/^gonogo\.yaml:11:16: items\.0\.check\.timeout: "25d" is longer than the longest timer Node\.js can set/],
+  },
+  {
+    name: 'a stage budget of 0',
+    text: `${VALID}stages:\n  staging:\n    - { id: deploy, title: Deploy, budget: 0ms, items: [HEALTH-01] }\n`,
+    expect: [/^gonogo\.yaml:19:44: stages\.staging\.0\.budget: a budget of 0 would put the stage over budget/],
+  },
+  {
+    name: 'a stage budget of 2^31 ms',
+    text: `${VALID}stages:\n  staging:\n    - { id: deploy, title: Deploy, budget: 2147483648ms, items: [HEALTH-01] }\n`,
+    expect: [/stages\.staging\.0\.budget: "2147483648ms" is longer than the longest timer/],
+  },
+  { name: 'a duration with a tab in it', text: VALID.replace('timeout: 2s', 'timeout: "2\\ts"'), expect: [/items\.0\.check\.timeout: expected a duration such as 500ms/] },
+];
+
+for (const c of durationCases) {
+  test(`config: refuses ${c.name}`, () => {
+    const got = problems(c.text);
+    assert.equal(got.length, c.expect.length, got.join('\n'));
+    c.expect.forEach((re, i) => assert.match(got[i], re, got.join('\n')));
+  });
+}
+
+test('config: a backoff of 0 and the longest timer are fine', () => {
+  const loaded = parseConfig(VALID.replace('timeout: 2s', `timeout: ${2 ** 31 - 1}, backoff: 0`.replace(', ', '\n      ')), 'gonogo.yaml');
+  assert.equal(loaded.config.items[0].check?.timeout, 2 ** 31 - 1);
+});

@@ -3,15 +3,39 @@ import { registry } from '../checks/index.js';
 import type { KindName } from '../checks/index.js';
 import { authSchema } from '../checks/_shared/auth.js';
 import { TIERS } from '../model.js';
+import { DURATION_PATTERN, MAX_DURATION_MS, readDuration } from '../util/duration.js';
 
-/** A duration: `500ms`, `2s`, `15m`, `1h`, or a number of milliseconds. */
-export const duration = z
-  .union([z.number().int().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration such as 500ms, 2s, 15m, 1h')])
-  .describe('A duration: 500ms, 2s, 15m, 1h, 1d, or milliseconds as a number.');
+const DURATION_SHAPE = 'expected a duration such as 500ms, 2s, 15m, 1h, 1d';
+const TOO_LONG = `longer than the longest timer Node.js can set (${MAX_DURATION_MS} ms, about 24.8 days): it would fire at once`;
+
+/**
+ * A duration: `500ms`, `2s`, `15m`, `1h`, `1d`, or a number of milliseconds, at most MAX_DURATION_MS.
+ * With `zero`, 0 is refused with that message (a timeout or budget of 0 ends at once).
+ */
+function durationOf(zero?: string) {
+  return z
+    .union([z.number().int(DURATION_SHAPE).min(0, DURATION_SHAPE).max(MAX_DURATION_MS, TOO_LONG), z.string().regex(DURATION_PATTERN, DURATION_SHAPE)], {
+      error: DURATION_SHAPE,
+    })
+    .superRefine(
+      (v, ctx) => {
+        // The union's members have said what is wrong with the shape; what is left is a value util/duration refuses.
+        const r = readDuration(v);
+        if ('error' in r) ctx.addIssue({ code: 'custom', message: r.error });
+        else if (zero !== undefined && r.ms === 0) ctx.addIssue({ code: 'custom', message: zero });
+      },
+      { when: (payload) => payload.issues.length === 0 },
+    )
+    .describe('A duration: 500ms, 2s, 15m, 1h, 1d, or milliseconds as a number.');
+}
+
+export const duration = durationOf();
+const timeout = durationOf('a timeout of 0 would end every check at once');
+const budget = durationOf('a budget of 0 would put the stage over budget as soon as it starts');
 
 /** Fields every check has, whatever its kind. */
 const commonCheckFields = {
-  timeout: duration.optional().describe('The check is ended as `error` after this long (default: `defaults.timeout`).'),
+  timeout: timeout.optional().describe('The check is ended as `error` after this long (default: `defaults.timeout`).'),
   retries: z.number().int().min(0).max(10).optional().describe('Retries for a flaky check, with exponential backoff; every attempt is kept.'),
   backoff: duration.optional().describe('Wait before the first retry; doubles each time (default 1s).'),
   expect: z.array(z.string()).optional().describe('Conditions judged against the observations, e.g. `status == 200`. Default: the kind\'s own.'),
@@ -89,7 +113,7 @@ const environmentSchema = z
 const stageSchema = z.strictObject({
   id: z.string(),
   title: z.string(),
-  budget: duration.describe('Time budget; a stage that takes longer is reported over budget.'),
+  budget: budget.describe('Time budget; a stage that takes longer is reported over budget.'),
   items: z.array(z.string()).describe('Item ids run in this stage, in order of listing.'),
   signoff: z.array(z.string()).optional().describe('Roles whose sign-off closes this stage.'),
 });
@@ -102,7 +126,7 @@ export const configSchema = z
     environments: z.record(z.string(), environmentSchema).refine((e) => Object.keys(e).length > 0, 'at least one environment').describe('Targets; the first is the default for --env.'),
     defaults: z
       .strictObject({
-        timeout: duration.default('10s'),
+        timeout: timeout.default('10s'),
         concurrency: z.number().int().min(1).max(256).default(8).describe('Checks running at once.'),
         perHost: z.number().int().min(1).max(256).default(4).describe('Checks running at once against one host.'),
       })
