@@ -8,7 +8,7 @@ import type { RegisteredKind } from '../checks/types.js';
 import { parseCondition } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
 import type { ItemConfig } from '../config/schema.js';
-import { systemClock } from '../util/clock.js';
+import { fakeClock } from '../test-support/clock.js';
 
 // The engine's guarantees are tested with small kinds defined here (a hung kind that ignores its
 // signal cannot be built from a real kind that behaves); the real kinds have their own tests.
@@ -36,15 +36,67 @@ function conds(items: ItemConfig[], src = 'value == 1'): Map<string, Condition[]
 }
 
 function options(kinds: Record<string, RegisteredKind>, extra: Partial<RunOptions> = {}): RunOptions {
-  return { env: { name: 't', url: 'http://127.0.0.1:9', vars: { url: 'http://127.0.0.1:9' } }, configDir: '.', clock: systemClock, concurrency: 8, perHost: 8, defaultTimeoutMs: 2000, kinds, ...extra };
+  // Time moves only when a test advances it: no test here waits on the wall clock.
+  return { env: { name: 't', url: 'http://127.0.0.1:9', vars: { url: 'http://127.0.0.1:9' } }, configDir: '.', clock: fakeClock(), concurrency: 8, perHost: 8, defaultTimeoutMs: 2000, kinds, ...extra };
 }
 
-test('engine: a check that ignores its signal still ends as error at its timeout', async () => {
+/**
+ * Lets every pending promise callback run (a few turns of the event loop, never the clock): what
+ * the engine will do without time passing, it has done when this resolves.
+ */
+async function idle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Whether `p` settles once pending callbacks have run, without any time passing. */
+async function settlesNow(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await idle();
+  return settled;
+}
+
+/**
+ * A kind whose runs wait until the test releases them, so a test sees exactly which checks run at
+ * once and decides when each ends.
+ */
+function gated(): { kind: RegisteredKind; running: { host: string; echo: string; release(): void }[]; started: string[] } {
+  const running: { host: string; echo: string; release(): void }[] = [];
+  const started: string[] = [];
+  const kind = fake('gated', (o) => {
+    started.push(o.echo);
+    return new Promise((resolve) => {
+      const entry = {
+        host: o.host,
+        echo: o.echo,
+        release: () => {
+          running.splice(running.indexOf(entry), 1);
+          resolve({ value: 1 });
+        },
+      };
+      running.push(entry);
+    });
+  });
+  return { kind, running, started };
+}
+
+test('engine: a check that ignores its signal still ends as error at its timeout, not before', async () => {
+  const clock = fakeClock();
   const hung = fake('hung', () => new Promise(() => undefined));
   const items = [item('HUNG-1', 'hung', { timeout: '200ms' })];
-  const [r] = await runChecks(items, conds(items), options({ hung }));
+  const run = runChecks(items, conds(items), options({ hung }, { clock }));
+  await clock.sleepers(1);
+  await clock.advance(199);
+  assert.equal(await settlesNow(run), false, 'still running 1 ms before its timeout');
+  await clock.advance(1);
+  assert.equal(await settlesNow(run), true, 'ended at its timeout although the check never returns');
+  const [r] = await run;
   assert.equal(r.status, 'error');
   assert.match(r.message, /timed out after 200 ms/);
+  assert.equal(r.durationMs, 200);
 });
 
 test('engine: a throw becomes error with its message; nothing escapes', async () => {
@@ -66,14 +118,29 @@ test('engine: conditions judge observations: pass and fail name the observed val
   assert.match(bad.message, /value was 7/);
 });
 
-test('engine: retries with backoff keep every attempt', async () => {
+test('engine: retries wait their backoff on the clock, doubling each time, and keep every attempt', async () => {
+  const clock = fakeClock();
   let calls = 0;
   const flaky = fake('flaky', async () => ({ value: ++calls >= 3 ? 1 : 0 }));
+  const retries: number[] = [];
   const items = [item('FLAKY-1', 'flaky', { retries: 3, backoff: '10ms' })];
-  const [r] = await runChecks(items, conds(items), options({ flaky }));
+  const run = runChecks(items, conds(items), options({ flaky }, { clock, onEvent: (e) => e.type === 'retry' && retries.push(e.delayMs) }));
+  // Each retry sleeps its backoff on the clock: 10 ms after the first failure, 20 ms after the second.
+  for (const [delay, before] of [[10, 1], [20, 2]]) {
+    await clock.sleepers(1);
+    await clock.advance(delay - 1);
+    assert.equal(calls, before, `no retry before ${delay} ms`);
+    await clock.advance(1);
+    await idle();
+    assert.equal(calls, before + 1, `retried at ${delay} ms`);
+  }
+  const [r] = await run;
   assert.equal(r.status, 'pass');
-  assert.equal(r.attempts.length, 3);
+  assert.deepEqual(retries, [10, 20]);
   assert.deepEqual(r.attempts.map((a) => a.status), ['fail', 'fail', 'pass']);
+  const t0 = Date.parse(r.attempts[0].startedAt);
+  assert.deepEqual(r.attempts.map((a) => Date.parse(a.startedAt) - t0), [0, 10, 30]);
+  assert.match(r.message, /\(attempt 3 of 4\)/);
 });
 
 test('engine: no retries unless asked', async () => {
@@ -85,40 +152,85 @@ test('engine: no retries unless asked', async () => {
   assert.equal(calls, 1);
 });
 
-test('engine: overall and per-host limits hold', async () => {
-  let running = 0;
-  let peak = 0;
-  const perHost = new Map<string, number>();
-  let peakHost = 0;
-  const slow = fake('slow', async (o) => {
-    running++;
-    perHost.set(o.host, (perHost.get(o.host) ?? 0) + 1);
-    peak = Math.max(peak, running);
-    peakHost = Math.max(peakHost, perHost.get(o.host) ?? 0);
-    await new Promise((r) => setTimeout(r, 20));
-    running--;
-    perHost.set(o.host, (perHost.get(o.host) ?? 0) - 1);
-    return { value: 1 };
+// Each limit is tested where it alone binds, and observed at its exact value after every release:
+// the queue must fill the freed place at once, and never run one more.
+const limits: { name: string; hosts: (i: number) => string; concurrency: number; perHost: number; expect: (remaining: number) => Record<string, number> }[] = [
+  {
+    name: 'the overall limit, with a host per check (the per-host limit cannot bind)',
+    hosts: (i) => `host-${i}`,
+    concurrency: 5,
+    perHost: 20,
+    expect: (remaining) => ({ all: Math.min(5, remaining) }),
+  },
+  {
+    name: 'the per-host limit, with one host (the overall limit cannot bind)',
+    hosts: () => 'a',
+    concurrency: 20,
+    perHost: 3,
+    expect: (remaining) => ({ all: Math.min(3, remaining), a: Math.min(3, remaining) }),
+  },
+];
+
+for (const limit of limits) {
+  test(`engine: ${limit.name} holds exactly`, async () => {
+    const g = gated();
+    const items = Array.from({ length: 12 }, (_, i) => item(`S-${i}`, 'gated', { host: limit.hosts(i), echo: `S-${i}` }));
+    const run = runChecks(items, conds(items), options({ gated: g.kind }, { concurrency: limit.concurrency, perHost: limit.perHost }));
+    for (let done = 0; done < items.length; done++) {
+      await idle();
+      const want = limit.expect(items.length - done);
+      assert.equal(g.running.length, want.all, `running with ${done} done`);
+      if (want.a !== undefined) assert.equal(g.running.filter((r) => r.host === 'a').length, want.a);
+      g.running[0].release();
+    }
+    const results = await run;
+    assert.ok(results.every((r) => r.status === 'pass'));
+    assert.equal(g.started.length, items.length, 'each check ran once');
   });
-  const items = Array.from({ length: 40 }, (_, i) => item(`S-${i}`, 'slow', { host: i % 2 ? 'a' : 'b' }));
-  const results = await runChecks(items, conds(items), options({ slow }, { concurrency: 5, perHost: 2 }));
-  assert.ok(results.every((r) => r.status === 'pass'));
-  assert.ok(peak <= 4, `peak ${peak}`);
-  assert.ok(peakHost <= 2, `peak per host ${peakHost}`);
-  assert.ok(peakHost === 2, 'the per-host limit was reached at least once');
+}
+
+test('engine: the per-host limit is per host: two hosts each run up to it at once', async () => {
+  const g = gated();
+  const items = Array.from({ length: 8 }, (_, i) => item(`S-${i}`, 'gated', { host: i % 2 ? 'a' : 'b', echo: `S-${i}` }));
+  const run = runChecks(items, conds(items), options({ gated: g.kind }, { concurrency: 20, perHost: 2 }));
+  await idle();
+  assert.deepEqual(g.running.map((r) => r.host).sort(), ['a', 'a', 'b', 'b']);
+  // Freeing a place on host a starts the next check of host a, never one more of b.
+  g.running.find((r) => r.host === 'a')?.release();
+  await idle();
+  assert.deepEqual(g.running.map((r) => r.host).sort(), ['a', 'a', 'b', 'b']);
+  while (g.running.length > 0) {
+    for (const r of [...g.running]) r.release();
+    await idle();
+  }
+  assert.ok((await run).every((r) => r.status === 'pass'));
 });
 
-test('engine: an interrupted run ends every check as error, quickly', async () => {
-  const hung = fake('hung', (_, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))));
+test('engine: an interrupted run ends every check as error at once, the running and the waiting', async () => {
+  const clock = fakeClock();
+  let started = 0;
+  const hung = fake('hung', (_, signal) => {
+    started++;
+    return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+  });
   const items = Array.from({ length: 5 }, (_, i) => item(`H-${i}`, 'hung', { timeout: '60s' }));
   const controller = new AbortController();
-  setTimeout(() => controller.abort(new Error('interrupted')), 50);
-  const results = await runChecks(items, conds(items), options({ hung }, { signal: controller.signal, concurrency: 2 }));
-  assert.equal(results.length, 5);
-  for (const r of results) {
-    assert.equal(r.status, 'error');
-    assert.match(r.message, /interrupted|aborted/);
-  }
+  const run = runChecks(items, conds(items), options({ hung }, { clock, signal: controller.signal, concurrency: 2 }));
+  await idle();
+  assert.equal(started, 2);
+  controller.abort(new Error('interrupted'));
+  // No time passes: the checks end on the abort, not at their 60 s timeout.
+  assert.equal(await settlesNow(run), true, 'the run ended on the abort');
+  const results = await run;
+  assert.equal(started, 2, 'the waiting checks never started');
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ['error', 'error', 'error', 'error', 'error'],
+  );
+  assert.deepEqual(
+    results.map((r) => r.message),
+    ['aborted: the run was interrupted', 'aborted: the run was interrupted', 'aborted before it started', 'aborted before it started', 'aborted before it started'],
+  );
 });
 
 test('engine: ${VAR} secrets are expanded for the check and redacted from messages and evidence', async () => {
@@ -140,22 +252,27 @@ test('engine: an unset ${VAR} is an error naming the variable, not a pass', asyn
 });
 
 test('engine: an exclusive check (one that disturbs the target) runs alone, after the others', async () => {
+  const g = gated();
   const log: string[] = [];
-  const normal = fake('normal', async (o) => {
-    log.push(`start ${o.echo}`);
-    await new Promise((r) => setTimeout(r, 30));
-    log.push(`end ${o.echo}`);
-    return { value: 1 };
-  });
-  const burst = { ...fake('burst', async () => {
-    log.push('burst');
-    return { value: 1 };
-  }), exclusive: true };
-  const items = [item('B', 'burst'), item('N1', 'normal', { echo: 'n1' }), item('N2', 'normal', { echo: 'n2' })];
-  const results = await runChecks(items, conds(items), options({ normal, burst }));
+  const burst = {
+    ...fake('burst', async () => {
+      log.push(`burst while ${g.running.length} ran`);
+      return { value: 1 };
+    }),
+    exclusive: true,
+  };
+  const items = [item('B', 'burst'), item('N1', 'gated', { echo: 'n1' }), item('N2', 'gated', { echo: 'n2' })];
+  const run = runChecks(items, conds(items), options({ gated: g.kind, burst }));
+  await idle();
+  assert.deepEqual(g.started, ['n1', 'n2']);
+  g.running[0].release();
+  await idle();
+  assert.deepEqual(log, [], 'not while another check runs');
+  g.running[0].release();
+  const results = await run;
+  assert.deepEqual(log, ['burst while 0 ran']);
   assert.deepEqual(results.map((r) => r.id), ['B', 'N1', 'N2'], 'results keep item order');
-  assert.equal(log.at(-1), 'burst');
-  assert.equal(log.filter((l) => l.startsWith('end')).length, 2);
+  assert.ok(results.every((r) => r.status === 'pass'));
 });
 
 test('engine: an unset password fails only the checks that log in as that user, naming the variable', async () => {
