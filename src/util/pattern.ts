@@ -1,0 +1,159 @@
+// Regular expressions over text a target controls (a response body, a header, a command's output)
+// run here, on re2js: a port of RE2, whose time is linear in the text whatever the pattern. V8's own
+// engine backtracks, so `(a+)+$` against "aaaa...a!" takes longer than any check's timeout, and a
+// synchronous match cannot be interrupted by the engine's abort signal.
+//
+// Patterns are written in JavaScript's syntax and translated (named groups, `\uXXXX`, `[^]`). What
+// a linear-time engine cannot do, backreferences and lookaround, is refused with the position of the
+// construct. Remaining differences, none of them silent on ordinary text: `.` also matches `\r`,
+// `\s` is ASCII whitespace, and with the `m` flag `^` and `$` see only `\n` as a line end.
+import { RE2JS, RE2JSException, RE2JSSyntaxException } from 're2js';
+
+/**
+ * How much of a text the built-in detectors read (64 KiB). A stack trace, an SQL error or a leaked
+ * key sits near the top of an error page; the cap keeps the cost of ~30 detectors per response
+ * fixed however large the body a hostile target sends.
+ */
+export const MAX_SCAN = 64 * 1024;
+
+/** A first match, shaped like RegExp's: the match, then each group (undefined when it took no part). */
+export type PatternMatch = readonly [string, ...(string | undefined)[]] & { readonly index: number };
+
+/** A compiled pattern that reads at most `maxScan` characters of any text it is given. */
+export interface Pattern {
+  /** The pattern as written. */
+  readonly source: string;
+  readonly maxScan: number;
+  /** Whether the pattern matches within the first `maxScan` characters. */
+  test(text: string): boolean;
+  /** The first match within the first `maxScan` characters, or null. */
+  exec(text: string): PatternMatch | null;
+  /**
+   * The first `maxScan` characters with every match replaced by `replace(match)` (taken literally).
+   * Text past the bound is dropped rather than returned unread, so masking never lets a secret through.
+   */
+  replaceAll(text: string, replace: (match: string) => string): string;
+  /** The first `maxScan` characters split around every match, empty pieces left out. */
+  split(text: string): string[];
+}
+
+export interface PatternOptions {
+  ignoreCase?: boolean;
+  multiline?: boolean;
+  dotAll?: boolean;
+  /** Characters read of any text; default MAX_SCAN. */
+  maxScan?: number;
+}
+
+/** A compiled pattern, or why not with the 0-based offset in the source it points at. */
+export type CompiledPattern = { ok: true; pattern: Pattern } | { ok: false; error: string; column: number };
+
+const UNSUPPORTED = 'is not supported: gonogo runs patterns on a linear-time engine (RE2 syntax)';
+
+interface Structure {
+  refused?: { error: string; column: number };
+  /** Innermost `(` never closed, and the first `)` that closes nothing. */
+  unclosed?: number;
+  unopened?: number;
+}
+
+/**
+ * Reads the source as JavaScript would (escapes, character classes, groups) to find what RE2 refuses
+ * with a less helpful message or a vaguer position: lookaround, backreferences, unbalanced groups.
+ */
+function structure(source: string): Structure {
+  const open: number[] = [];
+  let unopened: number | undefined;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      const next = source[i + 1] ?? '';
+      if (!inClass && next >= '1' && next <= '9') {
+        const digits = /^\d+/.exec(source.slice(i + 1, i + 4))?.[0] ?? next;
+        return { refused: { error: `backreference "\\${digits}" ${UNSUPPORTED}`, column: i } };
+      }
+      if (!inClass && next === 'k' && source[i + 2] === '<') {
+        return { refused: { error: `backreference "\\k<...>" ${UNSUPPORTED}`, column: i } };
+      }
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (c === ']') inClass = false;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === ')') {
+      if (open.length === 0) unopened ??= i;
+      else open.pop();
+    } else if (c === '(') {
+      const head = source.slice(i, i + 4);
+      const look = head.startsWith('(?=') || head.startsWith('(?!') ? 'lookahead' : head === '(?<=' || head === '(?<!' ? 'lookbehind' : undefined;
+      if (look) return { refused: { error: `${look} "${look === 'lookahead' ? head.slice(0, 3) : head}" ${UNSUPPORTED}`, column: i } };
+      open.push(i);
+    }
+  }
+  return { unclosed: open.at(-1), unopened };
+}
+
+/** Where in the source RE2's complaint points: it names the offending fragment, not its offset. */
+function errorColumn(source: string, found: Structure, description: string, fragment: string | null): number {
+  if (description.startsWith('missing closing )') && found.unclosed !== undefined) return found.unclosed;
+  if (description.startsWith('unexpected )') && found.unopened !== undefined) return found.unopened;
+  if (description.startsWith('trailing backslash')) return Math.max(0, source.length - 1);
+  if (!fragment) return 0;
+  // An unclosed class runs to the end of the pattern; anything else is the first place RE2 stopped.
+  if (source.endsWith(fragment)) return source.length - fragment.length;
+  return Math.max(0, source.indexOf(fragment));
+}
+
+/** Compiles a pattern written in JavaScript syntax for the linear-time engine. */
+export function compilePattern(source: string, options: PatternOptions = {}): CompiledPattern {
+  const found = structure(source);
+  if (found.refused) return { ok: false, ...found.refused };
+  const flags = (options.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0) | (options.multiline ? RE2JS.MULTILINE : 0) | (options.dotAll ? RE2JS.DOTALL : 0);
+  let re: RE2JS;
+  try {
+    re = RE2JS.compile(RE2JS.translateRegExp(source), flags);
+  } catch (e) {
+    if (!(e instanceof RE2JSException)) throw e;
+    const description = e instanceof RE2JSSyntaxException ? e.error : e.message;
+    const fragment = e instanceof RE2JSSyntaxException ? e.input : null;
+    const error = fragment ? `${description}: \`${fragment}\`` : description;
+    return { ok: false, error, column: errorColumn(source, found, description, fragment) };
+  }
+  return { ok: true, pattern: wrap(source, re, options.maxScan ?? MAX_SCAN) };
+}
+
+/**
+ * A pattern written in the code as a RegExp literal (for its syntax and flags), compiled for the
+ * linear-time engine; V8 never runs it. A literal the engine cannot take throws when the module
+ * loads, so any test that imports it finds the mistake.
+ */
+export function linear(regex: RegExp, maxScan = MAX_SCAN): Pattern {
+  const r = compilePattern(regex.source, { ignoreCase: regex.ignoreCase, multiline: regex.multiline, dotAll: regex.dotAll, maxScan });
+  if (!r.ok) throw new Error(`built-in pattern /${regex.source}/ at ${r.column}: ${r.error}`);
+  return r.pattern;
+}
+
+function wrap(source: string, re: RE2JS, maxScan: number): Pattern {
+  const scanned = (text: string): string => (text.length > maxScan ? text.slice(0, maxScan) : text);
+  return {
+    source,
+    maxScan,
+    test: (text) => re.test(scanned(text)),
+    exec(text) {
+      const part = scanned(text);
+      // The DFA behind test() is the fast path; groups need the slower matcher, only on a hit.
+      if (!re.test(part)) return null;
+      const m = re.matcher(part);
+      if (!m.find()) return null;
+      const groups: [string, ...(string | undefined)[]] = [m.group(0) ?? ''];
+      for (let g = 1; g <= m.groupCount(); g++) groups.push(m.group(g) ?? undefined);
+      return Object.assign(groups, { index: m.start(0) });
+    },
+    replaceAll: (text, replace) => re.matcher(scanned(text)).replaceAll((match: string) => replace(match)),
+    split: (text) => re.split(scanned(text)).filter((piece) => piece !== ''),
+  };
+}
