@@ -10,7 +10,7 @@ import type { AuthConfig } from '../checks/_shared/auth.js';
 
 /** An HTTP fixture listening on a loopback port. */
 export interface TestServer {
-  /** `http://127.0.0.1:<port>`, without a trailing slash. */
+  /** `http://127.0.0.1:<port>` (or the address it was asked to listen on), without a trailing slash. */
   url: string;
   port: number;
   /** `METHOD /path` of every request received, in order of arrival. */
@@ -32,26 +32,29 @@ export interface RawServer {
   close(): Promise<void>;
 }
 
-async function listen(server: Server): Promise<number> {
+async function listen(server: Server, host = '127.0.0.1'): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, host, resolve);
   });
   const address = server.address();
   if (address === null || typeof address === 'string') throw new Error('the test server has no port');
   return address.port;
 }
 
-/** An HTTP server on 127.0.0.1 that answers with `handler` and records each request. */
-export async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<TestServer> {
+/**
+ * An HTTP server on 127.0.0.1 (or another loopback address, e.g. 127.0.0.2 to play another origin)
+ * that answers with `handler` and records each request.
+ */
+export async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void, host = '127.0.0.1'): Promise<TestServer> {
   const requests: string[] = [];
   const server = createServer((req, res) => {
     requests.push(`${req.method ?? ''} ${req.url ?? ''}`);
     handler(req, res);
   });
-  const port = await listen(server);
+  const port = await listen(server, host);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     port,
     requests,
     hits: () => requests.length,

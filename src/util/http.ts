@@ -147,7 +147,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     try {
       next = redirectTarget(res.statusCode, location, url, origin, policy);
     } catch (err) {
-      res.body.destroy();
+      await res.body.dump().catch(() => undefined);
       throw err;
     }
     if (next) {

@@ -89,9 +89,78 @@ test('redirects are followed and counted, or not followed when told', QUICK, asy
   assert.equal(followed.observations.status, 200);
   assert.equal(followed.observations.redirects, 1);
   assert.equal(followed.observations.url, `${url}/health`);
-  const notFollowed = await http.run({ url: `${url}/old-health`, followRedirects: 0 }, testContext({ url }));
+  const notFollowed = await http.run({ url: `${url}/old-health`, followRedirects: 'none' }, testContext({ url }));
   assert.equal(notFollowed.observations.status, 301);
   assert.equal(Reflect.get(Object(notFollowed.observations.headers), 'location'), '/health');
+});
+
+/**
+ * The case from the field: a bearer token on a URL that redirects to another origin (127.0.0.2, the
+ * same machine under another address), and a same-origin hop before it.
+ */
+async function tokenTrap(t: Hooks): Promise<{ url: string; seen: Map<string, IncomingMessage['headers']>; other: { url: string; requests: string[] } }> {
+  const seen = new Map<string, IncomingMessage['headers']>();
+  const other = await serve((req, res) => {
+    seen.set(`other ${req.url ?? ''}`, req.headers);
+    res.end('collected');
+  }, '127.0.0.2');
+  t.after(other.close);
+  const target = await serve((req, res) => {
+    seen.set(`target ${req.url ?? ''}`, req.headers);
+    if (req.url === '/old') return res.writeHead(301, { location: '/api/release' }).end();
+    res.writeHead(302, { location: `${other.url}/collect` }).end();
+  });
+  t.after(target.close);
+  return { url: target.url, seen, other };
+}
+
+const credentials = { Authorization: 'Bearer release-token', Cookie: 'sid=live-session' };
+
+test('a redirect to another origin is not followed by default: the 302 and its location are observed', QUICK, async (t) => {
+  const { url, seen, other } = await tokenTrap(t);
+  const { observations } = await http.run({ url: `${url}/old`, headers: credentials }, testContext({ url }));
+  assert.equal(observations.status, 302);
+  assert.equal(Reflect.get(Object(observations.headers), 'location'), `${other.url}/collect`);
+  assert.equal(observations.url, `${url}/api/release`, 'the same-origin hop was followed');
+  assert.equal(observations.redirects, 1);
+  assert.equal(seen.get('target /api/release')?.authorization, 'Bearer release-token', 'same-origin hops keep the credentials');
+  assert.deepEqual(other.requests, [], 'nothing reached the other origin');
+});
+
+test('followRedirects any: the other origin is reached without authorization or cookie', QUICK, async (t) => {
+  const { url, seen, other } = await tokenTrap(t);
+  const { observations } = await http.run({ url: `${url}/old`, headers: credentials, followRedirects: 'any' }, testContext({ url }));
+  assert.equal(observations.status, 200);
+  assert.equal(observations.url, `${other.url}/collect`);
+  assert.deepEqual(other.requests, ['GET /collect']);
+  const there = seen.get('other /collect');
+  assert.equal(there?.authorization, undefined);
+  assert.equal(there?.cookie, undefined);
+  const here = seen.get('target /api/release');
+  assert.equal(here?.authorization, 'Bearer release-token', 'same-origin hops keep the credentials');
+  assert.equal(here?.cookie, 'sid=live-session');
+});
+
+test('followRedirects none: even a same-origin redirect is the observation', QUICK, async (t) => {
+  const { url, other } = await tokenTrap(t);
+  const { observations } = await http.run({ url: `${url}/old`, headers: credentials, followRedirects: 'none' }, testContext({ url }));
+  assert.equal(observations.status, 301);
+  assert.equal(observations.redirects, 0);
+  assert.deepEqual(other.requests, []);
+});
+
+test('a chain of 10 redirects is followed; 11 is an error', QUICK, async (t) => {
+  const server = await serve((req, res) => {
+    const n = Number(req.url?.slice(1));
+    if (n === 11) return res.end('landed');
+    res.writeHead(302, { location: `/${n + 1}` }).end();
+  });
+  t.after(server.close);
+  const { url } = server;
+  const ten = await http.run({ url: `${url}/1` }, testContext({ url }));
+  assert.equal(ten.observations.text, 'landed');
+  assert.equal(ten.observations.redirects, 10);
+  await assert.rejects(http.run({ url: `${url}/0` }, testContext({ url })), { message: 'too many redirects (more than 10), last to /11' });
 });
 
 test('a body over maxBodyBytes is an error', QUICK, async (t) => {
@@ -124,7 +193,7 @@ test('hostile: a redirect loop is an error naming the loop', QUICK, async (t) =>
       socket.end(`HTTP/1.1 302 Found\r\nLocation: ${path === '/ping' ? '/pong' : '/ping'}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     });
   });
-  await assert.rejects(http.run({ url: `${url}/ping`, followRedirects: 10 }, testContext({ url })), {
+  await assert.rejects(http.run({ url: `${url}/ping` }, testContext({ url })), {
     message: `redirect loop: ${url}/ping -> ${url}/pong -> ${url}/ping`,
   });
 });
@@ -138,8 +207,14 @@ test('hostile: a garbage reply is an error saying it is not HTTP', QUICK, async 
 
 test('options: strict, with defaults; the host is the URL host', () => {
   const parsed = http.options.parse({ url: 'https://staging.recipes.test/health' });
-  assert.deepEqual(parsed, { url: 'https://staging.recipes.test/health', method: 'GET', headers: {}, followRedirects: 5, maxBodyBytes: 1024 * 1024 });
+  assert.deepEqual(parsed, { url: 'https://staging.recipes.test/health', method: 'GET', headers: {}, followRedirects: 'same-origin', maxBodyBytes: 1024 * 1024 });
   assert.equal(http.options.safeParse({ url: 'x', retry: 3 }).success, false);
+  for (const followRedirects of ['same-origin', 'any', 'none']) assert.equal(http.options.safeParse({ url: 'x', followRedirects }).success, true, followRedirects);
+  for (const followRedirects of [5, 0, true, 'all', 'same-host']) {
+    assert.equal(http.options.safeParse({ url: 'x', followRedirects }).success, false, `followRedirects: ${JSON.stringify(followRedirects)}`);
+  }
+  assert.equal(http.options.safeParse({ url: 'x', maxBodyBytes: 64 * 1024 * 1024 }).success, true);
+  assert.equal(http.options.safeParse({ url: 'x', maxBodyBytes: 64 * 1024 * 1024 + 1 }).success, false, 'maxBodyBytes is bounded');
   assert.equal(http.host({ url: 'https://Staging.Recipes.test:8443/health' }, { name: 'staging', vars: {} }), 'staging.recipes.test:8443');
   assert.equal(http.host({ url: '{{env.url}}/health' }, { name: 'staging', vars: {} }), undefined);
 });
@@ -148,7 +223,7 @@ test('http: session cookie values are not kept in observations or evidence; name
   const server = await serve((_, res) => res.writeHead(200, { 'set-cookie': ['sid=live-session-token-123; Path=/; HttpOnly', 'theme=dark'] }).end('ok'));
   try {
     const { url } = server;
-    const out = await http.run({ url, method: 'GET', headers: {}, followRedirects: 0, maxBodyBytes: 1024 }, testContext({ url }));
+    const out = await http.run({ url, method: 'GET', headers: {}, followRedirects: 'none', maxBodyBytes: 1024 }, testContext({ url }));
     const all = JSON.stringify(out);
     assert.ok(!all.includes('live-session-token-123'), all);
     assert.match(all, /sid=\*\*\*; Path=\/; HttpOnly/);
