@@ -43,7 +43,7 @@ export default async function engineOverhead(): Promise<BenchResult> {
         id,
         title: `check ${i}`,
         tier: 'high',
-        check: { kind: 'http', url: `${server.url}/item/${i}`, method: 'GET', headers: {}, followRedirects: 5, maxBodyBytes: 1048576 },
+        check: { kind: 'http', url: `${server.url}/item/${i}`, method: 'GET', headers: {}, followRedirects: 'same-origin', maxBodyBytes: 1048576 },
       });
       conditions.set(id, [parsed.condition]);
     }
