@@ -107,7 +107,11 @@ export function evaluate(expr: Expr, observations: Record<string, unknown>): unk
       return compare(expr.op, evaluate(expr.left, observations), evaluate(expr.right, observations));
     case 'matches': {
       const value = evaluate(expr.left, observations);
-      return typeof value === 'string' && expr.regex.test(value);
+      if (typeof value !== 'string') return false;
+      if (value.length > expr.pattern.maxScan) {
+        throw new JudgeError(`"matches" reads at most ${expr.pattern.maxScan} characters, and this value has ${value.length}`);
+      }
+      return expr.pattern.test(value);
     }
   }
 }

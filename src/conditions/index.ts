@@ -9,12 +9,17 @@
 // Paths: a field of the check, then `.name`, `["any-name"]` or `[0]`. When an object has no key of
 // that exact name, a key differing only in case is used (headers are observed lower-case, and
 // `headers["Content-Type"]` still finds them).
-// Operators: == != < <= > >= && || ! matches (JS RegExp) contains (substring, list member) in.
+// Operators: == != < <= > >= && || ! matches contains (substring, list member) in.
+// `matches` takes a regular expression in JavaScript syntax, compiled at load for a linear-time
+// engine (RE2): a hostile text cannot make it outlast the check. Lookaround and backreferences are
+// refused at load; a value over 1 MiB fails the judgement (see MAX_MATCHED_TEXT).
 // Functions: len(x) (string, list or object size), lower(x), exists(x) (not missing or null).
 //
 // Fail closed: < <= > >= are false unless both sides are numbers ("5" is not 5); matches, contains
 // and in are false on a missing value; == and != are strict, except that missing equals null;
 // && || ! need true or false, and so does the whole condition.
+//
+// Size: at most 4096 characters and 64 levels of nesting, refused with a position before parsing.
 import { ConditionSyntaxError, FUNCTIONS, compileCondition } from './parse.js';
 import type { Expr } from './parse.js';
 import { JudgeError, evaluate, lookup, pathsOf, show } from './evaluate.js';

@@ -132,3 +132,29 @@ test('a condition is judged the same way every time (no regex state)', () => {
   const c = parse('text matches "ok"');
   for (let i = 0; i < 3; i++) assert.equal(judge(c, healthy).ok, true);
 });
+
+// The guarantee is structural (the engine is linear), so these assert results, not timings: on
+// V8's backtracking engine the first one alone ran for more than a minute.
+test('catastrophic patterns are judged on 1 MB of hostile text', () => {
+  const hostile = `${'a'.repeat(1_000_000)}!`;
+  const cases: { source: string; ok: boolean }[] = [
+    { source: 'text matches "(a+)+$"', ok: false },
+    { source: 'text matches "(a|aa)+$"', ok: false },
+    { source: 'text matches "^(\\\\w+\\\\s?)*$"', ok: false },
+    { source: 'text matches "(.*a){10}$"', ok: false },
+    { source: '!(text matches "(a+)+$")', ok: true },
+    { source: 'text matches "^(a+)+!$"', ok: true },
+  ];
+  for (const c of cases) {
+    const j = judge(parse(c.source), { text: hostile });
+    assert.equal(j.ok, c.ok, j.detail);
+    assert.match(j.detail, /text was "a{120}…" \(1000001 chars\)$/);
+  }
+});
+
+test('matches fails closed, saying why, on a value over 1 MiB', () => {
+  const j = judge(parse('text matches "a"'), { text: 'a'.repeat(1024 * 1024 + 1) });
+  assert.equal(j.ok, false);
+  assert.match(j.detail, /^text matches "a": "matches" reads at most 1048576 characters, and this value has 1048577; text was/);
+  assert.equal(judge(parse('text matches "a$"'), { text: 'a'.repeat(1024 * 1024) }).ok, true);
+});

@@ -14,7 +14,10 @@ const rejected: { name: string; source: string; at: string; error: string | RegE
   { name: 'unknown function', source: 'size(body) > 0', at: '^', error: 'unknown function "size" (expected one of: len, lower, exists)' },
   { name: 'function used as a field', source: 'len > 0', at: '^', error: 'len is a function: write len(...)' },
   { name: 'function with two values', source: 'len(body, text) > 0', at: '^', error: 'len() takes one value, got 2' },
-  { name: 'bad regular expression', source: 'text matches "(["', at: '             ^', error: 'invalid regular expression /([/: Unterminated character class' },
+  { name: 'bad regular expression, at the offending character', source: 'text matches "(["', at: '               ^', error: 'invalid regular expression: missing closing ]: `[`' },
+  { name: 'backreference (the linear engine cannot)', source: 'text matches "(a)\\\\1"', at: '                 ^', error: /^invalid regular expression: backreference "\\1" is not supported/ },
+  { name: 'lookahead (the linear engine cannot)', source: 'text matches "(?=x)"', at: '              ^', error: /^invalid regular expression: lookahead "\(\?=" is not supported/ },
+  { name: 'lookbehind after an escape', source: 'text matches "\\\\d(?<!x)"', at: '                 ^', error: /^invalid regular expression: lookbehind/ },
   { name: 'regex escape that a string would eat', source: 'text matches "^\\d+ passed"', at: '               ^', error: 'unknown escape "\\d" in a string (for a regular expression, write "\\\\d")' },
   { name: 'matches a field, not a literal', source: 'text matches body.pattern', at: '             ^', error: /"matches" needs a regular expression in quotes/ },
   { name: 'syntax: nothing after ==', source: 'status == ', at: '          ^', error: 'Expected expression after ==' },
@@ -40,6 +43,36 @@ const rejected: { name: string; source: string; at: string; error: string | RegE
   { name: 'lower of a number', source: 'lower(200) == "x"', at: '      ^', error: 'lower() cannot take a number' },
 ];
 
+// Refused before jsep parses them: jsep recurses on brackets and unary operators, and 10,000 of
+// them used to end in "Maximum call stack size exceeded" instead of an error with a position.
+const tooLong = /^a condition may be at most 4096 characters; this one has \d+$/;
+const tooDeep = 'nested more than 64 levels deep (brackets, "!" and operators); split it into several expect: entries';
+const oversized: { name: string; source: string; column: number; error: string | RegExp }[] = [
+  { name: '1 MB condition', source: `text contains "${'a'.repeat(1_000_000)}"`, column: 4096, error: tooLong },
+  { name: '10,000 nested parentheses', source: `${'('.repeat(10_000)}status == 200${')'.repeat(10_000)}`, column: 4096, error: tooLong },
+  { name: '100 nested parentheses', source: `${'('.repeat(100)}status == 200${')'.repeat(100)}`, column: 64, error: tooDeep },
+  { name: '100 nested lists', source: `status in ${'['.repeat(100)}200${']'.repeat(100)}`, column: 74, error: tooDeep },
+  { name: '100 negations', source: `${'!'.repeat(100)}exists(text)`, column: 64, error: tooDeep },
+  { name: 'negated groups', source: `${'!('.repeat(40)}exists(text)${')'.repeat(40)}`, column: 64, error: tooDeep },
+  { name: '70 conditions joined by && (a tree too deep)', source: Array(70).fill('status == 200').join(' && '), column: 0, error: tooDeep },
+];
+
+for (const c of oversized) {
+  test(`parse rejects, with a position: ${c.name}`, () => {
+    const r = parseCondition(c.source, HTTP_FIELDS);
+    assert.equal(r.ok, false, 'expected a parse error');
+    if (r.ok) return;
+    if (typeof c.error === 'string') assert.equal(r.error, c.error);
+    else assert.match(r.error, c.error);
+    assert.equal(r.column, c.column, r.error);
+  });
+}
+
+test('brackets and "!" inside a string do not count as nesting', () => {
+  const r = parseCondition(`text contains "${'(['.repeat(200)}!!!!"`, HTTP_FIELDS);
+  assert.ok(r.ok, r.ok ? '' : r.error);
+});
+
 for (const c of rejected) {
   test(`parse rejects: ${c.name}`, () => {
     const r = parseCondition(c.source, HTTP_FIELDS);
@@ -64,6 +97,10 @@ const accepted: { name: string; source: string; fields?: string[] }[] = [
   { name: 'a bare boolean field', source: 'clean', fields: ['clean'] },
   { name: 'command fields', source: 'exit_code == 0 && stdout matches "\\\\d+ passed"', fields: ['exit_code', 'stdout', 'stderr'] },
   { name: 'field name with underscore', source: 'latency_ms <= 2000' },
+  { name: 'catastrophic for a backtracking engine, linear here', source: 'text matches "(a+)+$"' },
+  { name: 'named group and \\u escape', source: 'text matches "(?<v>\\\\u0041)"' },
+  { name: '30 conditions joined by &&', source: Array(30).fill('status == 200').join(' && ') },
+  { name: '60 nested parentheses', source: `${'('.repeat(60)}status == 200${')'.repeat(60)}` },
 ];
 
 for (const c of accepted) {

@@ -1,8 +1,11 @@
 // Parses a condition with jsep and compiles it into a small typed tree, rejecting at load
 // everything the evaluator would otherwise discover at 2 a.m.: unknown fields and functions, bad
 // regular expressions, unsupported operators, and type mistakes visible without observations
-// (`!status == 200`, `len(text) matches "x"`, a condition that is a number).
+// (`!status == 200`, `len(text) matches "x"`, a condition that is a number), and conditions too long
+// or too deeply nested to parse safely.
 import jsep from 'jsep';
+import { compilePattern } from '../util/pattern.js';
+import type { Pattern } from '../util/pattern.js';
 
 export type CompareOp = '==' | '!=' | '<' | '<=' | '>' | '>=' | 'contains' | 'in';
 export type FunctionName = 'len' | 'lower' | 'exists';
@@ -16,7 +19,24 @@ export type Expr =
   | { kind: 'not'; arg: Expr }
   | { kind: 'logic'; op: '&&' | '||'; left: Expr; right: Expr }
   | { kind: 'compare'; op: CompareOp; left: Expr; right: Expr }
-  | { kind: 'matches'; left: Expr; regex: RegExp };
+  | { kind: 'matches'; left: Expr; pattern: Pattern };
+
+/** A longer condition is refused before it is parsed: `expect:` holds conditions, not programs. */
+export const MAX_CONDITION_LENGTH = 4096;
+
+/**
+ * Deeper nesting (brackets, `!`, operators) is refused. jsep parses brackets and unary operators
+ * recursively, so 10,000 of them would overflow the stack before any error could carry a position.
+ */
+export const MAX_CONDITION_DEPTH = 64;
+
+/**
+ * `matches` reads at most 1 MiB of a value: the default cap of an HTTP body and of a command's
+ * output, so a default config never meets it. Matching is synchronous, after the check's timeout
+ * no longer applies; the cap keeps it to a few tens of milliseconds. A longer value fails the
+ * judgement, saying so, rather than being judged on a part of it.
+ */
+export const MAX_MATCHED_TEXT = 1024 * 1024;
 
 /** A parse or validation error with the 0-based offset it points at. */
 export class ConditionSyntaxError extends Error {
@@ -99,22 +119,89 @@ function isFunctionName(name: string): name is FunctionName {
 
 /** Offset where a node starts: tokens carry it; a compound node starts where its first part does. */
 function startOf(node: jsep.Expression): number {
-  if (typeof node.start === 'number') return node.start;
-  if (!isCore(node)) return 0;
+  // A loop, not recursion: it runs before the depth of the tree is known to be safe.
+  for (let n: jsep.Expression | undefined = node; n !== undefined; n = firstPart(n)) {
+    if (typeof n.start === 'number') return n.start;
+  }
+  return 0;
+}
+
+function firstPart(node: jsep.Expression): jsep.Expression | undefined {
+  if (!isCore(node)) return undefined;
   switch (node.type) {
     case 'BinaryExpression':
-      return startOf(node.left);
+      return node.left;
     case 'MemberExpression':
-      return startOf(node.object);
+      return node.object;
     case 'CallExpression':
-      return startOf(node.callee);
+      return node.callee;
     case 'ConditionalExpression':
-      return startOf(node.test);
+      return node.test;
     case 'Compound':
-      return node.body.length > 0 ? startOf(node.body[0]) : 0;
+      return node.body[0];
     default:
-      return 0;
+      return undefined;
   }
+}
+
+const TOO_DEEP = `nested more than ${MAX_CONDITION_DEPTH} levels deep (brackets, "!" and operators); split it into several expect: entries`;
+
+/**
+ * Refuses, before jsep sees it, a condition too long or with brackets and unary operators nested
+ * too deep. The count is a lower bound of the tree's depth, which is checked exactly after parsing.
+ */
+function checkSize(source: string): void {
+  if (source.length > MAX_CONDITION_LENGTH) {
+    throw new ConditionSyntaxError(`a condition may be at most ${MAX_CONDITION_LENGTH} characters; this one has ${source.length}`, MAX_CONDITION_LENGTH);
+  }
+  let brackets = 0;
+  let unary = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === '"' || c === "'") {
+      i = endOfString(source, i);
+      unary = 0;
+      continue;
+    }
+    if (c === '(' || c === '[') brackets++;
+    else if (c === ')' || c === ']') {
+      brackets = Math.max(0, brackets - 1);
+      unary = 0;
+    } else if ('!-+~'.includes(c) && source[i + 1] !== '=') unary++;
+    else if (c !== ' ' && c !== '\t' && c !== '\n' && c !== '\r') unary = 0;
+    if (brackets + unary > MAX_CONDITION_DEPTH) throw new ConditionSyntaxError(TOO_DEEP, i);
+  }
+}
+
+/** Offset of the quote closing the string that opens at `start` (the end of the source when unclosed). */
+function endOfString(source: string, start: number): number {
+  for (let i = start + 1; i < source.length; i++) {
+    if (source[i] === '\\') i++;
+    else if (source[i] === source[start]) return i;
+  }
+  return source.length;
+}
+
+/** The exact depth check, on the parsed tree, with an explicit stack (the tree may be deep). */
+function checkDepth(root: jsep.Expression): void {
+  const stack: { node: jsep.Expression; depth: number }[] = [{ node: root, depth: 1 }];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    if (top.depth > MAX_CONDITION_DEPTH) throw new ConditionSyntaxError(TOO_DEEP, startOf(top.node));
+    // Children pushed last to first, so the leftmost too-deep node is the one reported.
+    const children = Object.values(top.node).flatMap((value: unknown) => (Array.isArray(value) ? value : [value])).filter(isNode);
+    for (const child of children.reverse()) stack.push({ node: child, depth: top.depth + 1 });
+  }
+}
+
+function isNode(value: unknown): value is jsep.Expression {
+  return typeof value === 'object' && value !== null && 'type' in value && typeof value.type === 'string';
+}
+
+/** Offset in a string literal's source text of the `index`th character of its value (escapes are two characters). */
+function rawOffset(raw: string, index: number): number {
+  let offset = 1; // the opening quote
+  for (let i = 0; i < index && offset < raw.length; i++) offset += raw[offset] === '\\' ? 2 : 1;
+  return offset;
 }
 
 /** Renders a path the same way whatever quoting the author used: `headers["content-type"]`, `body.items[0]`. */
@@ -127,12 +214,14 @@ function pathText(root: string, keys: readonly (string | number)[]): string {
 
 /** Parses and validates `source`; root identifiers must be one of `fields`. Throws ConditionSyntaxError. */
 export function compileCondition(source: string, fields: readonly string[]): Expr {
+  checkSize(source);
   let root: jsep.Expression;
   try {
     root = jsep(source);
   } catch (e) {
     throw fromJsepError(e);
   }
+  checkDepth(root);
   const { expr, shape } = compile(root);
   if (shape !== 'boolean' && shape !== 'unknown') {
     throw new ConditionSyntaxError(`a condition must be true or false, but this one is ${SHAPE_NAMES[shape]}`, 0);
@@ -272,7 +361,7 @@ export function compileCondition(source: string, fields: readonly string[]): Exp
     if (op === 'matches') {
       const left = compile(node.left);
       expectShape(left.shape, ['string', 'unknown'], '"matches" needs a string on its left', node.left);
-      return { expr: { kind: 'matches', left: left.expr, regex: regex(node.right) }, shape: 'boolean' };
+      return { expr: { kind: 'matches', left: left.expr, pattern: pattern(node.right) }, shape: 'boolean' };
     }
     if (isCompareOp(op)) {
       const left = compile(node.left);
@@ -302,17 +391,15 @@ export function compileCondition(source: string, fields: readonly string[]): Exp
     if (!allowed.includes(shape)) throw new ConditionSyntaxError(`${what}, not ${SHAPE_NAMES[shape]}`, startOf(node));
   }
 
-  function regex(node: jsep.Expression): RegExp {
+  /** Compiled now for the linear-time engine: a pattern it cannot take is a load error inside the quotes. */
+  function pattern(node: jsep.Expression): Pattern {
     if (!isCore(node) || node.type !== 'Literal' || typeof node.value !== 'string') {
       throw new ConditionSyntaxError('"matches" needs a regular expression in quotes on its right', startOf(node));
     }
     checkEscapes(node);
-    try {
-      return new RegExp(node.value);
-    } catch (e) {
-      const reason = e instanceof Error ? e.message.replace(/^Invalid regular expression: /, '') : String(e);
-      throw new ConditionSyntaxError(`invalid regular expression ${reason}`, startOf(node));
-    }
+    const r = compilePattern(node.value, { maxScan: MAX_MATCHED_TEXT });
+    if (!r.ok) throw new ConditionSyntaxError(`invalid regular expression: ${r.error}`, startOf(node) + rawOffset(node.raw, r.column));
+    return r.pattern;
   }
 }
 
