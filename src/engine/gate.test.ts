@@ -6,18 +6,21 @@ import { join } from 'node:path';
 import { parseConfig } from '../config/load.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
-import { systemClock } from '../util/clock.js';
+import { fakeClock } from '../test-support/clock.js';
 import { runGate } from './gate.js';
 import { serve } from '../test-support/server.js';
 import type { TestServer } from '../test-support/server.js';
 
 // Staged validation against a real HTTP target and a real SQLite file.
+// Time is a fake clock: `/slow` takes 60 ms of it to answer, so stage durations are exact.
+const clock = fakeClock();
 let server: TestServer;
 let url = '';
 before(async () => {
   server = await serve((req, res) => {
-    const delay = req.url === '/slow' ? 60 : 0;
-    setTimeout(() => res.writeHead(req.url === '/broken' ? 500 : 200, { 'content-type': 'application/json' }).end('{"status":"ok"}'), delay);
+    const answer = (): void => void res.writeHead(req.url === '/broken' ? 500 : 200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+    if (req.url === '/slow') void clock.advance(60).then(answer);
+    else answer();
   });
   url = server.url;
 });
@@ -55,7 +58,7 @@ async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
 test('validate: a critical failure stops the stages after it; the rest are not run, and say why', async () => {
   await withStore(async (store) => {
     const loaded = parseConfig(config(), 'gonogo.yaml');
-    const out = await runGate({ loaded, store, clock: systemClock, stageSet: 'staging' });
+    const out = await runGate({ loaded, store, clock, stageSet: 'staging' });
     assert.deepEqual(out.stages?.map((s) => [s.id, s.status]), [['deploy', 'failed'], ['security', 'not-run'], ['functional', 'not-run']]);
     assert.deepEqual(out.stages?.[0].failedCritical, ['DEPLOY-2']);
     const sec = out.results.find((r) => r.id === 'SEC-1');
@@ -68,18 +71,20 @@ test('validate: a critical failure stops the stages after it; the rest are not r
 test('validate --keep-going: every stage runs; a stage past its budget says so; missing stage sign-offs show', async () => {
   await withStore(async (store) => {
     const loaded = parseConfig(config(), 'gonogo.yaml');
-    const out = await runGate({ loaded, store, clock: systemClock, stageSet: 'staging', keepGoing: true });
+    const out = await runGate({ loaded, store, clock, stageSet: 'staging', keepGoing: true });
     assert.deepEqual(out.stages?.map((s) => s.status), ['failed', 'passed', 'passed']);
     const security = out.stages?.[1];
-    assert.equal(security?.overBudget, true, `took ${security?.durationMs} ms of a 1 ms budget`);
+    assert.equal(security?.durationMs, 60);
+    assert.equal(security?.overBudget, true, 'took 60 ms of a 1 ms budget');
+    assert.equal(out.stages?.[0].durationMs, 0);
     assert.equal(out.stages?.[0].overBudget, false);
     assert.equal(security?.signedOff, false);
     // A sign-off by a role the stage does not ask for does not count; by qa-lead it does.
-    await store.addAttestation({ kind: 'signoff', gate: 'staged', target: { type: 'stage', id: 'security' }, by: 'eve', role: 'engineer', at: new Date().toISOString() });
-    const again = await runGate({ loaded, store, clock: systemClock, stageSet: 'staging', keepGoing: true });
+    await store.addAttestation({ kind: 'signoff', gate: 'staged', target: { type: 'stage', id: 'security' }, by: 'eve', role: 'engineer', at: new Date(clock.now()).toISOString() });
+    const again = await runGate({ loaded, store, clock, stageSet: 'staging', keepGoing: true });
     assert.equal(again.stages?.[1].signedOff, false);
-    await store.addAttestation({ kind: 'signoff', gate: 'staged', target: { type: 'stage', id: 'security' }, by: 'quinn', role: 'qa-lead', at: new Date().toISOString() });
-    const signed = await runGate({ loaded, store, clock: systemClock, stageSet: 'staging', keepGoing: true });
+    await store.addAttestation({ kind: 'signoff', gate: 'staged', target: { type: 'stage', id: 'security' }, by: 'quinn', role: 'qa-lead', at: new Date(clock.now()).toISOString() });
+    const signed = await runGate({ loaded, store, clock, stageSet: 'staging', keepGoing: true });
     assert.equal(signed.stages?.[1].signedOff, true);
   });
 });
@@ -89,7 +94,7 @@ test('an interrupted run is stored aborted, with no decision, and its results ke
     const loaded = parseConfig(config(), 'gonogo.yaml');
     const controller = new AbortController();
     controller.abort(new Error('interrupted'));
-    const out = await runGate({ loaded, store, clock: systemClock, signal: controller.signal });
+    const out = await runGate({ loaded, store, clock, signal: controller.signal });
     assert.equal(out.status, 'aborted');
     assert.equal(out.decision, undefined);
     const stored = await store.getRun(out.runId);
@@ -103,7 +108,7 @@ test('an interrupted run is stored aborted, with no decision, and its results ke
 test('a completed run is stored with its decision and the hash of its config', async () => {
   await withStore(async (store) => {
     const loaded = parseConfig(config(), 'gonogo.yaml');
-    const out = await runGate({ loaded, store, clock: systemClock, selection: { only: ['DEPLOY-1', 'FUNC-1'] } });
+    const out = await runGate({ loaded, store, clock, selection: { only: ['DEPLOY-1', 'FUNC-1'] } });
     assert.equal(out.partial, true);
     assert.match(out.decision?.reasons[0] ?? '', /partial run: covers 2 of 4 items/);
     const [summary] = await store.listRuns({ gate: 'staged' });
