@@ -36,6 +36,8 @@ export interface AppOptions {
   users?: readonly UserSeed[];
   /** Milliseconds since the epoch; injectable so the login rate limit can be tested without waiting. */
   now?: () => number;
+  /** Waits `ms` or until `signal` aborts (the latency fault); injectable so a test holds a request for exactly that long without waiting. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Name resolution for the recipe import; default resolves IP literals and localhost only (no DNS). */
   resolveHost?: (hostname: string) => string[] | undefined;
 }
@@ -249,6 +251,7 @@ function build(opts: AppOptions): BuiltApp {
   const loginLimit = opts.loginLimit ?? 10;
   if (!Number.isInteger(loginLimit) || loginLimit < 1) throw new RangeError(`loginLimit must be a positive integer, got ${loginLimit}`);
   const now = opts.now ?? Date.now;
+  const wait = opts.sleep ?? ((ms: number, signal: AbortSignal) => sleep(ms, undefined, { signal }));
   const lifetime = new AbortController();
   const app: AppState = {
     has: (defect) => defects.has(defect),
@@ -276,7 +279,7 @@ function build(opts: AppOptions): BuiltApp {
 
   async function respond(req: IncomingMessage, method: string, target: ReturnType<typeof parseTarget>, match: Match): Promise<Reply> {
     const { faults } = app;
-    if (faults.latencyMs) await sleep(faults.latencyMs, undefined, { signal: lifetime.signal });
+    if (faults.latencyMs) await wait(faults.latencyMs, lifetime.signal);
     if (faults.down) return json(503, { error: 'service unavailable' });
     if (!target) throw new HttpError(400, 'bad request');
     const operational = match.kind === 'route' && (match.template === '/health' || match.template === '/metrics');
