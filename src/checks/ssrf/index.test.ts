@@ -6,6 +6,7 @@ import http from 'node:http';
 import ssrf, { DEFAULT_PAYLOADS, reachOf, selectPayloads } from './index.js';
 import { openCanary } from './canary.js';
 import { authSchema } from '../_shared/auth.js';
+import { fakeClock } from '../../test-support/clock.js';
 import { testContext } from '../../test-support/context.js';
 import { freePort, readBody, recipesAuth, serve } from '../../test-support/server.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
@@ -346,10 +347,12 @@ test('ssrf: an abort during the wait for late hits ends the probe and still clos
   const fixture = await app('safe');
   const controller = new AbortController();
   try {
-    const ctx = { ...testContext({ url: fixture.url, auth }), signal: controller.signal };
+    const clock = fakeClock();
+    const ctx = { ...testContext({ url: fixture.url, auth }), clock, signal: controller.signal };
     const run = ssrf.run({ endpoints: [endpoint], payloads: LOOPBACK_PAYLOADS, canary: { port }, waitMs: 5000 }, ctx);
-    // Abort once every payload has been answered: the probe is then in its final wait.
-    for (let i = 0; i < 500 && fixture.requests.length < 1 + LOOPBACK_PAYLOADS.length; i++) await new Promise((r) => setTimeout(r, 10));
+    // The probe's final wait is its one sleep on the clock: abort once it sleeps, every payload answered.
+    await clock.sleepers(1);
+    assert.equal(fixture.requests.length, 1 + LOOPBACK_PAYLOADS.length, 'the login and every payload were sent');
     controller.abort(new Error('check timed out'));
     await assert.rejects(run, /check timed out/);
     const again = await openCanary({ host: '127.0.0.1', port, redirectTo: () => '/' });
