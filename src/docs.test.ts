@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from './config/load.js';
 import { registry } from './checks/index.js';
-import { main } from './cli/main.js';
+import { runCli } from './test-support/cli.js';
 
 // README, `gonogo --help` and the JSON Schema must stay true to the code.
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -26,17 +26,7 @@ test('README starts with the two commands of a newcomer', () => {
 });
 
 test('README documents every command of gonogo --help', async () => {
-  const out: string[] = [];
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = (chunk: string | Uint8Array): boolean => {
-    out.push(String(chunk));
-    return true;
-  };
-  try {
-    await main(['--help']);
-  } finally {
-    process.stdout.write = write;
-  }
+  const out = [(await runCli(['--help'])).stdout];
   const commands = [...out.join('').matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]).filter((c) => c !== 'help');
   assert.ok(commands.length >= 9, out.join(''));
   for (const c of commands) assert.match(readme, new RegExp(`\`gonogo ${c}\\b`), `command ${c} missing from the README`);
