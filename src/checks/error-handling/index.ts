@@ -12,6 +12,9 @@
 //   info    the connection closed while the oversized body was being sent (the server refused it
 //           early; nothing leaked)                                             [oversized.closed]
 //
+// Leaks are searched for in the first 64 KiB of each response (headers, then body) on the
+// linear-time engine (see _shared/leaks.ts): a hostile body cannot hold the probe past its timeout.
+//
 // A 500 without a leak is not a finding here: this probe is about what an error tells an attacker,
 // and a bare "internal error" tells nothing. Whether malformed input should be a 4xx rather than a
 // 500 is a correctness question for the functional checks; the statuses are kept in `responses`
@@ -25,6 +28,7 @@ import { HttpCheckError } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
 import { LEAK_SEVERITY, findLeaks } from '../_shared/leaks.js';
 import type { Leak, LeakKind } from '../_shared/leaks.js';
+import { linear } from '../../util/pattern.js';
 
 const SENDS = ['none', 'malformed-json', 'oversized'] as const;
 
@@ -53,7 +57,7 @@ const DEFAULT_REQUESTS: z.input<typeof request>[] = [
 const MiB = 1024 * 1024;
 
 /** How a reset mid-upload surfaces from the HTTP client (undici's socket errors, the kernel's). */
-const CONNECTION_CLOSED = /ECONNRESET|EPIPE|UND_ERR_SOCKET|other side closed|socket hang up/i;
+const CONNECTION_CLOSED = linear(/ECONNRESET|EPIPE|UND_ERR_SOCKET|other side closed|socket hang up/i);
 
 const options = z.strictObject({
   paths: z
