@@ -55,6 +55,19 @@ function kindOptions(check: CheckConfig): Record<string, unknown> {
   return Object.fromEntries(Object.entries(check).filter(([k]) => !COMMON_FIELDS.has(k)));
 }
 
+/**
+ * The origins probes may talk to: the target's own, and its HTTPS upgrade when the target is plain
+ * HTTP on the default port (`http://app` -> `https://app` is the same site moving to TLS, which the
+ * headers probe must follow to judge HSTS). Another port or another host is never allowed.
+ */
+export function targetOrigins(url: string | undefined): Set<string> {
+  if (!url) return new Set();
+  const u = new URL(url);
+  const origins = new Set([u.origin]);
+  if (u.protocol === 'http:' && u.port === '') origins.add(`https://${u.host}`);
+  return origins;
+}
+
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -97,7 +110,7 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       auth = { ...opts.auth, users: {} };
     }
   }
-  const allowedOrigins = new Set<string>(opts.env.url ? [new URL(opts.env.url).origin] : []);
+  const allowedOrigins = targetOrigins(opts.env.url);
   const logins = opts.logins ?? new Map<string, Promise<HttpResponse>>();
   const baseRedactor = (opts.redactor ?? Redactor.of([])).with(authSecrets);
 
