@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_SCAN, compilePattern, linear } from './pattern.js';
+import { MAX_SCAN, compilePattern, linear, mustCompile, patternString } from './pattern.js';
 import type { Pattern } from './pattern.js';
 
 function compiled(source: string, options?: Parameters<typeof compilePattern>[1]): Pattern {
@@ -109,4 +109,21 @@ test('linear: a built-in pattern the engine cannot take fails when the module lo
   assert.equal(linear(/ABC/i).test('xabc'), true);
   assert.equal(linear(/^b/m).test('a\nb'), true);
   assert.equal(linear(/a.b/s).test('a\nb'), true);
+});
+
+test('matchAll: every match in order, empty matches stepped over', () => {
+  const srcs = linear(/<script\b[^>]*\bsrc\s*=\s*["']([^"']+)["']/i).matchAll('<script src="/a.js"></script><SCRIPT defer src=\'/b.js\'>');
+  assert.deepEqual(srcs.map((m) => [m[1], m.index]), [['/a.js', 0], ['/b.js', 29]]);
+  assert.deepEqual(linear(/a*/).matchAll('baac').map((m) => m[0]), ['', 'aa', '', '']);
+  assert.deepEqual(linear(/a/, 3).matchAll('aaaaa').length, 3);
+});
+
+test('patternString: a config pattern the engine cannot take is refused with the reason and the character', () => {
+  const schema = patternString({ ignoreCase: true });
+  assert.equal(schema.safeParse('^todo$').success, true);
+  const r = schema.safeParse('^(?!real)');
+  assert.equal(r.success, false);
+  assert.equal(r.error?.issues[0]?.message, 'invalid regular expression: lookahead "(?!" is not supported: gonogo runs patterns on a linear-time engine (RE2 syntax), at character 2');
+  assert.equal(mustCompile('^TODO$', { ignoreCase: true }).test('todo'), true);
+  assert.throws(() => mustCompile('(a)\\1'), /^Error: invalid regular expression \/\(a\)\\1\/: backreference "\\1" is not supported.*, at character 4$/);
 });

@@ -8,6 +8,8 @@
 // construct. Remaining differences, none of them silent on ordinary text: `.` also matches `\r`,
 // `\s` is ASCII whitespace, and with the `m` flag `^` and `$` see only `\n` as a line end.
 import { RE2JS, RE2JSException, RE2JSSyntaxException } from 're2js';
+import type { Matcher } from 're2js';
+import { z } from 'zod';
 
 /**
  * How much of a text the built-in detectors read (64 KiB). A stack trace, an SQL error or a leaked
@@ -28,6 +30,8 @@ export interface Pattern {
   test(text: string): boolean;
   /** The first match within the first `maxScan` characters, or null. */
   exec(text: string): PatternMatch | null;
+  /** Every match within the first `maxScan` characters, in order, as String's matchAll finds them. */
+  matchAll(text: string): PatternMatch[];
   /**
    * The first `maxScan` characters with every match replaced by `replace(match)` (taken literally).
    * Text past the bound is dropped rather than returned unread, so masking never lets a secret through.
@@ -126,6 +130,25 @@ export function compilePattern(source: string, options: PatternOptions = {}): Co
   return { ok: true, pattern: wrap(source, re, options.maxScan ?? MAX_SCAN) };
 }
 
+/** A pattern from the config, already validated at load (see patternString); throws if it was not. */
+export function mustCompile(source: string, options: PatternOptions = {}): Pattern {
+  const r = compilePattern(source, options);
+  if (!r.ok) throw new Error(`invalid regular expression /${source}/: ${r.error}, at character ${r.column + 1}`);
+  return r.pattern;
+}
+
+/**
+ * A config string holding a pattern: compiled at load, so one the engine cannot take is a config
+ * problem naming the reason and the character, not an error when the check runs.
+ */
+export function patternString(options: PatternOptions = {}): z.ZodString {
+  const problem = (source: string): string | undefined => {
+    const r = compilePattern(source, options);
+    return r.ok ? undefined : `invalid regular expression: ${r.error}, at character ${r.column + 1}`;
+  };
+  return z.string().refine((source) => problem(source) === undefined, { error: (issue) => problem(String(issue.input)) });
+}
+
 /**
  * A pattern written in the code as a RegExp literal (for its syntax and flags), compiled for the
  * linear-time engine; V8 never runs it. A literal the engine cannot take throws when the module
@@ -135,6 +158,13 @@ export function linear(regex: RegExp, maxScan = MAX_SCAN): Pattern {
   const r = compilePattern(regex.source, { ignoreCase: regex.ignoreCase, multiline: regex.multiline, dotAll: regex.dotAll, maxScan });
   if (!r.ok) throw new Error(`built-in pattern /${regex.source}/ at ${r.column}: ${r.error}`);
   return r.pattern;
+}
+
+/** The matcher's current match, shaped like RegExp's. */
+function current(m: Matcher): PatternMatch {
+  const groups: [string, ...(string | undefined)[]] = [m.group(0) ?? ''];
+  for (let g = 1; g <= m.groupCount(); g++) groups.push(m.group(g) ?? undefined);
+  return Object.assign(groups, { index: m.start(0) });
 }
 
 function wrap(source: string, re: RE2JS, maxScan: number): Pattern {
@@ -148,10 +178,13 @@ function wrap(source: string, re: RE2JS, maxScan: number): Pattern {
       // The DFA behind test() is the fast path; groups need the slower matcher, only on a hit.
       if (!re.test(part)) return null;
       const m = re.matcher(part);
-      if (!m.find()) return null;
-      const groups: [string, ...(string | undefined)[]] = [m.group(0) ?? ''];
-      for (let g = 1; g <= m.groupCount(); g++) groups.push(m.group(g) ?? undefined);
-      return Object.assign(groups, { index: m.start(0) });
+      return m.find() ? current(m) : null;
+    },
+    matchAll(text) {
+      const m = re.matcher(scanned(text));
+      const found: PatternMatch[] = [];
+      while (m.find()) found.push(current(m));
+      return found;
     },
     replaceAll: (text, replace) => re.matcher(scanned(text)).replaceAll((match: string) => replace(match)),
     split: (text) => re.split(scanned(text)).filter((piece) => piece !== ''),

@@ -2,7 +2,13 @@
 // nothing (SPAs and soft-404 pages answer 200 everywhere), so every entry says which bytes make
 // it an exposure. Matchers look for structure (`[core]` with `repositoryformatversion`, KEY=value
 // lines, a JSON key) rather than a word that a help page could contain.
+//
+// Every matcher runs on the linear-time engine over the first MAX_SCAN (64 KiB) characters of the
+// body, so a hostile page cannot hold the probe past its timeout. Patterns are written as RegExp
+// literals for their syntax; V8 never runs them.
 import type { Severity } from '../_shared/probe.js';
+import { MAX_SCAN, linear } from '../../util/pattern.js';
+import type { Pattern } from '../../util/pattern.js';
 
 /** A response as a matcher sees it. */
 export interface Seen {
@@ -28,10 +34,12 @@ export interface Exposure {
   largeIsEvidence?: boolean;
 }
 
-const looksLikeHtml = (body: string): boolean => /^\s*(?:<!doctype html|<html|<head|<body|<div|<script)/i.test(body);
+const HTML_START = linear(/^\s*(?:<!doctype html|<html|<head|<body|<div|<script)/i);
+const looksLikeHtml = (body: string): boolean => HTML_START.test(body);
 
 /** Matches when every pattern matches; the evidence is the first pattern's match. */
-export function all(...patterns: RegExp[]): Matcher {
+export function all(...regexes: RegExp[]): Matcher {
+  const patterns = regexes.map((r) => linear(r));
   return ({ body }) => {
     const first = patterns[0].exec(body);
     if (!first || !patterns.slice(1).every((p) => p.test(body))) return undefined;
@@ -63,11 +71,14 @@ export function jsonKeys(...keys: string[]): Matcher {
   };
 }
 
+const NEWLINE = linear(/\r?\n/);
+const ASSIGNMENT = linear(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=/);
+
 /** `KEY=value` lines: most non-comment lines of the file are assignments. Evidence: the key names. */
 export const dotenv: Matcher = ({ body }) => {
   if (looksLikeHtml(body)) return undefined;
-  const lines = body.split(/\r?\n/).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
-  const keys = lines.map((l) => /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=/.exec(l)?.[1]).filter((k) => k !== undefined);
+  const lines = NEWLINE.split(body.slice(0, MAX_SCAN)).filter((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  const keys = lines.map((l) => ASSIGNMENT.exec(l)?.[1]).filter((k) => k !== undefined);
   if (keys.length === 0 || keys.length < lines.length * 0.8) return undefined;
   return `keys: ${keys.slice(0, 6).join(', ')}${keys.length > 6 ? ', ...' : ''}`;
 };
@@ -211,9 +222,9 @@ export const CATALOG: readonly Exposure[] = [
 ];
 
 /** Markers of a debug toolbar or debugger rendered into an ordinary page. */
-export const PAGE_MARKERS: readonly { what: string; severity: Severity; pattern: RegExp }[] = [
-  { what: 'Django Debug Toolbar', severity: 'medium', pattern: /id="djDebug"/ },
-  { what: 'Symfony web debug toolbar', severity: 'medium', pattern: /class="sf-toolbar|sfToolbarMainContent|id="sfwdt/ },
-  { what: 'Laravel Debugbar', severity: 'medium', pattern: /phpdebugbar/ },
-  { what: 'Werkzeug debugger', severity: 'high', pattern: /Werkzeug Debugger/ },
+export const PAGE_MARKERS: readonly { what: string; severity: Severity; pattern: Pattern }[] = [
+  { what: 'Django Debug Toolbar', severity: 'medium', pattern: linear(/id="djDebug"/) },
+  { what: 'Symfony web debug toolbar', severity: 'medium', pattern: linear(/class="sf-toolbar|sfToolbarMainContent|id="sfwdt/) },
+  { what: 'Laravel Debugbar', severity: 'medium', pattern: linear(/phpdebugbar/) },
+  { what: 'Werkzeug debugger', severity: 'high', pattern: linear(/Werkzeug Debugger/) },
 ];

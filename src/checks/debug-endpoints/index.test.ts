@@ -212,8 +212,10 @@ describe('debug-endpoints probe against live servers', () => {
     assert.ok(!s.paths.includes('/.env'));
   });
 
-  test('an invalid extra regex is a config error', () => {
-    assert.throws(() => debugEndpoints.options.parse({ extra: [{ path: '/x', match: '(' }] }), /not a valid regular expression/);
+  test('an invalid extra regex, or one the linear engine cannot run, is a config error', () => {
+    assert.throws(() => debugEndpoints.options.parse({ extra: [{ path: '/x', match: '(' }] }), /invalid regular expression: missing closing \).*, at character 1/);
+    assert.throws(() => debugEndpoints.options.parse({ extra: [{ path: '/x', match: 'key=(?!x)' }] }), /invalid regular expression: lookahead .*\(\?!.* is not supported.*, at character 5/);
+    assert.throws(() => debugEndpoints.options.parse({ extra: [{ path: '/x', match: 'x', contentType: '(a)\\1' }] }), /invalid regular expression: backreference .*1.* is not supported/);
   });
 
   test('refuses an extra path on another host before sending anything', async (t) => {

@@ -17,22 +17,14 @@ import type { HttpResponse } from '../../util/http.js';
 import { CATALOG, PAGE_MARKERS, sourceMap } from './catalog.js';
 import type { Exposure, Matcher } from './catalog.js';
 import { similar } from './baseline.js';
+import { linear, mustCompile, patternString } from '../../util/pattern.js';
 
-function validRegex(source: string): boolean {
-  try {
-    new RegExp(source);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const regex = (what: string) => z.string().min(1).refine(validRegex, { message: 'not a valid regular expression' }).describe(what);
+const regex = (what: string, ignoreCase = false) => patternString({ ignoreCase }).min(1).describe(what);
 
 const extraEntry = z.strictObject({
   path: z.string().min(1).describe('Path on the target.'),
   match: regex('Regular expression the body must match for the path to count as exposed (a 200 alone never does).'),
-  contentType: regex('Regular expression the Content-Type must also match.').optional(),
+  contentType: regex('Regular expression the Content-Type must also match.', true).optional(),
   severity: z.enum(SEVERITIES).default('high').describe('Severity of the finding.'),
   what: z.string().optional().describe('What it is, for the finding message.'),
 });
@@ -53,8 +45,8 @@ type Options = z.output<typeof options>;
 const RANGE = 'bytes=0-131071';
 
 function extraExposure(e: z.output<typeof extraEntry>): Exposure {
-  const body = new RegExp(e.match);
-  const type = e.contentType === undefined ? undefined : new RegExp(e.contentType, 'i');
+  const body = mustCompile(e.match);
+  const type = e.contentType === undefined ? undefined : mustCompile(e.contentType, { ignoreCase: true });
   const match: Matcher = (seen) => {
     if (type && !type.test(seen.contentType)) return undefined;
     return body.exec(seen.body)?.[0].slice(0, 80);
@@ -62,13 +54,16 @@ function extraExposure(e: z.output<typeof extraEntry>): Exposure {
   return { path: e.path, what: e.what ?? `configured exposure /${e.match}/`, severity: e.severity, match };
 }
 
+// On V8's engine `[^>]*` made this quadratic on a page of unclosed `<script` tags.
+const SCRIPT_SRC = linear(/<script\b[^>]*\bsrc\s*=\s*["']([^"']+)["']/i);
+
 /** Same-origin script bundles of a page, as `.map` paths. */
 function sourceMapPaths(res: HttpResponse, ctx: CheckContext, max: number): string[] {
   const out: string[] = [];
-  for (const m of res.body.matchAll(/<script\b[^>]*\bsrc\s*=\s*["']([^"']+)["']/gi)) {
+  for (const m of SCRIPT_SRC.matchAll(res.body)) {
     let url: URL;
     try {
-      url = new URL(m[1], res.url);
+      url = new URL(m[1] ?? '', res.url);
     } catch {
       continue;
     }
