@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import envKind from './index.js';
@@ -100,6 +101,27 @@ test('a missing dotenv file reads as empty (it can only add missing names); a mi
   assert.deepEqual(observations.missing, ['GONOGO_T_ONLY_IN_ABSENT_FILE']);
   assert.equal(Reflect.get(Object(evidence), 'fileFound'), false);
   await assert.rejects(envKind.run({ example: '.env.example' }, testContext({ configDir: dir })), /cannot read example file .*\.env\.example: no such file/);
+});
+
+test('a FIFO, a folder or a device as `file:` or `example:` is an error at once, never a stall', async (t) => {
+  const dir = configDir(t, {});
+  const fifo = join(dir, 'env-pipe');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  t.after(() => {
+    // Should a reader be stuck on the FIFO (the defect this guards), give it end-of-file so the process can exit.
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // no reader: nothing is stuck
+    }
+  });
+  const cases = [
+    { options: { required: ['GONOGO_T_X'], file: 'env-pipe' }, error: /cannot read env file: .*env-pipe is a FIFO \(named pipe\), not a regular file: not read$/ },
+    { options: { example: 'env-pipe' }, error: /cannot read example file: .*env-pipe is a FIFO \(named pipe\), not a regular file: not read$/ },
+    { options: { required: ['GONOGO_T_X'], file: '.' }, error: /cannot read env file: .* is a directory, not a regular file/ },
+    { options: { example: '/dev/zero' }, error: /cannot read example file: \/dev\/zero is a device, not a regular file/ },
+  ];
+  for (const c of cases) await assert.rejects(envKind.run(c.options, testContext({ configDir: dir })), c.error);
 });
 
 test('values never reach observations, evidence or errors', async (t) => {

@@ -1,7 +1,7 @@
-import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { FileRefusedError, readRegularFile } from '../../util/fs.js';
 import { defineKind } from '../types.js';
 
 /**
@@ -64,11 +64,16 @@ function parseDotenv(text: string): Map<string, string | undefined> {
   return out;
 }
 
+/** A dotenv file is a few kilobytes; anything past this is not one. */
+const MAX_DOTENV_BYTES = 1024 * 1024;
+
 async function readDotenv(path: string, what: string, optional: boolean): Promise<Map<string, string | undefined> | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Only a regular file is read: a FIFO given as `file:` would otherwise stall the check, and gonogo, for ever.
+    text = (await readRegularFile(path, MAX_DOTENV_BYTES)).toString('utf8');
   } catch (err) {
+    if (err instanceof FileRefusedError) throw new Error(`cannot read ${what}: ${err.message}`);
     const code = err instanceof Error && 'code' in err ? err.code : undefined;
     if (optional && code === 'ENOENT') return undefined;
     throw new Error(`cannot read ${what} ${path}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
