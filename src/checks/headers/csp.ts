@@ -1,8 +1,14 @@
 // Content-Security-Policy analysis: pure functions over header values, so every rule has a table test.
+// Header values come from the target: patterns over them run on the linear-time engine.
 import type { Finding } from '../_shared/probe.js';
+import { linear } from '../../util/pattern.js';
 
 /** One policy: directive name (lower case) -> its source expressions (as written). */
 export type Policy = Map<string, string[]>;
+
+const WHITESPACE = linear(/\s+/);
+const NONCE_OR_HASH = linear(/^'(nonce|sha256|sha384|sha512)-/i);
+const PLAIN_HTTP_HOST = linear(/^http:\/\/./i);
 
 /**
  * Parses a CSP header value. Several policies (several headers, folded with `, `) are all enforced,
@@ -13,7 +19,7 @@ export function parseCsp(value: string): Policy[] {
   for (const serialized of value.split(',')) {
     const policy: Policy = new Map();
     for (const part of serialized.split(';')) {
-      const tokens = part.trim().split(/\s+/).filter(Boolean);
+      const tokens = WHITESPACE.split(part);
       const name = tokens.shift()?.toLowerCase();
       if (name && !policy.has(name)) policy.set(name, tokens);
     }
@@ -25,7 +31,7 @@ export function parseCsp(value: string): Policy[] {
 const lower = (xs: readonly string[]): string[] => xs.map((x) => x.toLowerCase());
 
 /** `'nonce-...'` or `'sha256-...'`: with one present, CSP2+ browsers ignore `'unsafe-inline'`. */
-const hasNonceOrHash = (sources: readonly string[]): boolean => sources.some((s) => /^'(nonce|sha256|sha384|sha512)-/i.test(s));
+const hasNonceOrHash = (sources: readonly string[]): boolean => sources.some((s) => NONCE_OR_HASH.test(s));
 
 /** Sources that let any host (or inline data) supply a script. */
 const WILDCARD_SOURCES = new Set(['*', 'http:', 'https:', 'http://*', 'https://*', '*:*']);
@@ -110,7 +116,7 @@ const SCRIPT_RULES: ScriptRule[] = [
     severity: 'medium',
     weak: 'a script source on plain http:// can be swapped by anyone on the network path',
     judge(sources) {
-      const offending = sources.filter((s) => /^http:\/\/./i.test(s) && s.toLowerCase() !== 'http://*');
+      const offending = sources.filter((s) => PLAIN_HTTP_HOST.test(s) && s.toLowerCase() !== 'http://*');
       if (offending.length === 0) return { verdict: 'ok', offending };
       return { verdict: strictDynamic(sources) ? 'neutralized' : 'weak', offending };
     },

@@ -1,12 +1,18 @@
-// The non-CSP header rules and the cookie rules: pure functions over observed values.
+// The non-CSP header rules and the cookie rules: pure functions over observed values. Those come
+// from the target, so patterns over them run on the linear-time engine (on V8's, VERSION alone was
+// quadratic on a header of digits).
 import { parseSetCookie } from 'set-cookie-parser';
 import type { Finding } from '../_shared/probe.js';
+import { linear } from '../../util/pattern.js';
 
 /**
  * 180 days: the HTTP Observatory's floor for HSTS max-age (15552000, not the 15768000 of a strict
  * six months, which would fail helmet's long-standing default).
  */
 export const DEFAULT_HSTS_MIN_AGE = 15_552_000;
+
+const MAX_AGE = linear(/(?:^|;)\s*max-age\s*=\s*"?(\d+)"?\s*(?:;|$)/i);
+const INCLUDE_SUBDOMAINS = linear(/(?:^|;)\s*includesubdomains\s*(?:;|$)/i);
 
 export function analyzeHsts(value: string | undefined, https: boolean, minAge: number): Finding[] {
   if (!https) {
@@ -15,7 +21,7 @@ export function analyzeHsts(value: string | undefined, https: boolean, minAge: n
   if (value === undefined) {
     return [{ id: 'hsts.missing', severity: 'high', message: 'no Strict-Transport-Security: the first visit can be downgraded to HTTP (SSL stripping)', observed: null }];
   }
-  const maxAge = /(?:^|;)\s*max-age\s*=\s*"?(\d+)"?\s*(?:;|$)/i.exec(value);
+  const maxAge = MAX_AGE.exec(value);
   if (!maxAge) {
     return [{ id: 'hsts.invalid', severity: 'high', message: 'Strict-Transport-Security has no valid max-age: browsers ignore it', observed: value }];
   }
@@ -27,7 +33,7 @@ export function analyzeHsts(value: string | undefined, https: boolean, minAge: n
   if (age < minAge) {
     findings.push({ id: 'hsts.short-max-age', severity: 'medium', message: `HSTS max-age ${age} s is below ${minAge} s`, observed: value });
   }
-  if (!/(?:^|;)\s*includesubdomains\s*(?:;|$)/i.test(value)) {
+  if (!INCLUDE_SUBDOMAINS.test(value)) {
     findings.push({ id: 'hsts.no-subdomains', severity: 'info', message: 'HSTS without includeSubDomains: subdomains can still be reached over HTTP', observed: value });
   }
   return findings;
@@ -105,7 +111,7 @@ const LEAK_HEADERS: { header: string; productSeverity: Finding['severity'] }[] =
   { header: 'x-generator', productSeverity: 'info' },
 ];
 
-const VERSION = /\d+\.\d+|\/\s*v?\d/;
+const VERSION = linear(/\d+\.\d+|\/\s*v?\d/);
 
 export function analyzeLeaks(headers: Record<string, string>): Finding[] {
   const findings: Finding[] = [];
@@ -135,8 +141,8 @@ export interface CookieFlags {
   sameSite: string | null;
 }
 
-const SESSION_NAME = /sess|sid|auth|token|jwt|login|remember|identity/i;
-const CSRF_NAME = /csrf|xsrf/i;
+const SESSION_NAME = linear(/sess|sid|auth|token|jwt|login|remember|identity/i);
+const CSRF_NAME = linear(/csrf|xsrf/i);
 
 /**
  * Parses Set-Cookie headers. Cookies set by the login are session cookies unless they carry the
