@@ -3,7 +3,29 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Attestation, Decision, ItemResult, Signoff, Status, Tier, Waiver } from '../model.js';
-import type { NewRun, Store } from './types.js';
+import { fakeClock } from '../test-support/clock.js';
+import type { FakeClock } from '../test-support/clock.js';
+import { StoreError } from './errors.js';
+import type { StoreFaultKind } from './errors.js';
+import { DEFAULT_LEASE_MS } from './lease.js';
+import type { NewRun, OpenStoreOptions, Store } from './types.js';
+
+/** Opens one store location, as often as a test needs (a second process, a later opener). */
+export type Opener = (options?: OpenStoreOptions) => Promise<Store>;
+
+/** The time the contract's runs start at; a fake clock set to it keeps their leases fresh. */
+export const T0 = Date.parse('2026-03-01T10:00:00.000Z');
+
+/** Asserts a rejection is a StoreError of `kind` whose message matches `pattern`. */
+export async function rejectsAsStoreError(promise: Promise<unknown>, kind: StoreFaultKind, pattern: RegExp): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof StoreError, `expected a StoreError, got ${String(error)}`);
+    assert.equal(error.kind, kind);
+    assert.match(error.message, pattern);
+    assert.doesNotMatch(error.message, /\n/);
+    return true;
+  });
+}
 
 /** A run of the `web` gate as `gonogo check` would begin it. */
 export function newRun(over: Partial<NewRun> = {}): NewRun {
@@ -41,12 +63,17 @@ export function decision(verdict: Decision['verdict'] = 'GO_WITH_CONDITIONS', re
   };
 }
 
-/** Registers the store contract's tests; `open` must give a new, empty store each call. */
-export function storeContract(name: string, open: () => Promise<Store>): void {
-  async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-    const store = await open();
+/**
+ * Registers the store contract's tests. `storage` gives each test a new, empty store location and
+ * an opener for it; the stores are opened on a fake clock at T0 unless a test says otherwise.
+ */
+export function storeContract(name: string, storage: () => Promise<Opener>): void {
+  async function withStore(fn: (store: Store, clock: FakeClock, open: Opener) => Promise<void>): Promise<void> {
+    const open = await storage();
+    const clock = fakeClock(T0);
+    const store = await open({ clock });
     try {
-      await fn(store);
+      await fn(store, clock, open);
     } finally {
       await store.close();
     }
@@ -155,8 +182,9 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
       withStore(async (store) => {
         const completed = await store.beginRun(newRun());
         await store.endRun(completed, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision('NO_GO', 40) });
-        await assert.rejects(
+        await rejectsAsStoreError(
           store.endRun(completed, { status: 'completed', finishedAt: '2026-03-01T10:06:00.000Z', decision: decision('GO', 100) }),
+          'run-ended',
           /already ended \(completed\)/,
         );
         // Ctrl-C after the end: aborting changes nothing.
@@ -168,7 +196,7 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
         const aborted = await store.beginRun(newRun());
         await store.endRun(aborted, { status: 'aborted', finishedAt: '2026-03-01T10:01:00.000Z' });
-        await assert.rejects(store.endRun(aborted, { status: 'completed', finishedAt: '2026-03-01T10:02:00.000Z', decision: decision('GO', 100) }), /already ended \(aborted\)/);
+        await rejectsAsStoreError(store.endRun(aborted, { status: 'completed', finishedAt: '2026-03-01T10:02:00.000Z', decision: decision('GO', 100) }), 'run-ended', /already ended \(aborted\)/);
         assert.equal((await store.getRun(aborted))?.decision, undefined);
       }));
 
@@ -198,15 +226,15 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
 
     it('rejects results and ends for an unknown run, and results for an ended run', () =>
       withStore(async (store) => {
-        await assert.rejects(store.saveResult('no-such-run', itemResult('C-01')), /unknown run no-such-run/);
-        await assert.rejects(store.endRun('no-such-run', { status: 'completed', finishedAt: '2026-03-01T10:01:00.000Z' }), /unknown run no-such-run/);
-        await assert.rejects(store.endRun('no-such-run', { status: 'aborted', finishedAt: '2026-03-01T10:01:00.000Z' }), /unknown run no-such-run/);
+        await rejectsAsStoreError(store.saveResult('no-such-run', itemResult('C-01')), 'unknown-run', /unknown run no-such-run/);
+        await rejectsAsStoreError(store.endRun('no-such-run', { status: 'completed', finishedAt: '2026-03-01T10:01:00.000Z' }), 'unknown-run', /unknown run no-such-run/);
+        await rejectsAsStoreError(store.endRun('no-such-run', { status: 'aborted', finishedAt: '2026-03-01T10:01:00.000Z' }), 'unknown-run', /unknown run no-such-run/);
 
         const id = await store.beginRun(newRun());
         await store.saveResult(id, itemResult('C-01'));
         await store.endRun(id, { status: 'completed', finishedAt: '2026-03-01T10:01:00.000Z', decision: decision() });
-        await assert.rejects(store.saveResult(id, itemResult('C-01', 'fail')), /is completed/);
-        await assert.rejects(store.saveResult(id, itemResult('C-02')), /is completed/);
+        await rejectsAsStoreError(store.saveResult(id, itemResult('C-01', 'fail')), 'run-ended', /is completed/);
+        await rejectsAsStoreError(store.saveResult(id, itemResult('C-02')), 'run-ended', /is completed/);
         assert.deepEqual((await store.getRun(id))?.results, [itemResult('C-01')]);
       }));
 
@@ -225,6 +253,114 @@ export function storeContract(name: string, open: () => Promise<Store>): void {
         assert.deepEqual(runB?.results, items.map((item) => itemResult(item, 'fail')));
         assert.equal(runA?.decision?.verdict, 'GO');
         assert.equal(runB?.decision?.verdict, 'NO_GO');
+      }));
+
+    it('renews a running run\'s heartbeat, and refuses to once the run has ended', () =>
+      withStore(async (store) => {
+        const id = await store.beginRun(newRun());
+        await store.heartbeat(id, '2026-03-01T10:00:45.000Z');
+        await store.endRun(id, { status: 'completed', finishedAt: '2026-03-01T10:01:00.000Z', decision: decision() });
+        await rejectsAsStoreError(store.heartbeat(id, '2026-03-01T10:01:30.000Z'), 'run-ended', /is completed: its lease can no longer be renewed/);
+        await rejectsAsStoreError(store.heartbeat('no-such-run', '2026-03-01T10:01:30.000Z'), 'unknown-run', /unknown run no-such-run/);
+        await assert.rejects(store.heartbeat(id, 'soon'), /ISO 8601/);
+      }));
+
+    it('ends as aborted, at its last heartbeat, a run whose lease lapsed: the next opener finds it, wherever it ran', () =>
+      withStore(async (store, clock, open) => {
+        // One run renews its lease, one goes silent, one was begun on another host that died.
+        const renewed = await store.beginRun(newRun());
+        const silent = await store.beginRun(newRun());
+        const elsewhere = await store.beginRun(newRun({ pid: 999_999_999, host: 'ci-runner-7.example' }));
+        await store.saveResult(silent, itemResult('C-01'));
+        await clock.advance(DEFAULT_LEASE_MS - 10_000);
+        await store.heartbeat(renewed, new Date(clock.now()).toISOString());
+        await clock.advance(20_000); // 70 s after the start: two leases lapsed, one renewed 20 s ago
+
+        const next = await open({ clock });
+        try {
+          assert.equal((await next.getRun(renewed))?.status, 'running');
+          for (const id of [silent, elsewhere]) {
+            const run = await next.getRun(id);
+            assert.equal(run?.status, 'aborted');
+            assert.equal(run?.finishedAt, '2026-03-01T10:00:00.000Z', 'finished at its last heartbeat');
+            assert.equal(run !== undefined && 'decision' in run, false);
+          }
+          assert.deepEqual((await next.getRun(silent))?.results, [itemResult('C-01')]);
+          // Ended for good: the run cannot be completed or renewed now.
+          await rejectsAsStoreError(next.endRun(silent, { status: 'completed', finishedAt: '2026-03-01T10:02:00.000Z', decision: decision('GO', 100) }), 'run-ended', /already ended \(aborted\)/);
+          await rejectsAsStoreError(store.heartbeat(elsewhere, new Date(clock.now()).toISOString()), 'run-ended', /is aborted/);
+        } finally {
+          await next.close();
+        }
+      }));
+
+    it('lets a run that lapsed but was not yet ended by anyone renew its lease', () =>
+      withStore(async (store, clock, open) => {
+        const id = await store.beginRun(newRun());
+        await clock.advance(DEFAULT_LEASE_MS + 1);
+        // Read as aborted meanwhile, but nobody opened the store to end it: a late heartbeat revives it.
+        assert.equal((await store.getRun(id))?.status, 'aborted');
+        await store.heartbeat(id, new Date(clock.now()).toISOString());
+        assert.equal((await store.getRun(id))?.status, 'running');
+        const next = await open({ clock });
+        try {
+          assert.equal((await next.getRun(id))?.status, 'running');
+        } finally {
+          await next.close();
+        }
+      }));
+
+    it('honours the opener\'s lease length', () =>
+      withStore(async (store, clock, open) => {
+        const id = await store.beginRun(newRun());
+        await clock.advance(10_001);
+        const patient = await open({ clock, readonly: true });
+        try {
+          assert.equal((await patient.getRun(id))?.status, 'running');
+        } finally {
+          await patient.close();
+        }
+        const strict = await open({ clock, leaseMs: 10_000 });
+        try {
+          assert.equal((await strict.getRun(id))?.status, 'aborted');
+        } finally {
+          await strict.close();
+        }
+      }));
+
+    it('reads read-only: a lapsed run reads as aborted but is not ended, and every write is refused', () =>
+      withStore(async (store, clock, open) => {
+        const id = await store.beginRun(newRun());
+        await store.saveResult(id, itemResult('C-01'));
+        const signoff: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:00:30.000Z' };
+        await store.addAttestation(signoff);
+        await store.close();
+
+        const later = fakeClock(T0 + DEFAULT_LEASE_MS + 1);
+        const reader = await open({ readonly: true, clock: later });
+        try {
+          const run = await reader.getRun(id);
+          assert.equal(run?.status, 'aborted');
+          assert.deepEqual(run?.results, [itemResult('C-01')]);
+          assert.deepEqual((await reader.listRuns({})).map((r) => [r.id, r.status]), [[id, 'aborted']]);
+          assert.deepEqual(await reader.listAttestations('web'), [signoff]);
+          const refused = /the store was opened read-only/;
+          await rejectsAsStoreError(reader.beginRun(newRun()), 'read-only', refused);
+          await rejectsAsStoreError(reader.saveResult(id, itemResult('C-02')), 'read-only', refused);
+          await rejectsAsStoreError(reader.heartbeat(id, '2026-03-01T10:02:00.000Z'), 'read-only', refused);
+          await rejectsAsStoreError(reader.endRun(id, { status: 'aborted', finishedAt: '2026-03-01T10:02:00.000Z' }), 'read-only', refused);
+          await rejectsAsStoreError(reader.addAttestation(signoff), 'read-only', refused);
+        } finally {
+          await reader.close();
+        }
+        // Nothing was written: an opener before the lease lapsed still finds the run running.
+        const before = await open({ readonly: true, clock: fakeClock(T0 + 1000) });
+        try {
+          assert.equal((await before.getRun(id))?.status, 'running');
+          assert.equal((await before.listAttestations('web')).length, 1);
+        } finally {
+          await before.close();
+        }
       }));
   });
 }

@@ -1,13 +1,18 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openStore } from './index.js';
+import { newRun } from './contract.js';
+import { openStore, StoreError } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gonogo-open-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+const startedNow = () => newRun({ startedAt: new Date().toISOString() });
+
+// Each location is opened, written and reopened: a file store keeps the run, a throwaway one does
+// not and leaves no file behind (a `sqlite:` prefix not stripped would make a file of that name).
 const locations = [
   { name: 'a plain file path opens SQLite', location: join(dir, 'plain.db'), file: join(dir, 'plain.db') },
   { name: 'sqlite:PATH opens SQLite at PATH', location: `sqlite:${join(dir, 'prefixed.db')}`, file: join(dir, 'prefixed.db') },
@@ -16,11 +21,33 @@ const locations = [
 ];
 for (const { name, location, file } of locations) {
   test(name, async () => {
+    const cwdBefore = readdirSync(process.cwd());
     const store = await openStore(location);
+    const id = await store.beginRun(startedNow());
+    assert.equal((await store.getRun(id))?.status, 'running');
     await store.close();
+    const again = await openStore(location);
+    try {
+      assert.deepEqual((await again.listRuns({})).map((r) => r.id), file ? [id] : []);
+    } finally {
+      await again.close();
+    }
     if (file) assert.ok(existsSync(file), `${file} was created`);
+    assert.deepEqual(readdirSync(process.cwd()), cwdBefore, 'no file appeared in the working folder');
   });
 }
+
+test('options reach the store: read-only refuses writes, a bad lease is refused', async () => {
+  const file = join(dir, 'options.db');
+  await (await openStore(file)).close();
+  const reader = await openStore(`sqlite:${file}`, { readonly: true });
+  try {
+    await assert.rejects(reader.beginRun(startedNow()), (error: unknown) => error instanceof StoreError && error.kind === 'read-only');
+  } finally {
+    await reader.close();
+  }
+  await assert.rejects(openStore(file, { leaseMs: 0 }), /leaseMs must be a positive number/);
+});
 
 test('a PostgreSQL URL is refused clearly, without echoing its password', async () => {
   for (const url of ['postgres://gonogo:s3cret@db.example/gonogo', 'postgresql://gonogo:s3cret@db.example/gonogo', 'POSTGRES://db']) {

@@ -2,6 +2,7 @@
 // JSON kept as TEXT, no engine-specific types or functions) and the mapping between rows and the
 // model's plain objects.
 import type { Attempt, Attestation, Decision, ItemResult, RunRecord, RunStatus, Status, Tier, Verdict } from '../model.js';
+import { leaseLapsed } from './lease.js';
 import type { RunSummary } from './types.js';
 
 /**
@@ -48,6 +49,10 @@ export const MIGRATIONS: readonly string[] = [
      body TEXT NOT NULL
    );
    CREATE INDEX attestations_by_gate ON attestations (gate, id);`,
+  // Killed runs are found by a heartbeat lease, not by pid and host (those columns stay for old
+  // rows). A run left running by an older gonogo starts its lease from when it started.
+  `ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+   UPDATE runs SET heartbeat_at = started_at WHERE status = 'running';`,
 ];
 
 /** A row of `runs`. */
@@ -63,6 +68,19 @@ export interface RunRow {
   verdict: Verdict | null;
   readiness: number | null;
   decision: string | null;
+  /** NULL for runs that ended before schema version 2. */
+  heartbeat_at: string | null;
+}
+
+/**
+ * The row as it stands at `now`: a running run whose lease lapsed was killed, so it reads as
+ * aborted, finished at its last heartbeat (the last moment it was known alive). A read-only store
+ * reports it so without writing; a read-write opener also records it.
+ */
+export function asOf(row: RunRow, now: number, leaseMs: number): RunRow {
+  if (row.status !== 'running') return row;
+  const beat = row.heartbeat_at ?? row.started_at;
+  return leaseLapsed(beat, now, leaseMs) ? { ...row, status: 'aborted', finished_at: beat } : row;
 }
 
 /** A row of `results`, without its keys. */

@@ -1,85 +1,114 @@
-// The SQLite store: one file, no set-up. WAL and a busy timeout let several gonogo processes
-// (a CI job, a watcher, the dashboard) write the same file at once.
-import { mkdirSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+// The SQLite store: one file, no set-up. WAL lets several gonogo processes (a CI job, a watcher,
+// the dashboard) use the same file at once; a writer that finds it locked waits within a bound
+// (sqlite-faults.ts), and every failure rejects as a StoreError.
+import type Database from 'better-sqlite3';
 import type { Attestation, ItemResult } from '../model.js';
+import { systemClock } from '../util/clock.js';
+import { StoreError } from './errors.js';
 import { idGenerator } from './id.js';
-import { MIGRATIONS, resultColumns, toAttestation, toRecord, toSummary } from './schema.js';
+import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
+import { asOf, resultColumns, toAttestation, toRecord, toSummary } from './schema.js';
 import type { ResultRow, RunRow } from './schema.js';
-import type { NewRun, RunEnd, Store } from './types.js';
+import { failed, withRetry } from './sqlite-faults.js';
+import type { FaultContext } from './sqlite-faults.js';
+import { openReader, openWriter } from './sqlite-file.js';
+import type { Connection } from './sqlite-file.js';
+import type { NewRun, OpenStoreOptions, RunEnd, Store } from './types.js';
 
-/** How long a writer waits for another process's write transaction before giving up. */
-const BUSY_TIMEOUT_MS = 5000;
+/** How long in all an operation waits for another process's lock, unless the opener says otherwise. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
 
-const RUN_COLUMNS = 'id, gate, env, command, config_hash, status, started_at, finished_at, verdict, readiness, decision';
+/** Options of a SQLite store beyond those every store has. */
+export interface SqliteStoreOptions extends OpenStoreOptions {
+  /**
+   * Caps the file at this many pages (PRAGMA max_page_count): a write beyond it fails as it would
+   * on a full disk. For tests of that failure, and for a store that must not grow past a size.
+   */
+  maxPageCount?: number;
+}
+
 const RESULT_COLUMNS = 'item_id, tier, status, message, evidence, duration_ms, attempts';
 
-/** Opens (creating it and its parent folders if needed) the SQLite store at `file`; `':memory:'` gives a private in-memory store. */
-export async function openSqliteStore(file: string): Promise<Store> {
-  const inMemory = file === ':memory:';
-  if (!inMemory) mkdirSync(dirname(file), { recursive: true });
-  let db: Database.Database | undefined;
+/** The runs columns as RunRow names them; before schema version 2 there is no heartbeat. */
+function runColumns(version: number): string {
+  const base = 'id, gate, env, command, config_hash, status, started_at, finished_at, verdict, readiness, decision';
+  return version >= 2 ? `${base}, heartbeat_at` : `${base}, NULL AS heartbeat_at`;
+}
+
+function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new RangeError(`openStore: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, got ${value}`);
+  return value;
+}
+
+/** A time the store keeps must be one the lease can be judged by. */
+function isoTime(what: string, value: string): void {
+  if (!Number.isFinite(Date.parse(value))) throw new RangeError(`${what} must be an ISO 8601 date-time, got ${JSON.stringify(value)}`);
+}
+
+/**
+ * Opens the SQLite store at `file` (`':memory:'`: a private in-memory store). Read-write creates it
+ * and its parent folders if needed, migrates it, and ends as aborted every running run whose lease
+ * lapsed. A file that is not a gonogo store, or is damaged, is refused untouched.
+ */
+export async function openSqliteStore(file: string, options: SqliteStoreOptions = {}): Promise<Store> {
+  const leaseMs = positive('leaseMs', options.leaseMs, DEFAULT_LEASE_MS);
+  const ctx: FaultContext = {
+    location: file,
+    clock: options.clock ?? systemClock,
+    lockTimeoutMs: positive('lockTimeoutMs', options.lockTimeoutMs, DEFAULT_LOCK_TIMEOUT_MS, true),
+  };
+  if (options.readonly) return sqliteStore(await openReader(ctx, file), ctx, leaseMs);
+  const conn = await openWriter(ctx, file, { maxPageCount: options.maxPageCount });
   try {
-    db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
-    if (!inMemory) db.pragma('journal_mode = WAL');
-    db.pragma('foreign_keys = ON');
-    migrate(db, file);
-    abortOrphanedRuns(db, new Date().toISOString());
+    await endLapsedRuns(conn.current().db, ctx, leaseMs);
   } catch (error) {
-    db?.close();
-    const message = error instanceof Error ? error.message : String(error);
-    throw new Error(`cannot open the store ${file}: ${message}`, { cause: error });
+    conn.close();
+    throw error;
   }
-  return sqliteStore(db);
+  return sqliteStore(conn, ctx, leaseMs);
 }
 
-function migrate(db: Database.Database, file: string): void {
-  // IMMEDIATE: two processes opening a new file at once must not both apply the steps.
-  db.transaction(() => {
-    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
-    const row = db.prepare<[], { version: number }>('SELECT version FROM schema_version').get();
-    const current = row?.version ?? 0;
-    if (current > MIGRATIONS.length) {
-      throw new Error(
-        `${file} has store schema version ${current}, but this gonogo knows versions up to ${MIGRATIONS.length}: it was written by a newer gonogo, upgrade to open it`,
-      );
-    }
-    for (const step of MIGRATIONS.slice(current)) db.exec(step);
-    if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
-    else if (current < MIGRATIONS.length) db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
-  }).immediate();
+/** Records as aborted, finished at their last heartbeat, the running runs whose lease lapsed: their process was killed. */
+async function endLapsedRuns(db: Database.Database, ctx: FaultContext, leaseMs: number): Promise<void> {
+  const now = ctx.clock.now();
+  const running = await withRetry(ctx, 'open', () =>
+    db.prepare<[], { id: string; beat: string }>("SELECT id, COALESCE(heartbeat_at, started_at) AS beat FROM runs WHERE status = 'running'").all(),
+  );
+  const lapsed = running.filter((r) => leaseLapsed(r.beat, now, leaseMs));
+  if (lapsed.length === 0) return;
+  // Only if the heartbeat is still the one judged: a run renewed meanwhile is alive.
+  const abort = db.prepare(
+    "UPDATE runs SET status = 'aborted', finished_at = ? WHERE id = ? AND status = 'running' AND COALESCE(heartbeat_at, started_at) = ?",
+  );
+  await withRetry(ctx, 'open', () =>
+    db.transaction(() => {
+      for (const r of lapsed) abort.run(r.beat, r.id, r.beat);
+    }).immediate(),
+  );
 }
 
-/** Whether a process with this id exists (EPERM: it does, under another user). */
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error instanceof Error && 'code' in error && error.code === 'EPERM';
-  }
+/** The queries every store has, prepared for one database at one schema version. */
+function prepareReads(db: Database.Database, version: number) {
+  const columns = runColumns(version);
+  const selectRun = db.prepare<[string], RunRow>(`SELECT ${columns} FROM runs WHERE id = ?`);
+  const selectResults = db.prepare<[string], ResultRow>(`SELECT ${RESULT_COLUMNS} FROM results WHERE run_id = ? ORDER BY seq`);
+  return {
+    // One read transaction: the run and its results as of one moment.
+    getRun: db.transaction((id: string) => {
+      const row = selectRun.get(id);
+      return row === undefined ? undefined : { row, results: selectResults.all(id) };
+    }),
+    listAll: db.prepare<[number], RunRow>(`SELECT ${columns} FROM runs ORDER BY id DESC LIMIT ?`),
+    listGate: db.prepare<[string, number], RunRow>(`SELECT ${columns} FROM runs WHERE gate = ? ORDER BY id DESC LIMIT ?`),
+    attestations: db.prepare<[string], { body: string }>('SELECT body FROM attestations WHERE gate = ? ORDER BY id'),
+  };
 }
 
-/** A run left `running` by a process of this host that no longer exists was killed: mark it aborted. */
-function abortOrphanedRuns(db: Database.Database, now: string): void {
-  const running = db
-    .prepare<[string], { id: string; pid: number }>("SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL")
-    .all(hostname());
-  const dead = running.filter((r) => !isAlive(r.pid));
-  if (dead.length === 0) return;
-  const abort = db.prepare("UPDATE runs SET status = 'aborted', finished_at = ? WHERE id = ? AND status = 'running'");
-  db.transaction(() => {
-    for (const r of dead) abort.run(now, r.id);
-  }).immediate();
-}
-
-function sqliteStore(db: Database.Database): Store {
-  const nextId = idGenerator();
+/** The writes, as transactions that take the write lock up front. */
+function prepareWrites(db: Database.Database, location: string) {
   const insertRun = db.prepare(
-    "INSERT INTO runs (id, gate, env, command, config_hash, status, started_at, pid, host) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+    "INSERT INTO runs (id, gate, env, command, config_hash, status, started_at, heartbeat_at, pid, host) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
   );
   const runStatus = db.prepare<[string], { status: RunRow['status'] }>('SELECT status FROM runs WHERE id = ?');
   // A result keeps the position of its first save; saving it again replaces its content.
@@ -93,83 +122,127 @@ function sqliteStore(db: Database.Database): Store {
   const finishRun = db.prepare(
     "UPDATE runs SET status = ?, finished_at = ?, verdict = ?, readiness = ?, decision = ? WHERE id = ? AND status = 'running'",
   );
-  const selectRun = db.prepare<[string], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`);
-  const selectResults = db.prepare<[string], ResultRow>(`SELECT ${RESULT_COLUMNS} FROM results WHERE run_id = ? ORDER BY seq`);
-  const listAll = db.prepare<[number], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT ?`);
-  const listGate = db.prepare<[string, number], RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE gate = ? ORDER BY id DESC LIMIT ?`);
+  const renew = db.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'");
   const insertAttestation = db.prepare('INSERT INTO attestations (id, gate, kind, at, body) VALUES (?, ?, ?, ?, ?)');
-  const selectAttestations = db.prepare<[string], { body: string }>('SELECT body FROM attestations WHERE gate = ? ORDER BY id');
+
+  const refused = (kind: 'run-ended' | 'unknown-run', reason: string): StoreError =>
+    new StoreError(`${failed('record', location)}: ${reason}`, { kind, location });
 
   /** The run's status, or a rejection naming the unknown run. */
   function statusOf(runId: string): RunRow['status'] {
     const row = runStatus.get(runId);
-    if (row === undefined) throw new Error(`unknown run ${runId}`);
+    if (row === undefined) throw refused('unknown-run', `unknown run ${runId}`);
     return row.status;
   }
 
   // Writes take the write lock up front (IMMEDIATE): a deferred transaction that reads first and
   // then writes can fail at once with SQLITE_BUSY when another process committed in between,
   // without waiting for the busy timeout.
-  const saveResultTx = db.transaction((runId: string, result: ItemResult) => {
-    const status = statusOf(runId);
-    if (status !== 'running') throw new Error(`run ${runId} is ${status}: its results can no longer change`);
-    upsertResult.run(runId, result.id, runId, ...resultColumns(result));
-  });
+  return {
+    beginRun: db.transaction((id: string, run: NewRun) => {
+      insertRun.run(id, run.gate, run.env, run.command, run.configHash, run.startedAt, run.startedAt, run.pid ?? null, run.host ?? null);
+    }),
+    heartbeat: db.transaction((runId: string, at: string) => {
+      if (renew.run(at, runId).changes === 1) return;
+      const status = statusOf(runId);
+      throw refused('run-ended', `run ${runId} is ${status}: its lease can no longer be renewed`);
+    }),
+    saveResult: db.transaction((runId: string, result: ItemResult) => {
+      const status = statusOf(runId);
+      if (status !== 'running') throw refused('run-ended', `run ${runId} is ${status}: its results can no longer change`);
+      upsertResult.run(runId, result.id, runId, ...resultColumns(result));
+    }),
+    endRun: db.transaction((runId: string, end: RunEnd) => {
+      const status = statusOf(runId);
+      if (status !== 'running') {
+        if (end.status === 'aborted') return;
+        throw refused('run-ended', `run ${runId} has already ended (${status}): it cannot be completed again`);
+      }
+      const decision = end.status === 'completed' ? end.decision : undefined;
+      finishRun.run(end.status, end.finishedAt, decision?.verdict ?? null, decision?.readiness ?? null, decision ? JSON.stringify(decision) : null, runId);
+    }),
+    addAttestation: db.transaction((id: string, a: Attestation) => {
+      insertAttestation.run(id, a.gate, a.kind, a.at, JSON.stringify(a));
+    }),
+  };
+}
 
-  const endRunTx = db.transaction((runId: string, end: RunEnd) => {
-    const status = statusOf(runId);
-    if (status !== 'running') {
-      if (end.status === 'aborted') return;
-      throw new Error(`run ${runId} has already ended (${status}): it cannot be completed again`);
-    }
-    const decision = end.status === 'completed' ? end.decision : undefined;
-    finishRun.run(end.status, end.finishedAt, decision?.verdict ?? null, decision?.readiness ?? null, decision ? JSON.stringify(decision) : null, runId);
-  });
+type Reads = ReturnType<typeof prepareReads>;
+type Writes = ReturnType<typeof prepareWrites>;
 
-  const getRunTx = db.transaction((id: string) => {
-    const row = selectRun.get(id);
-    return row === undefined ? undefined : toRecord(row, selectResults.all(id));
-  });
+function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Store {
+  const nextId = idGenerator();
+  // A read-only connection may move to a fresher database between operations: statements per database.
+  const prepared = new WeakMap<Database.Database, Reads>();
+  const writes = conn.writable ? prepareWrites(conn.current().db, ctx.location) : undefined;
+
+  // Rows are mapped inside: a stored value that no longer parses is a store fault too.
+  const read = <T>(fn: (r: Reads) => T): Promise<T> =>
+    withRetry(ctx, 'read', () => {
+      const { db, version } = conn.current();
+      let reads = prepared.get(db);
+      if (reads === undefined) {
+        reads = prepareReads(db, version);
+        prepared.set(db, reads);
+      }
+      return fn(reads);
+    });
+
+  const write = async <T>(fn: (w: Writes) => T): Promise<T> => {
+    if (writes === undefined) throw new StoreError(`${failed('record', ctx.location)}: the store was opened read-only`, { kind: 'read-only', location: ctx.location });
+    return withRetry(ctx, 'record', () => fn(writes));
+  };
+
+  /** A row as it stands now: a lapsed lease reads as aborted. */
+  const now = (row: RunRow): RunRow => asOf(row, ctx.clock.now(), leaseMs);
 
   return {
     async beginRun(run: NewRun) {
+      isoTime('beginRun: startedAt', run.startedAt);
       const id = nextId();
-      const pid = run.pid ?? process.pid;
-      insertRun.run(id, run.gate, run.env, run.command, run.configHash, run.startedAt, pid, run.host ?? hostname());
+      await write((w) => w.beginRun.immediate(id, run));
       return id;
     },
 
+    async heartbeat(runId: string, at: string) {
+      isoTime('heartbeat: at', at);
+      await write((w) => w.heartbeat.immediate(runId, at));
+    },
+
     async saveResult(runId: string, result: ItemResult) {
-      saveResultTx.immediate(runId, result);
+      await write((w) => w.saveResult.immediate(runId, result));
     },
 
     async endRun(runId: string, end: RunEnd) {
-      endRunTx.immediate(runId, end);
+      await write((w) => w.endRun.immediate(runId, end));
     },
 
     async getRun(id: string) {
-      return getRunTx(id);
+      return read((r) => {
+        const found = r.getRun(id);
+        return found === undefined ? undefined : toRecord(now(found.row), found.results);
+      });
     },
 
     async listRuns(q: { gate?: string; limit?: number }) {
       if (q.limit !== undefined && !(Number.isInteger(q.limit) && q.limit >= 0)) {
-        throw new Error(`listRuns: limit must be a whole number >= 0, got ${q.limit}`);
+        throw new RangeError(`listRuns: limit must be a whole number >= 0, got ${q.limit}`);
       }
       const limit = q.limit ?? -1; // SQLite: a negative LIMIT means none
-      const rows = q.gate === undefined ? listAll.all(limit) : listGate.all(q.gate, limit);
-      return rows.map(toSummary);
+      return read((r) => (q.gate === undefined ? r.listAll.all(limit) : r.listGate.all(q.gate, limit)).map((row) => toSummary(now(row))));
     },
 
     async addAttestation(a: Attestation) {
-      insertAttestation.run(nextId(), a.gate, a.kind, a.at, JSON.stringify(a));
+      const id = nextId();
+      await write((w) => w.addAttestation.immediate(id, a));
     },
 
     async listAttestations(gate: string) {
-      return selectAttestations.all(gate).map((r) => toAttestation(r.body));
+      return read((r) => r.attestations.all(gate).map((b) => toAttestation(b.body)));
     },
 
     async close() {
-      if (db.open) db.close();
+      conn.close();
     },
   };
 }

@@ -1,11 +1,15 @@
-// A gonogo-like process for sqlite.test.ts, which needs real processes writing one store file:
+// A gonogo-like process for sqlite.test.ts, which needs real processes using one store file:
 //   write FILE GATE COUNT  print "ready", wait for a line on stdin, then open the store and save the
 //                          first half of COUNT items; print "half", wait for another line, save the
 //                          rest and complete the run; print {"runId"}. The parent lets both writers
 //                          reach "half" before either goes on, so their writes interleave by
 //                          construction, not by timing.
-//   hang FILE GATE COUNT   open the store, save COUNT results, print {"runId"}, then wait to be killed.
+//   hang FILE GATE COUNT   open the store, save COUNT results, print {"runId"}, then wait to be killed
+//                          (the store stays open: its -wal and -shm files stay beside it).
+//   read FILE              open the store read-only, print {"runs": [[id, status, results]...], "write": "<kind of
+//                          the StoreError a write gets>"}; a failure prints {"error", "kind"}.
 import { once } from 'node:events';
+import { StoreError } from './errors.js';
 import { openSqliteStore } from './sqlite.js';
 import { decision, itemResult, newRun } from './contract.js';
 
@@ -16,6 +20,9 @@ function itemId(i: number): string {
   return `${gate}-${String(i).padStart(4, '0')}`;
 }
 
+// Runs start now, on the system clock, so that their lease is fresh for the other processes.
+const startedNow = () => newRun({ gate, pid: process.pid, startedAt: new Date().toISOString() });
+
 if (mode === 'write') {
   const lines = process.stdin.setEncoding('utf8');
   const nextLine = async (): Promise<void> => {
@@ -24,7 +31,7 @@ if (mode === 'write') {
   process.stdout.write('ready\n');
   await nextLine();
   const store = await openSqliteStore(file);
-  const runId = await store.beginRun(newRun({ gate, pid: process.pid }));
+  const runId = await store.beginRun(startedNow());
   const half = Math.floor(count / 2);
   for (let i = 0; i < half; i++) await store.saveResult(runId, itemResult(itemId(i)));
   process.stdout.write('half\n');
@@ -35,10 +42,24 @@ if (mode === 'write') {
   process.stdout.write(`${JSON.stringify({ runId })}\n`);
 } else if (mode === 'hang') {
   const store = await openSqliteStore(file);
-  const runId = await store.beginRun(newRun({ gate }));
+  const runId = await store.beginRun(startedNow());
   for (let i = 0; i < count; i++) await store.saveResult(runId, itemResult(itemId(i)));
   process.stdout.write(`${JSON.stringify({ runId })}\n`);
   setInterval(() => {}, 60_000);
+} else if (mode === 'read') {
+  try {
+    const store = await openSqliteStore(file, { readonly: true });
+    const runs = [];
+    for (const summary of await store.listRuns({})) runs.push([summary.id, summary.status, (await store.getRun(summary.id))?.results.length]);
+    const write = await store.addAttestation({ kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana', role: 'qa', at: new Date().toISOString() }).then(
+      () => 'written',
+      (error: unknown) => (error instanceof StoreError ? error.kind : String(error)),
+    );
+    await store.close();
+    process.stdout.write(`${JSON.stringify({ runs, write })}\n`);
+  } catch (error) {
+    process.stdout.write(`${JSON.stringify({ error: String(error), kind: error instanceof StoreError ? error.kind : undefined })}\n`);
+  }
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exitCode = 2;

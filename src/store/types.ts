@@ -1,16 +1,34 @@
 // The one store interface. SQLite implements it now, PostgreSQL later; both must pass contract.ts.
-// Every method is async so that a networked store fits the same contract.
+// Every method is async so that a networked store fits the same contract. A database fault
+// rejects with a StoreError (errors.ts), never with the driver's own error.
 import type { Attestation, Decision, ItemResult, RunRecord, Verdict } from '../model.js';
+import type { Clock } from '../util/clock.js';
 
-/** What is known when a run starts; `pid` and `host` default to the calling process (they let a killed run be found later). */
+/** What is known when a run starts. `pid` and `host` are kept for the record only: a killed run is found by its lapsed lease, not by them. */
 export interface NewRun {
   gate: string;
   env: string;
   command: string;
   configHash: string;
+  /** ISO 8601; also the run's first heartbeat. */
   startedAt: string;
   pid?: number;
   host?: string;
+}
+
+/** How a store is opened. */
+export interface OpenStoreOptions {
+  /**
+   * Reads without writing anything: no migration, no journal change, no run ended. Runs whose
+   * lease lapsed are reported `aborted` without being written so. Writes reject with StoreError.
+   */
+  readonly?: boolean;
+  /** How long a running run's last heartbeat holds before the run counts as killed (default 60 s). */
+  leaseMs?: number;
+  /** How long in all an operation waits for another process's lock before it rejects (default 20 s). */
+  lockTimeoutMs?: number;
+  /** The time leases are judged by, and the pauses between lock retries are slept on (default: the system clock). */
+  clock?: Clock;
 }
 
 /** A run without its results, for history listings; `verdict` and `readiness` only for a completed run with a decision. */
@@ -28,13 +46,19 @@ export interface RunEnd {
 
 /** Runs with their results and decisions, and the append-only sign-offs and waivers of each gate. */
 export interface Store {
-  /** Records a run as `running`; returns its id, which sorts by creation time. */
+  /** Records a run as `running`, its heartbeat at `startedAt`; returns its id, which sorts by creation time. */
   beginRun(run: NewRun): Promise<string>;
+  /**
+   * Renews a running run's lease: `at` (ISO 8601) becomes its last heartbeat. A run whose last
+   * heartbeat is older than the lease is ended `aborted` by the next read-write opener. Rejects
+   * with a StoreError of kind `run-ended` once the run is no longer running.
+   */
+  heartbeat(runId: string, at: string): Promise<void>;
   /** Saves one item's result as soon as it is known (a killed run keeps what it had); saving an item again replaces it in place. Rejects for an unknown or ended run. */
   saveResult(runId: string, result: ItemResult): Promise<void>;
   /** Ends a running run. Completing an ended run rejects; aborting an ended run changes nothing (Ctrl-C may race the end). */
   endRun(runId: string, end: RunEnd): Promise<void>;
-  /** The run with its results in the order they were first saved. */
+  /** The run with its results in the order they were first saved; a running run whose lease lapsed reads as `aborted`, finished at its last heartbeat. */
   getRun(id: string): Promise<RunRecord | undefined>;
   /** Newest first; all gates unless `gate` is given; all runs unless `limit` is given. */
   listRuns(q: { gate?: string; limit?: number }): Promise<RunSummary[]>;
