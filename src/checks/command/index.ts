@@ -1,14 +1,23 @@
-import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
+import type { Clock } from '../../util/clock.js';
+import { createReaper } from '../../util/reaper.js';
 import { defineKind } from '../types.js';
+import type { TargetEnvironment } from '../types.js';
 
 const argv = z.array(z.string()).min(1).describe('Program and arguments, run directly with no shell: `["npm", "test"]`.');
 const shell = z
-  .strictObject({ sh: z.string().min(1).describe('Script given to `/bin/sh -c`.') })
+  .strictObject({
+    sh: z
+      .string()
+      .min(1)
+      .describe(
+        'Script given to `/bin/sh -c`, exactly as written: values reach it only as environment variables ' +
+          '(`"$GONOGO_URL"`, `"$GONOGO_ENV"`, `"$GONOGO_ENV_<FIELD>"`, `"$VAR"`), never spliced into its text.',
+      ),
+  })
   .describe('A shell script, only when asked for by name: `{ sh: "npm run build && npm test" }`.');
 
 const options = z.strictObject({
@@ -16,7 +25,13 @@ const options = z.strictObject({
     .union([argv, shell], { error: 'expected an argv list like ["npm", "test"] or { sh: "a shell script" }' })
     .describe('What to run: an argv list (no shell), or `{ sh: "..." }` to run a script through /bin/sh.'),
   cwd: z.string().optional().describe('Working directory, relative to the config file. Default: the config folder.'),
-  env: z.record(z.string(), z.string()).default({}).describe('Variables added to (and overriding) the inherited environment.'),
+  env: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe(
+      'Variables added to (and overriding) the inherited environment, which also holds GONOGO_URL, GONOGO_ENV and GONOGO_ENV_<FIELD> ' +
+        '(each field of the environment, upper-cased, other characters as `_`).',
+    ),
   input: z.string().optional().describe('Text written to standard input; without it stdin is empty.'),
   maxOutputBytes: z
     .number()
@@ -30,10 +45,13 @@ const options = z.strictObject({
     .min(0)
     .max(60_000)
     .default(2000)
-    .describe('After SIGTERM, how long the process group has to exit before SIGKILL.'),
+    .describe('After SIGTERM, how long the process tree has to exit before SIGKILL.'),
 });
 
 type Options = z.output<typeof options>;
+
+/** How long the pipes may stay open once the process tree is gone (see releasePipes). */
+const PIPE_GRACE_MS = 500;
 
 /** Keeps the last `cap` bytes written to it; a chatty process cannot exhaust memory. */
 class TailBuffer {
@@ -73,42 +91,47 @@ function describeArgv(o: Options): { file: string; args: string[]; display: stri
   return { file: '/bin/sh', args: ['-c', o.run.sh], display: o.run.sh };
 }
 
-/** Sends `signal` to every process in the group led by `pid`; false when the group is already gone. */
-function killGroup(pid: number, signal: NodeJS.Signals): boolean {
+/** Resolves true when `p` settles first, false after `ms` on `clock`; leaves no sleeper behind. */
+async function within(p: Promise<void>, ms: number, clock: Clock): Promise<boolean> {
+  const stop = new AbortController();
   try {
-    process.kill(-pid, signal);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Resolves when `p` settles or after `ms`, whichever is first; true when `p` won. Leaves no timer behind. */
-async function within(p: Promise<void>, ms: number): Promise<boolean> {
-  const timer = new AbortController();
-  try {
-    return await Promise.race([p.then(() => true), delay(ms, false, { signal: timer.signal })]);
+    return await Promise.race([p.then(() => true), clock.sleep(ms, stop.signal).then(() => false)]);
   } finally {
-    timer.abort();
+    stop.abort();
   }
 }
 
 /**
- * Ends whatever is left of the command's process group: SIGTERM, then SIGKILL once every process
- * holding our pipes is gone (`close`) or the grace runs out. SIGKILL is sent even after a quick close,
- * for members that ignored SIGTERM and do not hold the pipes.
+ * The values a script may use, as environment variables: `$GONOGO_URL`, `$GONOGO_ENV` and
+ * `$GONOGO_ENV_<FIELD>` for every field of the environment. A script gets values only this way,
+ * never spliced into its text, so a value is always data to the shell and never code.
  */
-async function endGroup(child: ChildProcess, closed: Promise<void>, graceMs: number): Promise<void> {
-  const pid = child.pid;
-  if (pid === undefined || !killGroup(pid, 'SIGTERM')) return;
-  await within(closed, graceMs);
-  killGroup(pid, 'SIGKILL');
-  // A process that left the group (setsid) may still hold the pipes: stop waiting for it.
-  if (!(await within(closed, graceMs))) {
-    child.stdout?.destroy();
-    child.stderr?.destroy();
-    child.stdin?.destroy();
+export function valueVariables(env: TargetEnvironment): Record<string, string> {
+  const vars: Record<string, string> = {};
+  for (const [field, value] of Object.entries(env.vars).sort(([a], [b]) => a.localeCompare(b))) {
+    vars[`GONOGO_ENV_${field.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`] = value;
   }
+  vars.GONOGO_ENV = env.name;
+  if (env.url !== undefined) vars.GONOGO_URL = env.url;
+  return vars;
+}
+
+/** The inherited environment without values of another environment (a gonogo run inside a command). */
+function inheritedEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GONOGO_URL' && name !== 'GONOGO_ENV' && !name.startsWith('GONOGO_ENV_')));
+}
+
+/**
+ * Once the tree is ended its pipes close, unless a process we could not find holds them (one that
+ * left the group and scrubbed its environment): stop waiting for it then, or the check would never
+ * settle and the open pipes would keep gonogo from exiting.
+ */
+async function releasePipes(child: ChildProcess, closed: Promise<void>, clock: Clock): Promise<void> {
+  if (await within(closed, PIPE_GRACE_MS, clock)) return;
+  child.stdout?.destroy();
+  child.stderr?.destroy();
+  child.stdin?.destroy();
+  child.unref();
 }
 
 function lastLines(text: string, max = 500): string {
@@ -126,7 +149,9 @@ export default defineKind({
   // Local: not bound to a host, so not counted against the per-host limit.
   host: () => undefined,
   name: 'command',
-  description: 'Runs a program (no shell unless asked) and observes its exit code, signal, output and duration.',
+  // A script is parsed by the shell: a value spliced into it would be code. It gets values as variables.
+  verbatim: ['run.sh'],
+  description: 'Runs a program (no shell unless asked) and observes its exit code, signal, output and duration; its whole process tree ends with the check.',
   options,
   fields: ['exit_code', 'signal', 'stdout', 'stderr', 'output', 'duration_ms'],
   defaultExpect: () => ['exit_code == 0'],
@@ -143,14 +168,13 @@ export default defineKind({
     const output = new TailBuffer(o.maxOutputBytes);
     const started = ctx.clock.monotonic();
 
-    // detached: the child leads a new process group, so an abort can end its grandchildren too
-    // (and a Ctrl-C meant for gonogo reaches the command only through the engine's signal).
-    const child: ChildProcess = spawn(file, args, {
+    const reaper = ctx.reaper ?? createReaper();
+    const proc = reaper.spawn(file, args, {
       cwd,
-      env: { ...process.env, ...o.env },
-      detached: true,
+      env: { ...inheritedEnv(), ...valueVariables(ctx.env), ...o.env },
       stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    const { child } = proc;
 
     const closed = new Promise<void>((done) => child.once('close', () => done()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
@@ -171,10 +195,12 @@ export default defineKind({
       child.stdin.end(o.input);
     }
 
+    let ending: Promise<void> | undefined;
+    const endTree = (): Promise<void> => (ending ??= proc.end(o.killGraceMs, ctx.clock));
     let aborted = false;
     const onAbort = (): void => {
       aborted = true;
-      void endGroup(child, closed, o.killGraceMs);
+      void endTree();
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     if (ctx.signal.aborted) onAbort();
@@ -185,16 +211,15 @@ export default defineKind({
       } catch (err) {
         throw spawnError(err instanceof Error ? err : new Error(String(err)), file);
       }
+      const duration = Math.round((ctx.clock.monotonic() - started) * 10) / 10;
+      // Anything the command left running (a `cmd &`, a setsid'd daemon) is ended too: a check leaves nothing behind.
+      await endTree();
+      await releasePipes(child, closed, ctx.clock);
       if (aborted) {
-        await closed;
         const reason: unknown = ctx.signal.reason;
         const why = reason instanceof Error ? reason.message : String(reason);
-        throw new Error(`command ended by the check's deadline (${why}): killed process group of ${display}${lastLines(output.toString())}`);
+        throw new Error(`command ended by the check's deadline (${why}): killed the process tree of ${display}${lastLines(output.toString())}`);
       }
-      // Anything the command left running in its group (a `cmd &`) is ended too: a check leaves nothing behind.
-      await endGroup(child, closed, o.killGraceMs);
-      await closed;
-      const duration = Math.round((ctx.clock.monotonic() - started) * 10) / 10;
       return {
         observations: {
           exit_code: result.code,

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fileKind, { parseSize } from './index.js';
@@ -33,6 +34,7 @@ test('a single file: exists, size, age by the injected clock', async (t) => {
   assert.deepEqual(observations, {
     exists: true,
     path: join(ctx.configDir, 'exports/users.csv'),
+    type: 'file',
     age_s: 5 * HOUR,
     size: 14,
     matches: 1,
@@ -42,7 +44,7 @@ test('a single file: exists, size, age by the injected clock', async (t) => {
 test('a missing file is observed as missing, not an error', async (t) => {
   const { ctx } = fixture(t, {});
   const { observations } = await fileKind.run({ path: 'backups/latest.sql.gz' }, ctx);
-  assert.deepEqual(observations, { exists: false, path: null, age_s: null, size: null, matches: 0 });
+  assert.deepEqual(observations, { exists: false, path: null, type: null, age_s: null, size: null, matches: 0 });
 });
 
 test('a glob looks at the newest match', async (t) => {
@@ -57,6 +59,7 @@ test('a glob looks at the newest match', async (t) => {
   assert.deepEqual(observations, {
     exists: true,
     path: join(ctx.configDir, 'backups/recipes-2026-03-01.sql.gz'),
+    type: 'file',
     age_s: 2 * HOUR,
     size: 200,
     matches: 4,
@@ -95,6 +98,28 @@ test('an absolute path ignores the config folder', async (t) => {
   const { observations } = await fileKind.run({ path: join(dir, '*.tgz') }, elsewhere);
   assert.equal(observations.path, join(dir, 'artefact.tgz'));
   assert.equal(observations.age_s, 0);
+});
+
+test('a FIFO is observed as a FIFO, never opened; a glob counts regular files only', async (t) => {
+  const { dir, ctx } = fixture(t, { 'backups/recipes-2026-02-28.sql.gz': ['x'.repeat(300), 26] });
+  const fifo = join(dir, 'backups/recipes-2026-03-01.sql.gz');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
+  symlinkSync(fifo, join(dir, 'backups/latest.sql.gz'));
+  t.after(() => {
+    // Should a reader be stuck on the FIFO (the defect this guards), give it end-of-file so the process can exit.
+    try {
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    } catch {
+      // no reader: nothing is stuck
+    }
+  });
+  const single = await fileKind.run({ path: 'backups/recipes-2026-03-01.sql.gz' }, ctx);
+  assert.equal(single.observations.exists, true);
+  assert.equal(single.observations.type, 'fifo');
+  assert.equal(Reflect.get(Object(single.evidence), 'type'), 'fifo');
+  const glob = await fileKind.run({ path: 'backups/*.sql.gz' }, ctx);
+  assert.equal(glob.observations.path, join(dir, 'backups/recipes-2026-02-28.sql.gz'), 'the FIFO (and a link to it) is not a backup');
+  assert.equal(glob.observations.matches, 1);
 });
 
 test('an aborted signal stops the check', async (t) => {

@@ -53,7 +53,10 @@ const options = z.strictObject({
   path: z
     .string()
     .min(1)
-    .describe('File to look at, relative to the config file. A glob (`backups/*.sql.gz`) looks at the newest match by modification time.'),
+    .describe(
+      'File to look at, relative to the config file. A glob (`backups/*.sql.gz`) looks at the newest regular file matching it, by modification time. ' +
+        'Nothing is ever opened: a FIFO or a device is observed as `type`.',
+    ),
   maxAge: z
     .string()
     .refine((s) => durationSeconds(s) !== undefined, 'expected a duration such as "25h", "30m" or "7d"')
@@ -75,6 +78,19 @@ function splitPattern(dir: string, pattern: string): { base: string; rest: strin
   return { base: resolve(dir, parts.slice(0, first).join('/') || '.'), rest: parts.slice(first).join('/') };
 }
 
+/** What is at a path, named for the report: a FIFO or a device is observed, never opened. */
+type FileType = 'file' | 'directory' | 'fifo' | 'socket' | 'device';
+
+function typeOf(stats: Stats): FileType {
+  if (stats.isFile()) return 'file';
+  if (stats.isDirectory()) return 'directory';
+  if (stats.isFIFO()) return 'fifo';
+  if (stats.isSocket()) return 'socket';
+  return 'device';
+}
+
+// Only stat is used, which never opens the file: opening a FIFO waits for a writer (for ever) and
+// opening a device can act on it.
 async function statOrUndefined(path: string): Promise<Stats | undefined> {
   try {
     return await stat(path);
@@ -91,7 +107,7 @@ export default defineKind({
   name: 'file',
   description: 'A file (or the newest match of a glob) exists, and how old and how large it is: backups, exports, artefacts.',
   options,
-  fields: ['exists', 'path', 'age_s', 'size', 'matches'],
+  fields: ['exists', 'path', 'type', 'age_s', 'size', 'matches'],
   defaultExpect: (o) => {
     const maxAge = o.maxAge === undefined ? undefined : durationSeconds(o.maxAge);
     const minSize = o.minSize === undefined ? undefined : parseSize(o.minSize);
@@ -119,7 +135,8 @@ export default defineKind({
     for (const candidate of candidates) {
       ctx.signal.throwIfAborted();
       const stats = await statOrUndefined(candidate);
-      if (!stats) continue;
+      // A glob looks at regular files only (a symlink to a FIFO would otherwise slip past onlyFiles).
+      if (!stats || (dynamic && !stats.isFile())) continue;
       matches++;
       if (!newest || stats.mtimeMs > newest.stats.mtimeMs) newest = { path: candidate, stats };
     }
@@ -129,6 +146,7 @@ export default defineKind({
       observations: {
         exists: newest !== undefined,
         path: newest?.path ?? null,
+        type: newest ? typeOf(newest.stats) : null,
         age_s: ageSeconds,
         size: newest?.stats.size ?? null,
         matches,
@@ -143,7 +161,7 @@ export default defineKind({
               modified: new Date(newest.stats.mtimeMs).toISOString(),
               ageSeconds,
               size: newest.stats.size,
-              type: newest.stats.isDirectory() ? 'directory' : newest.stats.isFile() ? 'file' : 'other',
+              type: typeOf(newest.stats),
             }
           : {}),
       },
