@@ -15,8 +15,8 @@ export { decide, SEED_RULES, countStatuses, roleMaySign } from './engine/decide.
 export type { DecideInput, DecideOutput, DecisionItem, DecisionRules } from './engine/decide.js';
 export { runGate, currentState, rulesOf } from './engine/gate.js';
 export type { GateOptions, GateOutcome, StageReport, Selection } from './engine/gate.js';
-export { openStore, openSqliteStore } from './store/index.js';
-export type { Store, NewRun, RunEnd, RunSummary } from './store/index.js';
+export { openStore, openSqliteStore, StoreError, keepAlive } from './store/index.js';
+export type { Store, NewRun, RunEnd, RunSummary, OpenStoreOptions, StoreFaultKind } from './store/index.js';
 export { renderJson } from './report/json.js';
 export { renderJunit } from './report/junit.js';
 export { renderChecklistMarkdown, renderAssessmentMarkdown, renderReportMarkdown, renderRunMarkdown } from './report/markdown.js';
