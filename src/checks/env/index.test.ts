@@ -147,9 +147,18 @@ test('custom placeholder patterns replace the defaults', async (t) => {
   assert.deepEqual(observations.placeholders, ['GONOGO_T_STAGE_KEY']);
 });
 
+test('a catastrophic placeholder pattern is judged on a hostile value', async (t) => {
+  setEnv(t, { GONOGO_T_HOSTILE: `${'a'.repeat(50_000)}!`, GONOGO_T_AAA: 'aaaa' });
+  const { observations } = await envKind.run({ required: ['GONOGO_T_HOSTILE', 'GONOGO_T_AAA'], placeholders: ['^(a+)+$'] }, testContext());
+  assert.deepEqual(observations.placeholders, ['GONOGO_T_AAA']);
+});
+
 test('options are validated at load; default expect', () => {
   assert.equal(envKind.options.safeParse({}).success, false, 'nothing to check');
   assert.equal(envKind.options.safeParse({ required: ['A'], placeholders: ['(unclosed'] }).success, false);
+  // Placeholders run on the linear-time engine: what it cannot take is refused at load, saying why.
+  const lookahead = envKind.options.safeParse({ required: ['A'], placeholders: ['^(?!real)'] });
+  assert.match(lookahead.error?.issues[0]?.message ?? '', /^invalid regular expression: lookahead "\(\?!" is not supported.*, at character 2$/);
   assert.equal(envKind.options.safeParse({ example: '.env.example' }).success, true);
   assert.deepEqual(envKind.defaultExpect({ required: ['A'] }), ['len(missing) == 0 && len(placeholders) == 0']);
 });

@@ -3,6 +3,7 @@ import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { FileRefusedError, readRegularFile } from '../../util/fs.js';
 import { defineKind } from '../types.js';
+import { mustCompile, patternString } from '../../util/pattern.js';
 
 /**
  * Values that mean "nobody filled this in". Matched case-insensitively against the whole value, trimmed.
@@ -18,14 +19,6 @@ export const DEFAULT_PLACEHOLDERS = [
   '^\\$\\{[^}]*\\}$', // ${UNEXPANDED}
 ];
 
-function isRegex(source: string): boolean {
-  try {
-    new RegExp(source, 'i');
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const options = z
   .strictObject({
@@ -42,7 +35,7 @@ const options = z
           'A missing file is read as empty. Relative to the config file.',
       ),
     placeholders: z
-      .array(z.string().refine(isRegex, 'not a valid regular expression'))
+      .array(patternString({ ignoreCase: true }))
       .default(DEFAULT_PLACEHOLDERS)
       .describe(
         'Regular expressions (case-insensitive, against the trimmed value) that mark a value as a placeholder. ' +
@@ -100,7 +93,8 @@ export default defineKind({
     // Node's parser returns keys in no promised order: sort them so `checked` reads the same every run.
     const checked = [...new Set([...o.required, ...[...(example?.keys() ?? [])].sort()])];
     if (checked.length === 0) throw new Error(`no variables to check: ${examplePath ?? 'the example file'} has no keys`);
-    const patterns = o.placeholders.map((p) => new RegExp(p, 'i'));
+    // Linear-time patterns; a value longer than they read (64 KiB) is no placeholder: those are short.
+    const patterns = o.placeholders.map((p) => mustCompile(p, { ignoreCase: true }));
 
     const missing: string[] = [];
     const placeholders: string[] = [];
@@ -114,7 +108,8 @@ export default defineKind({
         continue;
       }
       sources[name] = fromProcess === undefined ? 'file' : 'process';
-      const hit = patterns.find((re) => re.test(value.trim()));
+      const trimmed = value.trim();
+      const hit = patterns.find((p) => trimmed.length <= p.maxScan && p.test(trimmed));
       if (hit) {
         placeholders.push(name);
         // The pattern names the kind of placeholder; the value itself never leaves this function.
