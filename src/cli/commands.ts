@@ -135,7 +135,7 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
         runGate({ loaded, store, clock: systemClock, envName: o.env, urlOverride: o.url, selection, signal: controller.signal, onEvent: (e) => view.onEvent(e), stageSet: o.stageSet, keepGoing: o.keepGoing, processEnv: cli.io.env, reaper }),
       );
     } catch (err) {
-      if (err instanceof StoreError) throw new StoreError(`could not record the run, so no decision was made: ${err.message}`);
+      if (err instanceof StoreError) throw new StoreError(`${err.message}; no decision was made`);
       throw err;
     }
     await view.close();

@@ -205,7 +205,9 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
   const runId = await store.beginRun({ gate: loaded.gate, env: env.name, command, configHash: loaded.hash, startedAt, pid: process.pid, host: hostname() });
   const recorder = new Recorder(store, runId, redactor);
   // The run is alive while its lease is renewed; a run killed anywhere is ended by the next opener.
-  const lease = keepAlive(store, runId, clock, { onError: (err) => recorder.fail(err) });
+  // One renewal lost to a busy store is survivable (the lease outlasts several); a run that another
+  // opener already ended as lapsed, or a store that is gone, cannot be recorded any more.
+  const lease = keepAlive(store, runId, clock, { onError: (err) => (err instanceof StoreError && err.kind === 'locked' ? undefined : recorder.fail(err)) });
   const signal = opts.signal ? AbortSignal.any([opts.signal, recorder.signal]) : recorder.signal;
   const engine: EngineOptions = {
     env,
@@ -241,6 +243,7 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
 
     if (signal.aborted) {
       const finishedAt = iso(clock);
+      await lease.stop();
       await store.endRun(runId, { status: 'aborted', finishedAt });
       return { ...outcome, status: 'aborted', finishedAt, results: automated, stages: stageReports };
     }
@@ -251,10 +254,13 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     const automatedIds = new Set(automated.map((r) => r.id));
     for (const r of results) if (!automatedIds.has(r.id)) await store.saveResult(runId, redactor.value(r));
     const finishedAt = iso(clock);
+    // No renewal may race the end of the run.
+    await lease.stop();
     await store.endRun(runId, { status: 'completed', finishedAt, decision: redactor.value(decision) });
     return { ...outcome, status: 'completed', finishedAt, decision, results, stages: stageReports };
   } catch (err) {
     // Never left `running`, never completed: the record says the run did not decide.
+    await lease.stop();
     await store.endRun(runId, { status: 'aborted', finishedAt: iso(clock) }).catch(() => undefined);
     throw recorder.failure instanceof StoreError ? recorder.failure : err;
   } finally {
