@@ -107,6 +107,8 @@ test('token from a cookie (double submit) and from an HTML pattern', async () =>
     assert.equal((await login(fromCookie, 'alice', ctx, new ProbeClient(ctx, 5))).csrfToken, 'cookie-tok');
     const fromHtml = authSchema.parse({ login: { csrfToken: { from: 'body', pattern: 'name="csrf" value="([^"]+)"' } }, users });
     assert.equal((await login(fromHtml, 'alice', ctx, new ProbeClient(ctx, 5))).csrfToken, 'html-tok');
+    // The pattern runs on the linear-time engine: one it cannot take is refused at load.
+    assert.throws(() => authSchema.parse({ login: { csrfToken: { from: 'body', pattern: '(?<=value=")[^"]+' } }, users }), /lookbehind/);
   } finally {
     await app.close();
   }

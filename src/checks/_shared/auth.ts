@@ -3,6 +3,7 @@ import { parse as parseSetCookie } from 'set-cookie-parser';
 import type { CheckContext } from '../types.js';
 import type { ProbeClient } from './probe.js';
 import type { HttpResponse } from '../../util/http.js';
+import { mustCompile, patternString } from '../../util/pattern.js';
 
 const tokenSource = z
   .strictObject({
@@ -11,8 +12,7 @@ const tokenSource = z
       .string()
       .optional()
       .describe('from: body — dotted JSON path to the token (`csrfToken`, `data.csrf`). Default `csrfToken`.'),
-    pattern: z
-      .string()
+    pattern: patternString()
       .optional()
       .describe('from: body — a regular expression whose first group is the token, for HTML bodies (`name="csrf" value="([^"]+)"`).'),
     name: z
@@ -169,7 +169,7 @@ function extractToken(
   let token: unknown;
   if (source.from === 'header') token = res.headers[(source.name ?? csrfHeader).toLowerCase()];
   else if (source.from === 'cookie') token = jar.get(source.name ?? 'XSRF-TOKEN');
-  else if (source.pattern) token = new RegExp(source.pattern).exec(res.body)?.[1];
+  else if (source.pattern) token = mustCompile(source.pattern).exec(res.body)?.[1];
   else token = readPath(parseJson(res.body), source.path ?? 'csrfToken');
   if (typeof token === 'number') token = String(token);
   return typeof token === 'string' && token !== '' ? token : undefined;

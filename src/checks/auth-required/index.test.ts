@@ -203,6 +203,7 @@ test('auth-required: a path on another host is refused; nothing reaches it', asy
 test('auth-required: options schema is strict and documented', () => {
   assert.throws(() => authRequired.options.parse({ paths: [] }));
   assert.throws(() => authRequired.options.parse({ paths: ['/x'], extra: true }));
+  assert.throws(() => authRequired.options.parse({ paths: ['/x'], loginPattern: '^(?!/home)' }), /invalid regular expression: lookahead/);
   for (const [k, v] of Object.entries(authRequired.options.shape)) assert.ok(v.description, `${k} has no description`);
 });
 

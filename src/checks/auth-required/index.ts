@@ -6,6 +6,7 @@ import type { Session } from '../_shared/auth.js';
 import { ProbeClient, PROBE_FIELDS, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
 import type { HttpResponse } from '../../util/http.js';
+import { linear, mustCompile, patternString } from '../../util/pattern.js';
 
 const entry = z.union([
   z.string().describe('A path, requested with GET.'),
@@ -33,8 +34,7 @@ const options = z.strictObject({
     .array(z.string())
     .default([])
     .describe('Text that only appears in the data (a seeded title, an email): its presence in any refused answer is a leak.'),
-  loginPattern: z
-    .string()
+  loginPattern: patternString({ ignoreCase: true })
     .default('login|log-in|signin|sign-in|/auth')
     .describe('Regular expression a redirect `Location` matches when it points at the login page.'),
   ...probeBudget,
@@ -72,7 +72,8 @@ function isNoData(value: unknown): boolean {
   return entries.every(([k]) => ERROR_KEYS.has(k.toLowerCase())) && !truthy('ok') && !truthy('success');
 }
 
-const LOGIN_FORM = /<input[^>]+type\s*=\s*["']?password/i;
+// Linear-time: on V8's engine a page of unclosed `<input` tags made this quadratic.
+const LOGIN_FORM = linear(/<input[^>]+type\s*=\s*["']?password/i);
 
 export default defineKind({
   name: 'auth-required',
@@ -90,7 +91,7 @@ export default defineKind({
     const users = [...new Set([...targets.flatMap((t) => (t.asUser ? [t.asUser] : [])), ...(o.control ? [o.control] : [])])];
     const planned = users.length + targets.length * (1 + (o.control ? 1 : 0)) + targets.filter((t) => t.asUser).length + 1;
     if (planned > o.maxRequests) throw new Error(`the auth-required probe needs up to ${planned} requests; maxRequests is ${o.maxRequests}`);
-    const loginPage = new RegExp(o.loginPattern, 'i');
+    const loginPage = mustCompile(o.loginPattern, { ignoreCase: true });
 
     const client = new ProbeClient(ctx, o.maxRequests);
     const sessions = new Map<string, Session>();

@@ -23,6 +23,7 @@ import { PROBE_FIELDS, ProbeClient, probeBudget, probeDefaultExpect, probeOutcom
 import type { Finding } from '../_shared/probe.js';
 import { login } from '../_shared/auth.js';
 import type { HttpResponse } from '../../util/http.js';
+import { linear } from '../../util/pattern.js';
 
 /** A foreign origin that can never belong to anyone: `.invalid` is reserved (RFC 6761). */
 export const PROBE_ORIGIN = 'https://gonogo-probe.invalid';
@@ -85,6 +86,9 @@ const listHas = (list: string | undefined, wanted: string, credentials: boolean)
  * Judges one response. `preflight`: the answer to OPTIONS, which lets the request through only
  * when the origin, the method and the content-type header are all allowed.
  */
+/** `Vary` names Origin (or everything); read on the linear-time engine, as every target-sent text. */
+const VARY_ORIGIN = linear(/(^|,)\s*(origin|\*)\s*(,|$)/i);
+
 function judge(res: HttpResponse, p: Presented, request: 'get' | 'preflight', ctx: { authenticated: boolean; method: string }): Finding[] {
   const h = res.headers;
   const acao = h['access-control-allow-origin']?.trim();
@@ -131,7 +135,7 @@ function judge(res: HttpResponse, p: Presented, request: 'get' | 'preflight', ct
       observed,
     });
   }
-  if (!/(^|,)\s*(origin|\*)\s*(,|$)/i.test(h['vary'] ?? '')) {
+  if (!VARY_ORIGIN.test(h['vary'] ?? '')) {
     findings.push({ id: `cors.${request}.no-vary`, severity: 'info', message: `${label}: the origin is reflected without Vary: Origin: a shared cache may hand this answer to other sites`, observed });
   }
   return findings;

@@ -7,6 +7,7 @@ import type { Session } from '../_shared/auth.js';
 import { ProbeClient, PROBE_FIELDS, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
 import type { HttpResponse } from '../../util/http.js';
+import { linear } from '../../util/pattern.js';
 
 /**
  * How a foreign page can make a logged-in browser send the request:
@@ -65,7 +66,7 @@ const options = z.strictObject({
 });
 type Options = z.output<typeof options>;
 
-const REFUSAL_LOCATION = /login|log-in|signin|sign-in|auth|error|denied|forbidden|csrf/i;
+const REFUSAL_LOCATION = linear(/login|log-in|signin|sign-in|auth|error|denied|forbidden|csrf/i);
 
 function accepted(res: HttpResponse, verify: Options['verify'], nonce: string): boolean {
   const location = res.headers['location'] ?? '';
