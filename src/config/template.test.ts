@@ -179,3 +179,12 @@ test("template: the seed's stages and budgets, each naming existing items and ro
   assert.equal(new Set(staged).size, staged.length, 'no item runs twice in one staging validation');
   for (const i of items.filter((x) => x.category === 'security')) assert.ok(staged.includes(i.id), `${i.id} is validated in staging`);
 });
+
+test('template: every ${VAR} it references is a test user password, listed for redaction where it is written', () => {
+  const { secretRefs } = load();
+  assert.ok(secretRefs.length >= 3);
+  for (const ref of secretRefs) {
+    assert.match(ref.name, /^GONOGO_[A-Z_]+_PASSWORD$/, `${ref.path} references ${ref.name}`);
+    assert.ok(TEMPLATE.split('\n')[ref.line - 1].slice(ref.column - 1).startsWith(`\${${ref.name}}`), `${ref.name} at ${ref.line}:${ref.column}`);
+  }
+});
