@@ -1,6 +1,7 @@
 // gonogo as a library: the CLI is a thin shell over these. Everything returned is plain data.
-export { loadConfig, parseConfig, selectEnvironment, ConfigError, formatProblem } from './config/load.js';
-export type { LoadedConfig, ConfigProblem } from './config/load.js';
+export { loadConfig, parseConfig, selectEnvironment, checkSecretValues, ConfigError, formatProblem, DEFAULT_MAX_CONFIG_BYTES } from './config/load.js';
+export type { LoadedConfig, LoadOptions, ConfigProblem, SecretRef } from './config/load.js';
+export { parseStrictDate } from './util/date.js';
 export { configSchema, jsonSchema } from './config/schema.js';
 export type { Config, ItemConfig, CheckConfig, StageConfig } from './config/schema.js';
 export { registry } from './checks/index.js';
