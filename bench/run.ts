@@ -5,6 +5,7 @@ import engineOverhead from './engine-overhead.js';
 import startup from './startup.js';
 import memory from './memory.js';
 import securityStage from './security-stage.js';
+import regexGuard from './regex-guard.js';
 import { fixed, log } from './lib.js';
 import type { BenchResult } from './lib.js';
 
@@ -13,6 +14,7 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'start-up', run: startup },
   { name: 'memory (1,000 items)', run: memory },
   { name: 'security stage', run: securityStage },
+  { name: 'regex guard', run: regexGuard },
 ];
 
 type Row = { result: BenchResult } | { name: string; error: string };
