@@ -25,7 +25,7 @@ const POLL_MS = 20;
  * SIGKILL rounds before giving up on a process that cannot die (uninterruptible sleep): each round
  * also catches a process forked while the previous one was being sent.
  */
-const KILL_ROUNDS = 50;
+const KILL_ROUNDS = 100;
 
 /** A process started through a Reaper: its tree can be signalled and ended as one. */
 export interface ReapedProcess {
@@ -215,7 +215,7 @@ export function createReaper(): Reaper {
               trees.delete(tree);
               return;
             }
-            await delay(5);
+            await delay(10);
           }
         },
       };
