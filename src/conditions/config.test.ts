@@ -48,6 +48,7 @@ for (const c of cases) {
     const problem = onlyProblem(config(c.condition));
     assert.ok(problem.startsWith(`gonogo.yaml:${c.at}: items.0.check.expect.0: bad condition `), problem.slice(0, 200));
     assert.ok(problem.includes(c.says), problem.slice(-300));
+    assert.ok(problem.length < 500, `the problem quotes the condition whole: ${problem.length} characters`);
   });
 }
 

@@ -405,7 +405,8 @@ export function parseConfig(source: string | Uint8Array, file: string): LoadedCo
     for (const { src, path } of sources) {
       const r = parseCondition(src, kind.fields);
       if (r.ok) parsedConds.push(r.condition);
-      else problems.push(locate.at(path, `bad condition ${JSON.stringify(src)}: ${r.error}`, r.column + locate.quoteOffset(path)));
+      // A condition is quoted whole only when short: a 1 MB one is refused, not echoed back.
+      else problems.push(locate.at(path, `bad condition ${JSON.stringify(src.length > 120 ? `${src.slice(0, 117)}...` : src)}: ${r.error}`, r.column + locate.quoteOffset(path)));
     }
     if (typeof item.id === 'string' && expect === undefined && parsed.success) {
       const opts = kind.options.safeParse(Object.fromEntries(Object.entries(check).filter(([k]) => !['kind', 'timeout', 'retries', 'backoff', 'expect'].includes(k))));
