@@ -5,15 +5,15 @@
 //
 // Patterns are written in JavaScript's syntax and translated (named groups, `\uXXXX`, `[^]`). What
 // a linear-time engine cannot do, backreferences and lookaround, is refused with the position of the
-// construct. Remaining differences, none of them silent on ordinary text: `.` also matches `\r`,
-// `\s` is ASCII whitespace, and with the `m` flag `^` and `$` see only `\n` as a line end.
+// construct. What still differs, and ordinary text seldom meets: `.` also matches `\r`, `\s` is
+// ASCII whitespace only, and with the `m` flag `^` and `$` take only `\n` as a line end.
 import { RE2JS, RE2JSException, RE2JSSyntaxException } from 're2js';
 import type { Matcher } from 're2js';
 import { z } from 'zod';
 
 /**
  * How much of a text the built-in detectors read (64 KiB). A stack trace, an SQL error or a leaked
- * key sits near the top of an error page; the cap keeps the cost of ~30 detectors per response
+ * key sits near the top of an error page; the cap keeps the cost of two dozen detectors per response
  * fixed however large the body a hostile target sends.
  */
 export const MAX_SCAN = 64 * 1024;
