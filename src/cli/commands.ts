@@ -192,7 +192,7 @@ export async function cmdWaive(cli: Cli, g: Globals, id: string, o: { mitigation
   const item = loaded.config.items.find((i) => i.id === id);
   if (!item) throw new UsageError(`waive: unknown item "${id}"`);
   const parsed = parseStrictDate(o.expires);
-  if ('error' in parsed) throw new UsageError(`waive: --expires ${JSON.stringify(o.expires)}: ${parsed.error}`);
+  if ('error' in parsed) throw new UsageError(`waive: --expires: ${parsed.error}`);
   const expires = parsed.ms;
   if (expires <= systemClock.now()) throw new UsageError(`waive: --expires ${o.expires} is already past`);
   if (parsed.note) await cli.err.write(`note: --expires ${parsed.note}\n`);
