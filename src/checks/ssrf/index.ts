@@ -137,7 +137,8 @@ export function payloadNotice(urls: readonly string[], canaryUrl: string): strin
     counts.set(cls, (counts.get(cls) ?? 0) + 1);
   }
   const parts = [...counts].map(([cls, n]) => `${cls} (${n})`);
-  return `asked the target to fetch ${urls.length} URL(s): ${parts.join(', ')}; turn private ranges and metadata off with allowPrivatePayloads: false`;
+  const internal = counts.has('cloud metadata') || counts.has('private ranges');
+  return `asked the target to fetch ${urls.length} URL(s): ${parts.join(', ')}${internal ? '; allowPrivatePayloads: false stops the private-range and metadata ones' : ''}`;
 }
 
 /** Where a URL's host points, as the WHATWG parser reads it (`2130706433` and `0177.0.0.1` are 127.0.0.1). */
