@@ -22,6 +22,12 @@ export interface CheckContext {
   signal: AbortSignal;
   /** The environment chosen with `--env`. */
   env: TargetEnvironment;
+  /**
+   * The environment gonogo runs with (the process's, unless a caller passed its own): what a
+   * command inherits and what the env kind reads. Never `process.env` directly, so that in-process
+   * callers (tests, the dashboard) decide it.
+   */
+  processEnv?: Readonly<Record<string, string | undefined>>;
   /** Folder of the config file: relative paths in options resolve against it. */
   configDir: string;
   clock: Clock;

@@ -154,6 +154,7 @@ test('secrets: 10 secrets x every output surface, 0 leaks', async () => {
   const retried = outputs.find(([n]) => n === 'check text stderr')?.[1] ?? '';
   assert.match(retried, /↻ ECHO-0 attempt 1 failed/, 'the retry progress line was printed');
   assert.match(outputs.find(([n]) => n === 'check json stdout')?.[1] ?? '', /\*\*\*/, 'redaction happened where the echo was');
+  assert.match(outputs.find(([n]) => n === 'check json stdout')?.[1] ?? '', /\*\*\*\|\*\*\*\|\*\*\*/, "the script printed its secrets (from the run's environment) and they were redacted");
 
   const found = outputs.flatMap(([name, text]) => leaks(name, text));
   assert.deepEqual(found, []);

@@ -187,6 +187,7 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       configDir: opts.configDir,
       clock: opts.clock,
       allowedOrigins,
+      processEnv,
       secrets: [...authSecrets, ...secrets],
       auth,
       authProblems,

@@ -117,8 +117,8 @@ export function valueVariables(env: TargetEnvironment): Record<string, string> {
 }
 
 /** The inherited environment without values of another environment (a gonogo run inside a command). */
-function inheritedEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'GONOGO_URL' && name !== 'GONOGO_ENV' && !name.startsWith('GONOGO_ENV_')));
+function inheritedEnv(processEnv: Readonly<Record<string, string | undefined>>): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(processEnv).filter(([name]) => name !== 'GONOGO_URL' && name !== 'GONOGO_ENV' && !name.startsWith('GONOGO_ENV_')));
 }
 
 /**
@@ -171,7 +171,7 @@ export default defineKind({
     const reaper = ctx.reaper ?? createReaper();
     const proc = reaper.spawn(file, args, {
       cwd,
-      env: { ...inheritedEnv(), ...valueVariables(ctx.env), ...o.env },
+      env: { ...inheritedEnv(ctx.processEnv ?? process.env), ...valueVariables(ctx.env), ...o.env },
       stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     const { child } = proc;

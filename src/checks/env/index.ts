@@ -101,7 +101,7 @@ export default defineKind({
     const sources: Record<string, 'process' | 'file'> = {};
     const matched: Record<string, string> = {};
     for (const name of checked) {
-      const fromProcess = process.env[name];
+      const fromProcess = (ctx.processEnv ?? process.env)[name];
       const value = fromProcess ?? fromFile?.get(name);
       if (value === undefined) {
         missing.push(name);
