@@ -59,17 +59,24 @@ async function settlesNow(p: Promise<unknown>): Promise<boolean> {
   return settled;
 }
 
+/** A check of the `gated` kind under way: it ends when the test releases it. */
+interface Running {
+  host: string;
+  echo: string;
+  release(): void;
+}
+
 /**
  * A kind whose runs wait until the test releases them, so a test sees exactly which checks run at
  * once and decides when each ends.
  */
-function gated(): { kind: RegisteredKind; running: { host: string; echo: string; release(): void }[]; started: string[] } {
-  const running: { host: string; echo: string; release(): void }[] = [];
+function gated(): { kind: RegisteredKind; running: Running[]; started: string[] } {
+  const running: Running[] = [];
   const started: string[] = [];
   const kind = fake('gated', (o) => {
     started.push(o.echo);
     return new Promise((resolve) => {
-      const entry = {
+      const entry: Running = {
         host: o.host,
         echo: o.echo,
         release: () => {
