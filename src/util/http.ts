@@ -28,6 +28,8 @@ export interface HttpRequest {
   redirects?: Redirects;
   /** Larger bodies end the request with an error (an endless body must not stall or exhaust us). Default 1 MiB. */
   maxBodyBytes?: number;
+  /** Keep the first `maxBodyBytes` of a larger body and stop reading, instead of the error (`truncated` says so). */
+  truncateBody?: boolean;
   /** When given (`URL.origin` strings), a request or a redirect to any other origin is refused before it is sent. */
   allowedOrigins?: ReadonlySet<string>;
   dispatcher?: Dispatcher;
@@ -44,6 +46,8 @@ export interface HttpResponse {
   bytes: number;
   latencyMs: number;
   redirects: string[];
+  /** The body was longer than `maxBodyBytes` and is only its first part (`truncateBody`). */
+  truncated?: boolean;
 }
 
 export class HttpCheckError extends Error {}
@@ -172,13 +176,18 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     }
     const chunks: Buffer[] = [];
     let bytes = 0;
+    let truncated = false;
     try {
       for await (const chunk of res.body) {
         const buf: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
         bytes += buf.length;
         if (bytes > maxBody) {
           res.body.destroy();
-          throw new HttpCheckError(`response body larger than ${maxBody} bytes: stopped reading`);
+          if (!req.truncateBody) throw new HttpCheckError(`response body larger than ${maxBody} bytes: stopped reading`);
+          chunks.push(buf.subarray(0, buf.length - (bytes - maxBody)));
+          bytes = maxBody;
+          truncated = true;
+          break;
         }
         chunks.push(buf);
       }
@@ -195,6 +204,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
       bytes,
       latencyMs: Math.round((performance.now() - started) * 10) / 10,
       redirects,
+      ...(truncated ? { truncated } : {}),
     };
   }
 }
