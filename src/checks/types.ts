@@ -98,6 +98,19 @@ export interface CheckKind<S extends z.ZodObject = z.ZodObject> {
   run(options: z.output<S>, ctx: CheckContext): Promise<CheckOutcome>;
 }
 
+/**
+ * A check that could not finish but had observed something by then (a probe's exchanges up to the
+ * failing URL): the result is `error` and keeps this evidence for the record.
+ */
+export class CheckError extends Error {
+  constructor(
+    message: string,
+    readonly evidence: unknown,
+  ) {
+    super(message);
+  }
+}
+
 /** A kind with its option type erased, as the registry and the engine hold it. */
 export interface RegisteredKind {
   name: string;

@@ -1,6 +1,7 @@
 import pLimit from 'p-limit';
 import type { LimitFunction } from 'p-limit';
 import { registry } from '../checks/index.js';
+import { CheckError } from '../checks/types.js';
 import type { CheckContext, RegisteredKind, TargetEnvironment } from '../checks/types.js';
 import type { AuthConfig } from '../checks/_shared/auth.js';
 import { judgeAll } from '../conditions/index.js';
@@ -205,7 +206,8 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       return { status: verdict.ok ? 'pass' : 'fail', message: msg, evidence: outcome.evidence ?? outcome.observations, secrets };
     } catch (err) {
       const reason = controller.signal.aborted ? message(controller.signal.reason) : message(err);
-      return { status: 'error', message: reason, secrets };
+      // What a probe saw before it failed is kept (redacted like any evidence), not thrown away.
+      return { status: 'error', message: reason, evidence: err instanceof CheckError ? err.evidence : undefined, secrets };
     } finally {
       timerStop.abort();
       await timeout;
