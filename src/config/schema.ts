@@ -4,6 +4,7 @@ import type { KindName } from '../checks/index.js';
 import { authSchema } from '../checks/_shared/auth.js';
 import { TIERS } from '../model.js';
 import { DURATION_PATTERN, MAX_DURATION_MS, readDuration } from '../util/duration.js';
+import { checkUrl } from './url.js';
 
 const DURATION_SHAPE = 'expected a duration such as 500ms, 2s, 15m, 1h, 1d';
 const TOO_LONG = `longer than the longest timer Node.js can set (${MAX_DURATION_MS} ms, about 24.8 days): it would fire at once`;
@@ -105,7 +106,15 @@ export const itemSchema = z
 
 const environmentSchema = z
   .object({
-    url: z.string().url().optional().describe('Base URL of the target; `{{env.url}}` in checks.'),
+    url: z
+      .string()
+      .superRefine((v, ctx) => {
+        // `${STAGING_URL}`: set at run time (and checked then); a URL written out is checked now.
+        const problem = /\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(v) ? undefined : checkUrl(v);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional()
+      .describe('Base URL of the target (absolute http or https), or a `${VAR}` read at run time; `{{env.url}}` in checks.'),
   })
   .catchall(z.union([z.string(), z.number(), z.boolean()]))
   .describe('A target environment; every field is available as `{{env.<field>}}`.');
@@ -122,6 +131,10 @@ export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
     version: z.literal(1).describe('Config format version.'),
+    extends: z
+      .array(z.string())
+      .optional()
+      .describe('Files this one builds on, relative to it: later files and this one override earlier ones, maps merge, `items` add up.'),
     name: z.string().optional().describe('Name of this gate (default: the config folder name).'),
     environments: z.record(z.string(), environmentSchema).refine((e) => Object.keys(e).length > 0, 'at least one environment').describe('Targets; the first is the default for --env.'),
     defaults: z
