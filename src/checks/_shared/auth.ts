@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parse as parseSetCookie } from 'set-cookie-parser';
 import type { CheckContext } from '../types.js';
+import { UnjudgedAnswer } from './probe.js';
 import type { ProbeClient } from './probe.js';
 import type { HttpResponse } from '../../util/http.js';
 import { mustCompile, patternString } from '../../util/pattern.js';
@@ -212,7 +213,16 @@ export async function login(auth: AuthConfig | undefined, user: string, ctx: Che
     ctx.logins?.set(user, pending);
     pending.catch(() => ctx.logins?.delete(user));
   }
-  const res = await pending;
+  let res: HttpResponse;
+  try {
+    res = await pending;
+  } catch (err) {
+    // Still limited after waiting as told: the target's login limit is spent (often by a burst just before).
+    if (err instanceof UnjudgedAnswer) {
+      throw new Error(`login as "${user}" failed: ${err.url} answered ${err.status} (rate limited${err.retryAfter !== undefined ? `, Retry-After ${err.retryAfter}` : ''}: the target's login limit is spent)`);
+    }
+    throw err;
+  }
   try {
     return sessionFrom(res, user, l, client.url(path), ctx);
   } catch (err) {

@@ -103,103 +103,105 @@ export default defineKind({
       }
     });
 
-    const client = new ProbeClient(ctx, o.maxRequests);
-    const owner = await login(ctx.auth, o.owner, ctx, client);
-    const other = await login(ctx.auth, o.other, ctx, client);
-    const sessions: Record<Who, Session | undefined> = { other, anonymous: undefined };
-    const get = async (path: string, s: Session | undefined) => {
-      const res = await client.send({ path, headers: s ? s.headers({ withToken: false }) : {} });
-      s?.absorb(res);
-      return res;
-    };
+    const client = new ProbeClient(ctx, o);
+    return client.guard(async () => {
+      const owner = await login(ctx.auth, o.owner, ctx, client);
+      const other = await login(ctx.auth, o.other, ctx, client);
+      const sessions: Record<Who, Session | undefined> = { other, anonymous: undefined };
+      const get = async (path: string, s: Session | undefined) => {
+        const res = await client.send({ path, headers: s ? s.headers({ withToken: false }) : {} });
+        s?.absorb(res);
+        return res;
+      };
 
-    const createObject = async (obj: ObjectOptions, index: number): Promise<string> => {
-      const c = obj.create;
-      if (!c) return obj.path ?? '';
-      const target = new URL(client.url(c.path));
-      const form = c.form ? new URLSearchParams(fillTemplate(c.form, { nonce })).toString() : undefined;
-      const res = await client.send({
-        path: c.path,
-        method: c.method,
-        headers: { ...owner.headers(), origin: target.origin, 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
-        body: form ?? JSON.stringify(fillTemplate(c.json ?? {}, { nonce })),
-      });
-      owner.absorb(res);
-      const value = readPath(parseJson(res.body), c.id);
-      if (res.status < 200 || res.status >= 300 || (typeof value !== 'string' && typeof value !== 'number')) {
-        throw new Error(`objects[${index}]: the owner's create request ${c.method} ${c.path} answered ${res.status} without "${c.id}" in the body: nothing to test`);
-      }
-      const id = String(value);
-      if (c.objectPath) return fillTemplate(c.objectPath, { id: encodeURIComponent(id) });
-      if (id.startsWith('/') || /^https?:\/\//.test(id)) return id;
-      return `${target.pathname.replace(/\/+$/, '')}/${encodeURIComponent(id)}`;
-    };
-
-    const findings: Finding[] = [];
-    const objectsReport: Record<string, unknown>[] = [];
-    for (const [i, obj] of o.objects.entries()) {
-      const path = await createObject(obj, i);
-      const marker = obj.marker ? fillTemplate(obj.marker, { nonce }) : undefined;
-      const mine = await get(path, owner);
-      if (mine.status < 200 || mine.status >= 300) {
-        throw new Error(`the owner "${o.owner}" cannot read ${path} (answered ${mine.status}): the probe cannot verify who else can`);
-      }
-      if (marker !== undefined && !mine.body.includes(marker)) {
-        throw new Error(`the owner's answer for ${path} does not contain the marker "${marker}": the probe cannot tell the object from another answer`);
-      }
-      const row: Record<string, unknown> = { path, owner: mine.status };
-      const whos: Who[] = obj.anonymous ? ['other', 'anonymous'] : ['other'];
-      for (const who of whos) {
-        const res = await get(path, sessions[who]);
-        row[who] = res.status;
-        const label = who === 'other' ? `"${o.other}"` : 'anonymous';
-        const leaked = marker !== undefined ? res.body.includes(marker) : res.status >= 200 && res.status < 300 && (res.body === mine.body || sameObject(parseJson(mine.body), parseJson(res.body)));
-        if (leaked) {
-          findings.push({
-            id: `${who}:${path}`,
-            severity: 'high',
-            message: `${label} reads ${o.owner}'s ${path} (answered ${res.status}${marker !== undefined ? ` containing "${marker}"` : ', the same object the owner sees'})`,
-            observed: { status: res.status, bodyExcerpt: res.body.slice(0, 200) },
-          });
-        } else if (res.status >= 200 && res.status < 300) {
-          findings.push({
-            id: `${who}:${path}`,
-            severity: 'low',
-            message: `${label} gets ${res.status} for ${path}, though not the owner's object; a refusal should be 401/403/404`,
-            observed: { status: res.status, bodyExcerpt: res.body.slice(0, 200) },
-          });
+      const createObject = async (obj: ObjectOptions, index: number): Promise<string> => {
+        const c = obj.create;
+        if (!c) return obj.path ?? '';
+        const target = new URL(client.url(c.path));
+        const form = c.form ? new URLSearchParams(fillTemplate(c.form, { nonce })).toString() : undefined;
+        const res = await client.send({
+          path: c.path,
+          method: c.method,
+          headers: { ...owner.headers(), origin: target.origin, 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' },
+          body: form ?? JSON.stringify(fillTemplate(c.json ?? {}, { nonce })),
+        });
+        owner.absorb(res);
+        const value = readPath(parseJson(res.body), c.id);
+        if (res.status < 200 || res.status >= 300 || (typeof value !== 'string' && typeof value !== 'number')) {
+          throw new Error(`objects[${index}]: the owner's create request ${c.method} ${c.path} answered ${res.status} without "${c.id}" in the body: nothing to test`);
         }
-      }
-      objectsReport.push(row);
-    }
+        const id = String(value);
+        if (c.objectPath) return fillTemplate(c.objectPath, { id: encodeURIComponent(id) });
+        if (id.startsWith('/') || /^https?:\/\//.test(id)) return id;
+        return `${target.pathname.replace(/\/+$/, '')}/${encodeURIComponent(id)}`;
+      };
 
-    const listsReport: Record<string, unknown>[] = [];
-    for (const l of o.lists) {
-      const markers = l.ownerMarker ? [fillTemplate(l.ownerMarker, { nonce })] : objectMarkers;
-      const mine = await get(l.path, owner);
-      const shown = markers.filter((m) => mine.body.includes(m));
-      if (mine.status < 200 || mine.status >= 300 || shown.length === 0) {
-        throw new Error(`the owner's listing ${l.path} (answered ${mine.status}) shows none of ${markers.map((m) => `"${m}"`).join(', ')}: the probe cannot verify what others see`);
-      }
-      const row: Record<string, unknown> = { path: l.path, owner: mine.status, markers: shown };
-      const whos: Who[] = l.anonymous ? ['other', 'anonymous'] : ['other'];
-      for (const who of whos) {
-        const res = await get(l.path, sessions[who]);
-        const leaked = shown.filter((m) => res.body.includes(m));
-        row[who] = { status: res.status, leaked };
-        if (leaked.length > 0) {
-          findings.push({
-            id: `list.${who}:${l.path}`,
-            severity: 'high',
-            message: `${who === 'other' ? `"${o.other}"` : 'anonymous'} sees ${o.owner}'s items in ${l.path}: ${leaked.map((m) => `"${m}"`).join(', ')}`,
-            observed: { status: res.status, leaked },
-          });
+      const findings: Finding[] = [];
+      const objectsReport: Record<string, unknown>[] = [];
+      for (const [i, obj] of o.objects.entries()) {
+        const path = await createObject(obj, i);
+        const marker = obj.marker ? fillTemplate(obj.marker, { nonce }) : undefined;
+        const mine = await get(path, owner);
+        if (mine.status < 200 || mine.status >= 300) {
+          throw new Error(`the owner "${o.owner}" cannot read ${path} (answered ${mine.status}): the probe cannot verify who else can`);
         }
+        if (marker !== undefined && !mine.body.includes(marker)) {
+          throw new Error(`the owner's answer for ${path} does not contain the marker "${marker}": the probe cannot tell the object from another answer`);
+        }
+        const row: Record<string, unknown> = { path, owner: mine.status };
+        const whos: Who[] = obj.anonymous ? ['other', 'anonymous'] : ['other'];
+        for (const who of whos) {
+          const res = await get(path, sessions[who]);
+          row[who] = res.status;
+          const label = who === 'other' ? `"${o.other}"` : 'anonymous';
+          const leaked = marker !== undefined ? res.body.includes(marker) : res.status >= 200 && res.status < 300 && (res.body === mine.body || sameObject(parseJson(mine.body), parseJson(res.body)));
+          if (leaked) {
+            findings.push({
+              id: `${who}:${path}`,
+              severity: 'high',
+              message: `${label} reads ${o.owner}'s ${path} (answered ${res.status}${marker !== undefined ? ` containing "${marker}"` : ', the same object the owner sees'})`,
+              observed: { status: res.status, bodyExcerpt: res.body.slice(0, 200) },
+            });
+          } else if (res.status >= 200 && res.status < 300) {
+            findings.push({
+              id: `${who}:${path}`,
+              severity: 'low',
+              message: `${label} gets ${res.status} for ${path}, though not the owner's object; a refusal should be 401/403/404`,
+              observed: { status: res.status, bodyExcerpt: res.body.slice(0, 200) },
+            });
+          }
+        }
+        objectsReport.push(row);
       }
-      listsReport.push(row);
-    }
 
-    const leaks = findings.filter((f) => f.severity === 'high').map((f) => f.id);
-    return probeOutcome(findings, client, { leaks, objects: objectsReport, lists: listsReport });
+      const listsReport: Record<string, unknown>[] = [];
+      for (const l of o.lists) {
+        const markers = l.ownerMarker ? [fillTemplate(l.ownerMarker, { nonce })] : objectMarkers;
+        const mine = await get(l.path, owner);
+        const shown = markers.filter((m) => mine.body.includes(m));
+        if (mine.status < 200 || mine.status >= 300 || shown.length === 0) {
+          throw new Error(`the owner's listing ${l.path} (answered ${mine.status}) shows none of ${markers.map((m) => `"${m}"`).join(', ')}: the probe cannot verify what others see`);
+        }
+        const row: Record<string, unknown> = { path: l.path, owner: mine.status, markers: shown };
+        const whos: Who[] = l.anonymous ? ['other', 'anonymous'] : ['other'];
+        for (const who of whos) {
+          const res = await get(l.path, sessions[who]);
+          const leaked = shown.filter((m) => res.body.includes(m));
+          row[who] = { status: res.status, leaked };
+          if (leaked.length > 0) {
+            findings.push({
+              id: `list.${who}:${l.path}`,
+              severity: 'high',
+              message: `${who === 'other' ? `"${o.other}"` : 'anonymous'} sees ${o.owner}'s items in ${l.path}: ${leaked.map((m) => `"${m}"`).join(', ')}`,
+              observed: { status: res.status, leaked },
+            });
+          }
+        }
+        listsReport.push(row);
+      }
+
+      const leaks = findings.filter((f) => f.severity === 'high').map((f) => f.id);
+      return probeOutcome(findings, client, { leaks, objects: objectsReport, lists: listsReport });
+    });
   },
 });

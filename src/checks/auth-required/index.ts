@@ -93,90 +93,92 @@ export default defineKind({
     if (planned > o.maxRequests) throw new Error(`the auth-required probe needs up to ${planned} requests; maxRequests is ${o.maxRequests}`);
     const loginPage = mustCompile(o.loginPattern, { ignoreCase: true });
 
-    const client = new ProbeClient(ctx, o.maxRequests);
-    const sessions = new Map<string, Session>();
-    for (const u of users) sessions.set(u, await login(ctx.auth, u, ctx, client));
+    const client = new ProbeClient(ctx, o);
+    return client.guard(async () => {
+      const sessions = new Map<string, Session>();
+      for (const u of users) sessions.set(u, await login(ctx.auth, u, ctx, client));
 
-    // The app's answer to a path that cannot exist: an SPA or a catch-all page answers 200 there too.
-    // Asked at most once, and only when a 200 needs telling apart from it.
-    let baseline: Promise<HttpResponse> | undefined;
-    const catchAll = async (): Promise<HttpResponse | undefined> => {
-      baseline ??= client.send({ path: `/gonogo-${randomBytes(6).toString('hex')}` });
-      const res = await baseline;
-      return res.status >= 200 && res.status < 300 ? res : undefined;
-    };
+      // The app's answer to a path that cannot exist: an SPA or a catch-all page answers 200 there too.
+      // Asked at most once, and only when a 200 needs telling apart from it.
+      let baseline: Promise<HttpResponse> | undefined;
+      const catchAll = async (): Promise<HttpResponse | undefined> => {
+        baseline ??= client.send({ path: `/gonogo-${randomBytes(6).toString('hex')}` });
+        const res = await baseline;
+        return res.status >= 200 && res.status < 300 ? res : undefined;
+      };
 
-    const judge = async (res: HttpResponse, t: Target, control: HttpResponse | undefined): Promise<Judgement> => {
-      const marker = t.markers.find((m) => res.body.includes(m));
-      if (marker !== undefined) return { verdict: 'exposed', reason: `answered ${res.status} containing the data marker "${marker}"` };
-      if (res.status === 401 || res.status === 403) return { verdict: 'refused', reason: `answered ${res.status}` };
-      if (res.status >= 300 && res.status < 400) {
-        const location = res.headers['location'] ?? '';
-        return loginPage.test(location)
-          ? { verdict: 'refused', reason: `redirected to the login page ${location}` }
-          : { verdict: 'refused', reason: `redirected to ${location || '(no location)'}`, note: `redirects to ${location || '(no location)'}, not to a login page` };
-      }
-      if (res.status === 404 || res.status === 405 || res.status === 410) {
-        return control
-          ? { verdict: 'refused', reason: `answered ${res.status} (hidden: ${o.control ?? ''} reads it)` }
-          : { verdict: 'unclear', reason: `answered ${res.status}: a missing route and a hidden one look the same (set control: to tell them apart)` };
-      }
-      if (res.status < 200 || res.status >= 300) return { verdict: 'unclear', reason: `answered ${res.status}: neither a refusal nor data` };
-      if (control && control.body === res.body && res.body.trim() !== '') {
-        return { verdict: 'exposed', reason: `answered ${res.status} with exactly what ${o.control ?? ''} sees` };
-      }
-      const type = res.headers['content-type'] ?? '';
-      const data = parseJson(res.body);
-      if (type.includes('json') || (data !== undefined && /^\s*[[{]/.test(res.body))) {
-        return isNoData(data)
-          ? { verdict: 'refused', reason: `answered ${res.status} with an error object, no data` }
-          : { verdict: 'exposed', reason: `answered ${res.status} with JSON data` };
-      }
-      if (LOGIN_FORM.test(res.body)) return { verdict: 'refused', reason: `answered ${res.status} with a login form` };
-      const fallback = await catchAll();
-      if (fallback && fallback.body === res.body) {
-        return { verdict: 'refused', reason: `answered ${res.status} with the app's catch-all page`, note: 'answers with the catch-all page (the same as for a random path)' };
-      }
-      if (res.body.trim() === '') return { verdict: 'refused', reason: `answered ${res.status} with an empty body` };
-      return { verdict: 'exposed', reason: `answered ${res.status} with content that is neither a login page nor the catch-all page` };
-    };
-
-    const findings: Finding[] = [];
-    const unclear: string[] = [];
-    const report: Record<string, unknown>[] = [];
-    for (const t of targets) {
-      const label = `${t.method} ${t.path}`;
-      let control: HttpResponse | undefined;
-      const controlSession = o.control ? sessions.get(o.control) : undefined;
-      if (controlSession) {
-        control = await client.send({ path: t.path, method: t.method, headers: controlSession.headers() });
-        if (control.status < 200 || control.status >= 300) {
-          throw new Error(`control user "${o.control ?? ''}" could not read ${label} (answered ${control.status}): the path cannot be verified`);
+      const judge = async (res: HttpResponse, t: Target, control: HttpResponse | undefined): Promise<Judgement> => {
+        const marker = t.markers.find((m) => res.body.includes(m));
+        if (marker !== undefined) return { verdict: 'exposed', reason: `answered ${res.status} containing the data marker "${marker}"` };
+        if (res.status === 401 || res.status === 403) return { verdict: 'refused', reason: `answered ${res.status}` };
+        if (res.status >= 300 && res.status < 400) {
+          const location = res.headers['location'] ?? '';
+          return loginPage.test(location)
+            ? { verdict: 'refused', reason: `redirected to the login page ${location}` }
+            : { verdict: 'refused', reason: `redirected to ${location || '(no location)'}`, note: `redirects to ${location || '(no location)'}, not to a login page` };
         }
-      }
-      const row: Record<string, unknown> = { path: t.path, method: t.method, control: control?.status };
-      const asks: [who: string, headers: Record<string, string>][] = [['anonymous', {}]];
-      const userSession = t.asUser ? sessions.get(t.asUser) : undefined;
-      if (t.asUser && userSession) asks.push([`user ${t.asUser}`, userSession.headers()]);
-      for (const [who, headers] of asks) {
-        const res = await client.send({ path: t.path, method: t.method, headers });
-        const j = await judge(res, t, control);
-        row[who === 'anonymous' ? 'anonymous' : 'user'] = { status: res.status, verdict: j.verdict, reason: j.reason };
-        const id = `${who === 'anonymous' ? 'anonymous' : `user.${t.asUser ?? ''}`}:${label}`;
-        if (j.verdict === 'exposed') {
-          findings.push({ id, severity: 'high', message: `${label} as ${who}: ${j.reason}`, observed: { status: res.status, bodyExcerpt: res.body.slice(0, 200) } });
-        } else if (j.verdict === 'unclear') {
-          unclear.push(`${label} as ${who} ${j.reason}`);
-          findings.push({ id, severity: 'info', message: `${label} as ${who}: could not verify: ${j.reason}`, observed: { status: res.status } });
-        } else if (j.note) {
-          findings.push({ id, severity: 'info', message: `${label} as ${who}: ${j.note}`, observed: { status: res.status, location: res.headers['location'] } });
+        if (res.status === 404 || res.status === 405 || res.status === 410) {
+          return control
+            ? { verdict: 'refused', reason: `answered ${res.status} (hidden: ${o.control ?? ''} reads it)` }
+            : { verdict: 'unclear', reason: `answered ${res.status}: a missing route and a hidden one look the same (set control: to tell them apart)` };
         }
+        if (res.status < 200 || res.status >= 300) return { verdict: 'unclear', reason: `answered ${res.status}: neither a refusal nor data` };
+        if (control && control.body === res.body && res.body.trim() !== '') {
+          return { verdict: 'exposed', reason: `answered ${res.status} with exactly what ${o.control ?? ''} sees` };
+        }
+        const type = res.headers['content-type'] ?? '';
+        const data = parseJson(res.body);
+        if (type.includes('json') || (data !== undefined && /^\s*[[{]/.test(res.body))) {
+          return isNoData(data)
+            ? { verdict: 'refused', reason: `answered ${res.status} with an error object, no data` }
+            : { verdict: 'exposed', reason: `answered ${res.status} with JSON data` };
+        }
+        if (LOGIN_FORM.test(res.body)) return { verdict: 'refused', reason: `answered ${res.status} with a login form` };
+        const fallback = await catchAll();
+        if (fallback && fallback.body === res.body) {
+          return { verdict: 'refused', reason: `answered ${res.status} with the app's catch-all page`, note: 'answers with the catch-all page (the same as for a random path)' };
+        }
+        if (res.body.trim() === '') return { verdict: 'refused', reason: `answered ${res.status} with an empty body` };
+        return { verdict: 'exposed', reason: `answered ${res.status} with content that is neither a login page nor the catch-all page` };
+      };
+
+      const findings: Finding[] = [];
+      const unclear: string[] = [];
+      const report: Record<string, unknown>[] = [];
+      for (const t of targets) {
+        const label = `${t.method} ${t.path}`;
+        let control: HttpResponse | undefined;
+        const controlSession = o.control ? sessions.get(o.control) : undefined;
+        if (controlSession) {
+          control = await client.send({ path: t.path, method: t.method, headers: controlSession.headers() });
+          if (control.status < 200 || control.status >= 300) {
+            throw new Error(`control user "${o.control ?? ''}" could not read ${label} (answered ${control.status}): the path cannot be verified`);
+          }
+        }
+        const row: Record<string, unknown> = { path: t.path, method: t.method, control: control?.status };
+        const asks: [who: string, headers: Record<string, string>][] = [['anonymous', {}]];
+        const userSession = t.asUser ? sessions.get(t.asUser) : undefined;
+        if (t.asUser && userSession) asks.push([`user ${t.asUser}`, userSession.headers()]);
+        for (const [who, headers] of asks) {
+          const res = await client.send({ path: t.path, method: t.method, headers });
+          const j = await judge(res, t, control);
+          row[who === 'anonymous' ? 'anonymous' : 'user'] = { status: res.status, verdict: j.verdict, reason: j.reason };
+          const id = `${who === 'anonymous' ? 'anonymous' : `user.${t.asUser ?? ''}`}:${label}`;
+          if (j.verdict === 'exposed') {
+            findings.push({ id, severity: 'high', message: `${label} as ${who}: ${j.reason}`, observed: { status: res.status, bodyExcerpt: res.body.slice(0, 200) } });
+          } else if (j.verdict === 'unclear') {
+            unclear.push(`${label} as ${who} ${j.reason}`);
+            findings.push({ id, severity: 'info', message: `${label} as ${who}: could not verify: ${j.reason}`, observed: { status: res.status } });
+          } else if (j.note) {
+            findings.push({ id, severity: 'info', message: `${label} as ${who}: ${j.note}`, observed: { status: res.status, location: res.headers['location'] } });
+          }
+        }
+        report.push(row);
       }
-      report.push(row);
-    }
-    // Nothing proved exposed, but some answers prove nothing either: that is no pass.
-    if (unclear.length > 0 && !findings.some((f) => f.severity === 'high')) throw new Error(`could not verify: ${unclear.join('; ')}`);
-    const exposed = findings.filter((f) => f.severity === 'high').map((f) => f.id);
-    return probeOutcome(findings, client, { exposed, paths: report });
+      // Nothing proved exposed, but some answers prove nothing either: that is no pass.
+      if (unclear.length > 0 && !findings.some((f) => f.severity === 'high')) throw new Error(`could not verify: ${unclear.join('; ')}`);
+      const exposed = findings.filter((f) => f.severity === 'high').map((f) => f.id);
+      return probeOutcome(findings, client, { exposed, paths: report });
+    });
   },
 });

@@ -148,32 +148,34 @@ export default defineKind({
   fields: [...PROBE_FIELDS, 'responses'],
   defaultExpect: probeDefaultExpect,
   async run(o, ctx) {
-    const client = new ProbeClient(ctx, o.maxRequests);
-    client.assertOnTarget([o.path]);
-    const target = new URL(client.url(o.path));
-    const session = o.loginAs !== undefined ? await login(ctx.auth, o.loginAs, ctx, client) : undefined;
-    const findings: Finding[] = [];
-    const responses: Record<string, unknown>[] = [];
-    let notFound = false;
+    const client = new ProbeClient(ctx, o);
+    return client.guard(async () => {
+      client.assertOnTarget([o.path]);
+      const target = new URL(client.url(o.path));
+      const session = o.loginAs !== undefined ? await login(ctx.auth, o.loginAs, ctx, client) : undefined;
+      const findings: Finding[] = [];
+      const responses: Record<string, unknown>[] = [];
+      let notFound = false;
 
-    for (const p of presentedOrigins(target, o)) {
-      const get = await client.send({ path: o.path, headers: { origin: p.origin, accept: 'application/json', ...session?.headers({ withToken: false }) } });
-      // Without a session, a 401/403 tells us the path is an authenticated API.
-      const authenticated = session !== undefined || get.status === 401 || get.status === 403;
-      if (get.status === 404) notFound = true;
-      findings.push(...judge(get, p, 'get', { authenticated, method: o.method }));
-      // Browsers send preflights without cookies.
-      const pre = await client.send({
-        path: o.path,
-        method: 'OPTIONS',
-        headers: { origin: p.origin, 'access-control-request-method': o.method, 'access-control-request-headers': 'content-type' },
-      });
-      findings.push(...judge(pre, p, 'preflight', { authenticated, method: o.method }));
-      responses.push({ origin: p.origin, get: corsView(get), preflight: corsView(pre) });
-    }
-    if (notFound) {
-      findings.push({ id: 'cors.path-not-found', severity: 'info', message: `${o.path} answered 404: CORS was judged on a response the app may not route; set \`path\` to a real API path`, observed: o.path });
-    }
-    return probeOutcome(findings, client, { responses });
+      for (const p of presentedOrigins(target, o)) {
+        const get = await client.send({ path: o.path, headers: { origin: p.origin, accept: 'application/json', ...session?.headers({ withToken: false }) } });
+        // Without a session, a 401/403 tells us the path is an authenticated API.
+        const authenticated = session !== undefined || get.status === 401 || get.status === 403;
+        if (get.status === 404) notFound = true;
+        findings.push(...judge(get, p, 'get', { authenticated, method: o.method }));
+        // Browsers send preflights without cookies.
+        const pre = await client.send({
+          path: o.path,
+          method: 'OPTIONS',
+          headers: { origin: p.origin, 'access-control-request-method': o.method, 'access-control-request-headers': 'content-type' },
+        });
+        findings.push(...judge(pre, p, 'preflight', { authenticated, method: o.method }));
+        responses.push({ origin: p.origin, get: corsView(get), preflight: corsView(pre) });
+      }
+      if (notFound) {
+        findings.push({ id: 'cors.path-not-found', severity: 'info', message: `${o.path} answered 404: CORS was judged on a response the app may not route; set \`path\` to a real API path`, observed: o.path });
+      }
+      return probeOutcome(findings, client, { responses });
+    });
   },
 });

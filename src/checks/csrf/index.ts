@@ -157,89 +157,91 @@ export default defineKind({
     const user = o.loginAs ?? Object.keys(ctx.auth?.users ?? {})[0];
     if (user === undefined) throw new Error('the csrf probe logs in as a test user, but the config has no auth: users');
 
-    const client = new ProbeClient(ctx, o.maxRequests);
-    const session = await login(ctx.auth, user, ctx, client);
-    const target = new URL(client.url(o.request.path));
-    const foreign = new URL(o.foreignOrigin).origin;
-    const findings: Finding[] = [];
-    const attempts: Partial<Record<Vector, { status: number; accepted: boolean }>> = {};
-    const sameSite = sameSiteOnly(session);
-    const sameSiteNote = sameSite ? ` (only SameSite=${sameSite} session cookies stand in the way, for cross-site pages in current browsers)` : '';
+    const client = new ProbeClient(ctx, o);
+    return client.guard(async () => {
+      const session = await login(ctx.auth, user, ctx, client);
+      const target = new URL(client.url(o.request.path));
+      const foreign = new URL(o.foreignOrigin).origin;
+      const findings: Finding[] = [];
+      const attempts: Partial<Record<Vector, { status: number; accepted: boolean }>> = {};
+      const sameSite = sameSiteOnly(session);
+      const sameSiteNote = sameSite ? ` (only SameSite=${sameSite} session cookies stand in the way, for cross-site pages in current browsers)` : '';
 
-    const send = async (extra: Record<string, string>, body: string | undefined, m = method) => {
-      const res = await client.send({ path: o.request.path, method: m, headers: { ...session.headers({ withToken: false }), ...extra }, body });
-      session.absorb(res);
-      return res;
-    };
+      const send = async (extra: Record<string, string>, body: string | undefined, m = method) => {
+        const res = await client.send({ path: o.request.path, method: m, headers: { ...session.headers({ withToken: false }), ...extra }, body });
+        session.absorb(res);
+        return res;
+      };
 
-    let controlStatus: number | undefined;
-    if (o.control) {
-      const n = nonce();
-      const res = await send(
-        { ...session.headers({ withToken: true }), origin: target.origin, referer: `${target.origin}/`, 'content-type': 'application/json' },
-        JSON.stringify(fillTemplate(o.request.fields, { nonce: n })),
-      );
-      controlStatus = res.status;
-      if (!accepted(res, o.verify, n)) {
-        throw new Error(
-          `control request refused: a same-origin ${method} ${target.pathname} with the session and its token answered ${res.status}, so a refusal of a forged one proves nothing; fix request/verify, or set control: false`,
-        );
-      }
-    }
-
-    for (const vector of vectors) {
-      if (!FORM_VECTORS.has(vector)) continue;
-      const n = nonce();
-      const { contentType, body } = encode(vector, fillTemplate(o.request.fields, { nonce: n }));
-      const from: Record<string, string> = vector === 'null-origin' ? { origin: 'null' } : { origin: foreign, referer: `${foreign}/` };
-      const res = await send({ ...from, 'content-type': contentType }, body);
-      const ok = accepted(res, o.verify, n);
-      attempts[vector] = { status: res.status, accepted: ok };
-      if (ok) {
-        findings.push({
-          id: `csrf.${vector}`,
-          severity: 'high',
-          message: `a ${contentType.split(';')[0]} ${method} to ${target.pathname} from ${vector === 'null-origin' ? 'Origin null' : foreign} without the token was accepted (${res.status})${sameSiteNote}`,
-          observed: { status: res.status, location: res.headers['location'] },
-        });
-      }
-    }
-
-    let preflight: Preflight | undefined;
-    if (vectors.includes('cors-json')) {
-      const pre = await client.send({
-        path: o.request.path,
-        method: 'OPTIONS',
-        headers: { origin: foreign, 'access-control-request-method': method, 'access-control-request-headers': 'content-type' },
-      });
-      preflight = judgePreflight(pre, foreign, method);
-      if (preflight.allowed) {
+      let controlStatus: number | undefined;
+      if (o.control) {
         const n = nonce();
         const res = await send(
-          { origin: foreign, referer: `${foreign}/`, 'content-type': 'application/json' },
+          { ...session.headers({ withToken: true }), origin: target.origin, referer: `${target.origin}/`, 'content-type': 'application/json' },
           JSON.stringify(fillTemplate(o.request.fields, { nonce: n })),
         );
-        const ok = accepted(res, o.verify, n);
-        attempts['cors-json'] = { status: res.status, accepted: ok };
-        findings.push(
-          ok
-            ? {
-                id: 'csrf.cors-json',
-                severity: 'high',
-                message: `the CORS preflight lets ${foreign} send a credentialed JSON ${method}, and the request without the token was accepted (${res.status})${sameSiteNote}`,
-                observed: { preflight, status: res.status },
-              }
-            : {
-                id: 'csrf.cors-preflight',
-                severity: 'info',
-                message: `the CORS preflight lets ${foreign} send a credentialed JSON ${method}; the request itself was refused (${res.status})`,
-                observed: { preflight, status: res.status },
-              },
-        );
+        controlStatus = res.status;
+        if (!accepted(res, o.verify, n)) {
+          throw new Error(
+            `control request refused: a same-origin ${method} ${target.pathname} with the session and its token answered ${res.status}, so a refusal of a forged one proves nothing; fix request/verify, or set control: false`,
+          );
+        }
       }
-    }
 
-    const acceptedVectors = VECTORS.filter((v) => attempts[v]?.accepted === true);
-    return probeOutcome(findings, client, { accepted: acceptedVectors, attempts, preflight, control: controlStatus, user });
+      for (const vector of vectors) {
+        if (!FORM_VECTORS.has(vector)) continue;
+        const n = nonce();
+        const { contentType, body } = encode(vector, fillTemplate(o.request.fields, { nonce: n }));
+        const from: Record<string, string> = vector === 'null-origin' ? { origin: 'null' } : { origin: foreign, referer: `${foreign}/` };
+        const res = await send({ ...from, 'content-type': contentType }, body);
+        const ok = accepted(res, o.verify, n);
+        attempts[vector] = { status: res.status, accepted: ok };
+        if (ok) {
+          findings.push({
+            id: `csrf.${vector}`,
+            severity: 'high',
+            message: `a ${contentType.split(';')[0]} ${method} to ${target.pathname} from ${vector === 'null-origin' ? 'Origin null' : foreign} without the token was accepted (${res.status})${sameSiteNote}`,
+            observed: { status: res.status, location: res.headers['location'] },
+          });
+        }
+      }
+
+      let preflight: Preflight | undefined;
+      if (vectors.includes('cors-json')) {
+        const pre = await client.send({
+          path: o.request.path,
+          method: 'OPTIONS',
+          headers: { origin: foreign, 'access-control-request-method': method, 'access-control-request-headers': 'content-type' },
+        });
+        preflight = judgePreflight(pre, foreign, method);
+        if (preflight.allowed) {
+          const n = nonce();
+          const res = await send(
+            { origin: foreign, referer: `${foreign}/`, 'content-type': 'application/json' },
+            JSON.stringify(fillTemplate(o.request.fields, { nonce: n })),
+          );
+          const ok = accepted(res, o.verify, n);
+          attempts['cors-json'] = { status: res.status, accepted: ok };
+          findings.push(
+            ok
+              ? {
+                  id: 'csrf.cors-json',
+                  severity: 'high',
+                  message: `the CORS preflight lets ${foreign} send a credentialed JSON ${method}, and the request without the token was accepted (${res.status})${sameSiteNote}`,
+                  observed: { preflight, status: res.status },
+                }
+              : {
+                  id: 'csrf.cors-preflight',
+                  severity: 'info',
+                  message: `the CORS preflight lets ${foreign} send a credentialed JSON ${method}; the request itself was refused (${res.status})`,
+                  observed: { preflight, status: res.status },
+                },
+          );
+        }
+      }
+
+      const acceptedVectors = VECTORS.filter((v) => attempts[v]?.accepted === true);
+      return probeOutcome(findings, client, { accepted: acceptedVectors, attempts, preflight, control: controlStatus, user });
+    });
   },
 });

@@ -12,7 +12,7 @@ import { defineKind } from '../types.js';
 import type { CheckContext } from '../types.js';
 import { PROBE_FIELDS, ProbeClient, SEVERITIES, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
-import { HttpCheckError, isAllowedOrigin } from '../../util/http.js';
+import { isAllowedOrigin } from '../../util/http.js';
 import type { HttpResponse } from '../../util/http.js';
 import { CATALOG, PAGE_MARKERS, sourceMap } from './catalog.js';
 import type { Exposure, Matcher } from './catalog.js';
@@ -111,6 +111,7 @@ interface Baseline {
   path: string;
   status: number;
   body: string;
+  truncated: boolean;
 }
 
 const served = (status: number): boolean => status === 200 || status === 206;
@@ -122,94 +123,91 @@ export default defineKind({
   fields: [...PROBE_FIELDS, 'exposed', 'catch_all', 'checked'],
   defaultExpect: probeDefaultExpect,
   async run(o: Options, ctx) {
-    const client = new ProbeClient(ctx, o.maxRequests);
-    const extras = o.extra.map(extraExposure);
-    client.assertOnTarget([o.page, ...extras.map((e) => e.path)]);
-    const skip = new Set(o.skip);
-    const planned = [...CATALOG.filter((e) => !skip.has(e.path)), ...extras];
-    const budget = 2 + 4 + planned.length + (o.sourceMaps ? o.maxSourceMaps : 0);
-    if (budget > o.maxRequests) {
-      throw new Error(`debug-endpoints needs up to ${budget} requests (2 baselines, the page and its redirects, ${planned.length} paths, source maps) but maxRequests is ${o.maxRequests}: raise it or skip entries`);
-    }
-
-    // Two baselines: catch-alls often treat paths with a dot (files) differently from pages.
-    const token = randomBytes(6).toString('hex');
-    const baselines: Baseline[] = [];
-    for (const path of [`/gonogo-baseline-${token}`, `/.gonogo-baseline-${token}.txt`]) {
-      const res = await client.send({ path, headers: { range: RANGE } });
-      baselines.push({ path, status: res.status, body: res.body });
-    }
-    const catchAll = baselines.filter((b) => served(b.status));
-
-    const findings: Finding[] = [];
-    const page = await fetchPage(client, ctx, o.page);
-    if (page.offTarget) {
-      findings.push({ id: 'page.off-target', severity: 'info', message: `${o.page} redirects to ${page.offTarget}, off the target: page not scanned for toolbars or scripts`, observed: { location: page.offTarget } });
-    }
-    for (const marker of PAGE_MARKERS) {
-      const m = marker.pattern.exec(page.body);
-      if (m && served(page.status)) {
-        findings.push({ id: `exposed:${o.page}#toolbar`, severity: marker.severity, message: `${o.page} renders the ${marker.what}`, observed: { path: o.page, status: page.status, evidence: m[0] } });
+    const client = new ProbeClient(ctx, o);
+    return client.guard(async () => {
+      const extras = o.extra.map(extraExposure);
+      client.assertOnTarget([o.page, ...extras.map((e) => e.path)]);
+      const skip = new Set(o.skip);
+      const planned = [...CATALOG.filter((e) => !skip.has(e.path)), ...extras];
+      const budget = 2 + 4 + planned.length + (o.sourceMaps ? o.maxSourceMaps : 0);
+      if (budget > o.maxRequests) {
+        throw new Error(`debug-endpoints needs up to ${budget} requests (2 baselines, the page and its redirects, ${planned.length} paths, source maps) but maxRequests is ${o.maxRequests}: raise it or skip entries`);
       }
-    }
-    const entries = [...planned];
-    if (o.sourceMaps && served(page.status)) {
-      for (const path of sourceMapPaths(page, ctx, o.maxSourceMaps)) {
-        entries.push({ path, what: 'source map', severity: 'low', match: sourceMap });
-      }
-    }
-    const unique = entries.filter((e, i) => entries.findIndex((x) => x.path === e.path && (x.method ?? 'GET') === (e.method ?? 'GET')) === i);
 
-    const results: (Finding | undefined)[] = new Array<Finding | undefined>(unique.length);
-    const setAside: { path: string; evidence: string }[] = [];
-    await inPool(unique, o.concurrency, async (e, i) => {
-      let res: HttpResponse;
-      try {
-        res = await client.send({
+      // Two baselines: catch-alls often treat paths with a dot (files) differently from pages.
+      const token = randomBytes(6).toString('hex');
+      const baselines: Baseline[] = [];
+      for (const path of [`/gonogo-baseline-${token}`, `/.gonogo-baseline-${token}.txt`]) {
+        const res = await client.send({ path, headers: { range: RANGE } });
+        baselines.push({ path, status: res.status, body: res.body, truncated: res.truncated === true });
+      }
+      const catchAll = baselines.filter((b) => served(b.status));
+
+      const findings: Finding[] = [];
+      const page = await fetchPage(client, ctx, o.page);
+      if (page.offTarget) {
+        findings.push({ id: 'page.off-target', severity: 'info', message: `${o.page} redirects to ${page.offTarget}, off the target: page not scanned for toolbars or scripts`, observed: { location: page.offTarget } });
+      }
+      for (const marker of PAGE_MARKERS) {
+        const m = marker.pattern.exec(page.body);
+        if (m && served(page.status)) {
+          findings.push({ id: `exposed:${o.page}#toolbar`, severity: marker.severity, message: `${o.page} renders the ${marker.what}`, observed: { path: o.page, status: page.status, evidence: m[0] } });
+        }
+      }
+      const entries = [...planned];
+      if (o.sourceMaps && served(page.status)) {
+        for (const path of sourceMapPaths(page, ctx, o.maxSourceMaps)) {
+          entries.push({ path, what: 'source map', severity: 'low', match: sourceMap });
+        }
+      }
+      const unique = entries.filter((e, i) => entries.findIndex((x) => x.path === e.path && (x.method ?? 'GET') === (e.method ?? 'GET')) === i);
+
+      const results: (Finding | undefined)[] = new Array<Finding | undefined>(unique.length);
+      const setAside: { path: string; evidence: string }[] = [];
+      await inPool(unique, o.concurrency, async (e, i) => {
+        const res = await client.send({
           path: e.path,
           method: e.method ?? 'GET',
           headers: { range: RANGE, accept: '*/*', ...(e.body ? { 'content-type': 'application/json' } : {}) },
           body: e.body,
         });
-      } catch (err) {
-        // A heap or database dump that ignores Range is too big to read; the baseline was not,
-        // so the size alone tells it apart from the catch-all page.
-        if (e.largeIsEvidence && err instanceof HttpCheckError && /larger than/.test(err.message)) {
-          results[i] = { id: `exposed:${e.path}`, severity: e.severity, message: `${e.path}: ${e.what} is served (${err.message})`, observed: { path: e.path, evidence: 'body too large to read' } };
+        // A heap or database dump that ignores Range is longer than the body cap; the baseline was
+        // not, so the size alone tells it apart from the catch-all page.
+        if (e.largeIsEvidence && res.truncated && served(res.status) && !catchAll.some((b) => b.truncated)) {
+          results[i] = { id: `exposed:${e.path}`, severity: e.severity, message: `${e.path}: ${e.what} is served (a body longer than ${o.bodyCap} bytes)`, observed: { path: e.path, status: res.status, evidence: 'body longer than the cap' } };
           return;
         }
-        throw err;
-      }
-      if (!served(res.status)) return;
-      const evidence = e.match({ body: res.body, contentType: res.headers['content-type'] ?? '' });
-      if (evidence === undefined) return;
-      if (catchAll.some((b) => similar({ body: res.body, path: e.path }, b))) {
-        setAside.push({ path: e.path, evidence });
-        return;
-      }
-      results[i] = {
-        id: `exposed:${e.path}`,
-        severity: e.severity,
-        message: `${e.path}: ${e.what} is publicly readable (${evidence})`,
-        observed: { path: e.path, status: res.status, contentType: res.headers['content-type'] ?? null, evidence },
-      };
-    });
-    const exposures = results.filter((f) => f !== undefined);
-    findings.push(...exposures);
-    const exposed = unique.filter((_e, i) => results[i] !== undefined).map((e) => e.path);
-
-    if (catchAll.length > 0) {
-      findings.push({
-        id: 'catch-all',
-        severity: 'info',
-        message: `unknown paths answer ${catchAll.map((b) => b.status).join('/')} (a catch-all page): ${setAside.length > 0 ? `${setAside.length} match(es) equal to it were set aside` : 'every match was compared against it'}`,
-        observed: { baselines: catchAll.map((b) => b.path), setAside },
+        if (!served(res.status)) return;
+        const evidence = e.match({ body: res.body, contentType: res.headers['content-type'] ?? '' });
+        if (evidence === undefined) return;
+        if (catchAll.some((b) => similar({ body: res.body, path: e.path }, b))) {
+          setAside.push({ path: e.path, evidence });
+          return;
+        }
+        results[i] = {
+          id: `exposed:${e.path}`,
+          severity: e.severity,
+          message: `${e.path}: ${e.what} is publicly readable (${evidence})`,
+          observed: { path: e.path, status: res.status, contentType: res.headers['content-type'] ?? null, evidence },
+        };
       });
-    }
-    return probeOutcome(findings, client, {
-      exposed,
-      catch_all: catchAll.length > 0,
-      checked: unique.length,
+      const exposures = results.filter((f) => f !== undefined);
+      findings.push(...exposures);
+      const exposed = unique.filter((_e, i) => results[i] !== undefined).map((e) => e.path);
+
+      if (catchAll.length > 0) {
+        findings.push({
+          id: 'catch-all',
+          severity: 'info',
+          message: `unknown paths answer ${catchAll.map((b) => b.status).join('/')} (a catch-all page): ${setAside.length > 0 ? `${setAside.length} match(es) equal to it were set aside` : 'every match was compared against it'}`,
+          observed: { baselines: catchAll.map((b) => b.path), setAside },
+        });
+      }
+      return probeOutcome(findings, client, {
+        exposed,
+        catch_all: catchAll.length > 0,
+        checked: unique.length,
+      });
     });
   },
 });

@@ -117,48 +117,50 @@ export default defineKind({
   fields: [...PROBE_FIELDS, 'responses', 'server_errors'],
   defaultExpect: probeDefaultExpect,
   async run(o, ctx) {
-    const client = new ProbeClient(ctx, o.maxRequests);
-    const requests = o.paths.map(normalize);
-    client.assertOnTarget(requests.map((r) => r.path));
-    const session = o.loginAs !== undefined ? await login(ctx.auth, o.loginAs, ctx, client) : undefined;
-    const findings: Finding[] = [];
-    const responses: { name: string; method: string; path: string; status: number | null }[] = [];
+    const client = new ProbeClient(ctx, o);
+    return client.guard(async () => {
+      const requests = o.paths.map(normalize);
+      client.assertOnTarget(requests.map((r) => r.path));
+      const session = o.loginAs !== undefined ? await login(ctx.auth, o.loginAs, ctx, client) : undefined;
+      const findings: Finding[] = [];
+      const responses: { name: string; method: string; path: string; status: number | null }[] = [];
 
-    for (const r of requests) {
-      const b = body(r.send, o.oversizeBytes);
-      const headers = { accept: 'application/json, text/html;q=0.9, */*;q=0.5', ...b.headers, ...session?.headers({ withToken: true }) };
-      const budgetLeft = client.requests < o.maxRequests;
-      let res: HttpResponse;
-      try {
-        res = await client.send({ path: r.path, method: r.method, headers, body: b.body });
-      } catch (err) {
-        // A server may answer 413 and close before reading a huge body; the upload then fails
-        // mid-way with a reset. Nothing came back, so nothing leaked. Anything else (a timeout, the
-        // budget, an unreachable target) means this request could not be judged: rethrown.
-        const closed = err instanceof HttpCheckError && CONNECTION_CLOSED.test(err.message);
-        if (r.send !== 'oversized' || !budgetLeft || ctx.signal.aborted || !closed) throw err;
-        responses.push({ name: r.name, method: r.method, path: r.path, status: null });
-        findings.push({
-          id: 'oversized.closed',
-          severity: 'info',
-          message: `${r.name}: the connection closed while the ${o.oversizeBytes}-byte body was sent (the server refused it early)`,
-          observed: { request: r.name, error: err.message },
-        });
-        continue;
+      for (const r of requests) {
+        const b = body(r.send, o.oversizeBytes);
+        const headers = { accept: 'application/json, text/html;q=0.9, */*;q=0.5', ...b.headers, ...session?.headers({ withToken: true }) };
+        const budgetLeft = client.requests < o.maxRequests;
+        let res: HttpResponse;
+        try {
+          res = await client.send({ path: r.path, method: r.method, headers, body: b.body });
+        } catch (err) {
+          // A server may answer 413 and close before reading a huge body; the upload then fails
+          // mid-way with a reset. Nothing came back, so nothing leaked. Anything else (a timeout, the
+          // budget, an unreachable target) means this request could not be judged: rethrown.
+          const closed = err instanceof HttpCheckError && CONNECTION_CLOSED.test(err.message);
+          if (r.send !== 'oversized' || !budgetLeft || ctx.signal.aborted || !closed) throw err;
+          responses.push({ name: r.name, method: r.method, path: r.path, status: null });
+          findings.push({
+            id: 'oversized.closed',
+            severity: 'info',
+            message: `${r.name}: the connection closed while the ${o.oversizeBytes}-byte body was sent (the server refused it early)`,
+            observed: { request: r.name, error: err.message },
+          });
+          continue;
+        }
+        responses.push({ name: r.name, method: r.method, path: r.path, status: res.status });
+        const byKind = new Map<LeakKind, Leak[]>();
+        for (const leak of findLeaks(searchable(res))) byKind.set(leak.kind, [...(byKind.get(leak.kind) ?? []), leak]);
+        for (const [kind, leaks] of byKind) {
+          findings.push({
+            id: `leak.${kind}`,
+            severity: LEAK_SEVERITY[kind],
+            message: `${r.name} (${r.method} ${r.path}) answered ${res.status} with ${leaks.map((l) => `a ${l.name}`).join(', ')}`,
+            observed: { request: r.name, method: r.method, path: r.path, status: res.status, matches: leaks.map((l) => `${l.name}: ${l.match}`) },
+          });
+        }
       }
-      responses.push({ name: r.name, method: r.method, path: r.path, status: res.status });
-      const byKind = new Map<LeakKind, Leak[]>();
-      for (const leak of findLeaks(searchable(res))) byKind.set(leak.kind, [...(byKind.get(leak.kind) ?? []), leak]);
-      for (const [kind, leaks] of byKind) {
-        findings.push({
-          id: `leak.${kind}`,
-          severity: LEAK_SEVERITY[kind],
-          message: `${r.name} (${r.method} ${r.path}) answered ${res.status} with ${leaks.map((l) => `a ${l.name}`).join(', ')}`,
-          observed: { request: r.name, method: r.method, path: r.path, status: res.status, matches: leaks.map((l) => `${l.name}: ${l.match}`) },
-        });
-      }
-    }
-    const serverErrors = responses.filter((r) => r.status !== null && r.status >= 500).length;
-    return probeOutcome(findings, client, { responses, server_errors: serverErrors });
+      const serverErrors = responses.filter((r) => r.status !== null && r.status >= 500).length;
+      return probeOutcome(findings, client, { responses, server_errors: serverErrors });
+    });
   },
 });

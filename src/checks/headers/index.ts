@@ -131,35 +131,37 @@ export default defineKind({
   fields: [...PROBE_FIELDS, 'headers', 'cookies'],
   defaultExpect: probeDefaultExpect,
   async run(o, ctx) {
-    const client = new ProbeClient(ctx, o.maxRequests);
-    const paths = [...new Set([o.path, ...o.paths])];
-    client.assertOnTarget(paths);
-    const findings: Finding[] = [];
-    const cookies: CookieFlags[] = [];
-    const perPath: Record<string, Record<string, string | null>> = {};
-    let mainHttps = new URL(client.url(o.path)).protocol === 'https:';
+    const client = new ProbeClient(ctx, o);
+    return client.guard(async () => {
+      const paths = [...new Set([o.path, ...o.paths])];
+      client.assertOnTarget(paths);
+      const findings: Finding[] = [];
+      const cookies: CookieFlags[] = [];
+      const perPath: Record<string, Record<string, string | null>> = {};
+      let mainHttps = new URL(client.url(o.path)).protocol === 'https:';
 
-    for (const path of paths) {
-      const res = await client.send({ path, maxRedirects: 5 });
-      if (res.status >= 500) {
-        throw new Error(`GET ${client.url(path)} answered ${res.status}: the headers of an error page say nothing about the app's pages`);
+      for (const path of paths) {
+        const res = await client.send({ path, maxRedirects: 5 });
+        if (res.status >= 500) {
+          throw new Error(`GET ${client.url(path)} answered ${res.status}: the headers of an error page say nothing about the app's pages`);
+        }
+        // Judged on the final URL: an http:// entry redirected to https:// is an HTTPS page.
+        const https = new URL(res.url).protocol === 'https:';
+        if (path === o.path) mainHttps = https;
+        const label = paths.length > 1 ? `${path}: ` : '';
+        for (const f of judgeResponse(res, https, o)) findings.push({ ...f, message: label + f.message, observed: { path, value: f.observed } });
+        perPath[path] = Object.fromEntries(REPORTED.map((name) => [name, res.headers[name] ?? null]));
+        cookies.push(...observeCookies(res.setCookies, path, { fromLogin: false }));
       }
-      // Judged on the final URL: an http:// entry redirected to https:// is an HTTPS page.
-      const https = new URL(res.url).protocol === 'https:';
-      if (path === o.path) mainHttps = https;
-      const label = paths.length > 1 ? `${path}: ` : '';
-      for (const f of judgeResponse(res, https, o)) findings.push({ ...f, message: label + f.message, observed: { path, value: f.observed } });
-      perPath[path] = Object.fromEntries(REPORTED.map((name) => [name, res.headers[name] ?? null]));
-      cookies.push(...observeCookies(res.setCookies, path, { fromLogin: false }));
-    }
 
-    if (o.loginAs !== undefined) {
-      const session = await login(ctx.auth, o.loginAs, ctx, client);
-      cookies.push(...observeCookies(session.setCookies, 'login', { fromLogin: true, csrfToken: session.csrfToken }));
-    }
-    if (o.require.cookies) findings.push(...analyzeCookies(cookies, mainHttps));
+      if (o.loginAs !== undefined) {
+        const session = await login(ctx.auth, o.loginAs, ctx, client);
+        cookies.push(...observeCookies(session.setCookies, 'login', { fromLogin: true, csrfToken: session.csrfToken }));
+      }
+      if (o.require.cookies) findings.push(...analyzeCookies(cookies, mainHttps));
 
-    const outcome = probeOutcome(findings, client, { headers: perPath[o.path], cookies });
-    return { ...outcome, evidence: { ...outcome.evidence, headersByPath: perPath } };
+      const outcome = probeOutcome(findings, client, { headers: perPath[o.path], cookies });
+      return { ...outcome, evidence: { ...outcome.evidence, headersByPath: perPath } };
+    });
   },
 });

@@ -64,88 +64,90 @@ export default defineKind({
   fields: [...PROBE_FIELDS, 'limited', 'limited_after', 'retry_after', 'statuses', 'stopped_by', 'elapsed_ms'],
   defaultExpect: probeDefaultExpect,
   async run(o, ctx) {
-    const client = new ProbeClient(ctx, o.maxRequests);
-    client.assertOnTarget([o.path]);
-    const withinMs = parseDuration(o.within);
-    const limitedStatuses = new Set(o.limitedStatuses);
-    const body = o.body ?? JSON.stringify({ username: `gonogo-probe-${randomBytes(4).toString('hex')}`, password: randomBytes(12).toString('base64url') });
-    const headers = { 'content-type': o.contentType, accept: 'application/json, */*;q=0.5', ...o.headers };
+    const client = new ProbeClient(ctx, o);
+    return client.guard(async () => {
+      client.assertOnTarget([o.path]);
+      const withinMs = parseDuration(o.within);
+      const limitedStatuses = new Set(o.limitedStatuses);
+      const body = o.body ?? JSON.stringify({ username: `gonogo-probe-${randomBytes(4).toString('hex')}`, password: randomBytes(12).toString('base64url') });
+      const headers = { 'content-type': o.contentType, accept: 'application/json, */*;q=0.5', ...o.headers };
 
-    const started = ctx.clock.monotonic();
-    const statuses: Record<string, number> = {};
-    let launched = 0;
-    let firstLimited: { seq: number; retryAfter: string | null } | undefined;
-    let stop: 'limit' | 'burst' | 'time' | 'error' | undefined;
+      const started = ctx.clock.monotonic();
+      const statuses: Record<string, number> = {};
+      let launched = 0;
+      let firstLimited: { seq: number; retryAfter: string | null } | undefined;
+      let stop: 'limit' | 'burst' | 'time' | 'error' | undefined;
 
-    const worker = async (): Promise<void> => {
-      for (;;) {
-        if (stop) return;
-        if (launched >= o.burst) {
-          stop = 'burst';
-          return;
+      const worker = async (): Promise<void> => {
+        for (;;) {
+          if (stop) return;
+          if (launched >= o.burst) {
+            stop = 'burst';
+            return;
+          }
+          if (ctx.clock.monotonic() - started >= withinMs) {
+            stop = 'time';
+            return;
+          }
+          const seq = ++launched;
+          let status: number;
+          let retryAfter: string | undefined;
+          try {
+            const res = await client.send({ path: o.path, method: o.method, headers, body, limited: 'answer' });
+            status = res.status;
+            retryAfter = res.headers['retry-after'];
+          } catch (err) {
+            stop = 'error';
+            throw err;
+          }
+          statuses[status] = (statuses[status] ?? 0) + 1;
+          if (limitedStatuses.has(status)) {
+            if (firstLimited === undefined || seq < firstLimited.seq) firstLimited = { seq, retryAfter: retryAfter ?? null };
+            stop ??= 'limit';
+          } else if (seq === 1 && (status === 404 || status === 405)) {
+            stop = 'error';
+            throw new Error(`${o.method} ${client.url(o.path)} answered ${status}: there is no such endpoint to test; set \`path\` (and \`method\`)`);
+          }
         }
-        if (ctx.clock.monotonic() - started >= withinMs) {
-          stop = 'time';
-          return;
-        }
-        const seq = ++launched;
-        let status: number;
-        let retryAfter: string | undefined;
-        try {
-          const res = await client.send({ path: o.path, method: o.method, headers, body });
-          status = res.status;
-          retryAfter = res.headers['retry-after'];
-        } catch (err) {
-          stop = 'error';
-          throw err;
-        }
-        statuses[status] = (statuses[status] ?? 0) + 1;
-        if (limitedStatuses.has(status)) {
-          if (firstLimited === undefined || seq < firstLimited.seq) firstLimited = { seq, retryAfter: retryAfter ?? null };
-          stop ??= 'limit';
-        } else if (seq === 1 && (status === 404 || status === 405)) {
-          stop = 'error';
-          throw new Error(`${o.method} ${client.url(o.path)} answered ${status}: there is no such endpoint to test; set \`path\` (and \`method\`)`);
-        }
+      };
+      await Promise.all(Array.from({ length: Math.min(o.concurrency, o.burst) }, worker));
+      const elapsedMs = Math.round(ctx.clock.monotonic() - started);
+
+      const findings: Finding[] = [];
+      const where = `${o.method.toUpperCase()} ${o.path}`;
+      if (firstLimited === undefined) {
+        const why = stop === 'time' ? `the ${o.within} bound ended the burst after ${launched} requests, so a limit above that rate would not show` : `all ${launched} requests of the burst`;
+        findings.push({
+          id: 'rate-limit.none',
+          severity: 'high',
+          message: `${where} was never limited (no ${[...limitedStatuses].join('/')}): ${why}`,
+          observed: { requests: client.requests, statuses, elapsed: formatDuration(elapsedMs), stoppedBy: stop },
+        });
+      } else if (firstLimited.retryAfter === null) {
+        findings.push({
+          id: 'rate-limit.no-retry-after',
+          severity: 'low',
+          message: `${where} was limited after ${firstLimited.seq - 1} requests but sent no Retry-After`,
+          observed: { limitedAfter: firstLimited.seq - 1, retryAfter: null },
+        });
+      } else if (!validRetryAfter(firstLimited.retryAfter)) {
+        findings.push({
+          id: 'rate-limit.bad-retry-after',
+          severity: 'low',
+          message: `${where} was limited with Retry-After "${firstLimited.retryAfter}", which is neither seconds nor an HTTP date`,
+          observed: { limitedAfter: firstLimited.seq - 1, retryAfter: firstLimited.retryAfter },
+        });
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(o.concurrency, o.burst) }, worker));
-    const elapsedMs = Math.round(ctx.clock.monotonic() - started);
 
-    const findings: Finding[] = [];
-    const where = `${o.method.toUpperCase()} ${o.path}`;
-    if (firstLimited === undefined) {
-      const why = stop === 'time' ? `the ${o.within} bound ended the burst after ${launched} requests, so a limit above that rate would not show` : `all ${launched} requests of the burst`;
-      findings.push({
-        id: 'rate-limit.none',
-        severity: 'high',
-        message: `${where} was never limited (no ${[...limitedStatuses].join('/')}): ${why}`,
-        observed: { requests: client.requests, statuses, elapsed: formatDuration(elapsedMs), stoppedBy: stop },
+      return probeOutcome(findings, client, {
+        limited: firstLimited !== undefined,
+        // Requests let through before the first limited one, in send order: 10 for "10 per minute".
+        limited_after: firstLimited === undefined ? null : firstLimited.seq - 1,
+        retry_after: firstLimited?.retryAfter ?? null,
+        statuses,
+        stopped_by: firstLimited ? 'limit' : (stop ?? 'burst'),
+        elapsed_ms: elapsedMs,
       });
-    } else if (firstLimited.retryAfter === null) {
-      findings.push({
-        id: 'rate-limit.no-retry-after',
-        severity: 'low',
-        message: `${where} was limited after ${firstLimited.seq - 1} requests but sent no Retry-After`,
-        observed: { limitedAfter: firstLimited.seq - 1, retryAfter: null },
-      });
-    } else if (!validRetryAfter(firstLimited.retryAfter)) {
-      findings.push({
-        id: 'rate-limit.bad-retry-after',
-        severity: 'low',
-        message: `${where} was limited with Retry-After "${firstLimited.retryAfter}", which is neither seconds nor an HTTP date`,
-        observed: { limitedAfter: firstLimited.seq - 1, retryAfter: firstLimited.retryAfter },
-      });
-    }
-
-    return probeOutcome(findings, client, {
-      limited: firstLimited !== undefined,
-      // Requests let through before the first limited one, in send order: 10 for "10 per minute".
-      limited_after: firstLimited === undefined ? null : firstLimited.seq - 1,
-      retry_after: firstLimited?.retryAfter ?? null,
-      statuses,
-      stopped_by: firstLimited ? 'limit' : (stop ?? 'burst'),
-      elapsed_ms: elapsedMs,
     });
   },
 });

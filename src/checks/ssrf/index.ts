@@ -213,124 +213,126 @@ export default defineKind({
     }
     if (templates.length === 0) throw new Error('no payloads left to send (allowPrivatePayloads: false removed them all)');
 
-    const client = new ProbeClient(ctx, o.maxRequests);
-    const sessions = new Map<string, Session>();
-    for (const u of users) sessions.set(u, await login(ctx.auth, u, ctx, client));
+    const client = new ProbeClient(ctx, o);
+    return client.guard(async () => {
+      const sessions = new Map<string, Session>();
+      for (const u of users) sessions.set(u, await login(ctx.auth, u, ctx, client));
 
-    const canary = await openCanary({
-      host: o.canary.host,
-      port: o.canary.port,
-      redirectTo: (token, port) => fillTemplate(o.canary.redirectTo, { canaryPort: String(port), token: `${token}-r` }),
-    });
-    const canaryPort = canary.port;
-    try {
-      // Without a listener on ::1, an [::1] payload aimed at the canary could only come back quiet: a false pass.
-      const unreachable = templates.filter((t) => !canary.ipv6 && t.includes('{{canaryPort}}') && /^https?:\/\/\[::1\]/i.test(t));
-      const usable = templates.filter((t) => !unreachable.includes(t));
-      const redirectReach = reachOf(fillTemplate(o.canary.redirectTo, { canaryPort: String(canaryPort), token: 'x' }));
-      const listenHost = o.canary.host === '0.0.0.0' || o.canary.host === '::' ? '127.0.0.1' : o.canary.host;
-      const canaryUrl = (o.canary.publicUrl ?? `http://${isIP(listenHost) === 6 ? `[${listenHost}]` : listenHost}:${canaryPort}`).replace(/\/+$/, '');
-      const sent: Sent[] = [];
-      const byToken = new Map<string, Sent>();
-      const findings: Finding[] = [];
+      const canary = await openCanary({
+        host: o.canary.host,
+        port: o.canary.port,
+        redirectTo: (token, port) => fillTemplate(o.canary.redirectTo, { canaryPort: String(port), token: `${token}-r` }),
+      });
+      const canaryPort = canary.port;
+      try {
+        // Without a listener on ::1, an [::1] payload aimed at the canary could only come back quiet: a false pass.
+        const unreachable = templates.filter((t) => !canary.ipv6 && t.includes('{{canaryPort}}') && /^https?:\/\/\[::1\]/i.test(t));
+        const usable = templates.filter((t) => !unreachable.includes(t));
+        const redirectReach = reachOf(fillTemplate(o.canary.redirectTo, { canaryPort: String(canaryPort), token: 'x' }));
+        const listenHost = o.canary.host === '0.0.0.0' || o.canary.host === '::' ? '127.0.0.1' : o.canary.host;
+        const canaryUrl = (o.canary.publicUrl ?? `http://${isIP(listenHost) === 6 ? `[${listenHost}]` : listenHost}:${canaryPort}`).replace(/\/+$/, '');
+        const sent: Sent[] = [];
+        const byToken = new Map<string, Sent>();
+        const findings: Finding[] = [];
 
-      for (const e of o.endpoints) {
-        const method = e.method.toUpperCase();
-        const label = `${method} ${e.path}`;
-        const session = e.loginAs ? sessions.get(e.loginAs) : undefined;
-        const origin = new URL(client.url('/')).origin;
-        for (const template of usable) {
-          const token = randomBytes(8).toString('hex');
-          const url = fillTemplate(template, { canary: canaryUrl, canaryPort: String(canaryPort), token });
-          const hasBody = method !== 'GET' && method !== 'HEAD';
-          const body = hasBody ? fillTemplate(e.body ?? '{"url":"{{payload}}"}', { payload: escapeFor(e.contentType, url) }) : undefined;
-          const s: Sent = { endpoint: label, payload: template, url, token, markers: [], reflected: false };
-          sent.push(s);
-          byToken.set(token, s);
-          try {
-            const res = await client.send({
-              path: fillTemplate(e.path, { payload: encodeURIComponent(url) }),
-              method,
-              headers: { ...(session ? session.headers() : {}), origin, ...(hasBody ? { 'content-type': e.contentType } : {}) },
-              body,
-            });
-            session?.absorb(res);
-            s.status = res.status;
-            const answer = withoutEcho(res.body, url);
-            s.markers = o.internalMarkers.filter((m) => spellings(m).some((form) => answer.includes(form)));
-            s.reflected = answer.includes(canary.body(token)) || answer.includes(canary.body(`${token}-r`));
-          } catch (err) {
-            // A target that resets or cannot answer one payload has not shown a defect; the rest still run.
-            if (ctx.signal.aborted) throw err;
-            s.error = err instanceof Error ? err.message : String(err);
+        for (const e of o.endpoints) {
+          const method = e.method.toUpperCase();
+          const label = `${method} ${e.path}`;
+          const session = e.loginAs ? sessions.get(e.loginAs) : undefined;
+          const origin = new URL(client.url('/')).origin;
+          for (const template of usable) {
+            const token = randomBytes(8).toString('hex');
+            const url = fillTemplate(template, { canary: canaryUrl, canaryPort: String(canaryPort), token });
+            const hasBody = method !== 'GET' && method !== 'HEAD';
+            const body = hasBody ? fillTemplate(e.body ?? '{"url":"{{payload}}"}', { payload: escapeFor(e.contentType, url) }) : undefined;
+            const s: Sent = { endpoint: label, payload: template, url, token, markers: [], reflected: false };
+            sent.push(s);
+            byToken.set(token, s);
+            try {
+              const res = await client.send({
+                path: fillTemplate(e.path, { payload: encodeURIComponent(url) }),
+                method,
+                headers: { ...(session ? session.headers() : {}), origin, ...(hasBody ? { 'content-type': e.contentType } : {}) },
+                body,
+              });
+              session?.absorb(res);
+              s.status = res.status;
+              const answer = withoutEcho(res.body, url);
+              s.markers = o.internalMarkers.filter((m) => spellings(m).some((form) => answer.includes(form)));
+              s.reflected = answer.includes(canary.body(token)) || answer.includes(canary.body(`${token}-r`));
+            } catch (err) {
+              // A target that resets or cannot answer one payload has not shown a defect; the rest still run.
+              if (ctx.signal.aborted) throw err;
+              s.error = err instanceof Error ? err.message : String(err);
+            }
+          }
+          const answered = sent.filter((s) => s.endpoint === label);
+          const statuses = new Set(answered.map((s) => s.status));
+          if (answered.every((s) => s.error !== undefined)) throw new Error(`${label} answered none of the payloads: ${answered[0]?.error ?? ''}`);
+          if (statuses.size === 1 && (statuses.has(401) || statuses.has(404) || statuses.has(405))) {
+            const status = answered[0]?.status ?? 0;
+            throw new Error(`${label} answered ${status} to every payload: ${status === 401 ? 'it needs a login (set loginAs)' : 'no such endpoint'}; nothing was verified`);
           }
         }
-        const answered = sent.filter((s) => s.endpoint === label);
-        const statuses = new Set(answered.map((s) => s.status));
-        if (answered.every((s) => s.error !== undefined)) throw new Error(`${label} answered none of the payloads: ${answered[0]?.error ?? ''}`);
-        if (statuses.size === 1 && (statuses.has(401) || statuses.has(404) || statuses.has(405))) {
-          const status = answered[0]?.status ?? 0;
-          throw new Error(`${label} answered ${status} to every payload: ${status === 401 ? 'it needs a login (set loginAs)' : 'no such endpoint'}; nothing was verified`);
-        }
-      }
 
-      // A fetcher may work from a queue: give late hits a moment, once for all payloads (tokens name them).
-      if (o.waitMs > 0) await ctx.clock.sleep(o.waitMs, ctx.signal);
+        // A fetcher may work from a queue: give late hits a moment, once for all payloads (tokens name them).
+        if (o.waitMs > 0) await ctx.clock.sleep(o.waitMs, ctx.signal);
 
-      const unattributed: CanaryHit[] = [];
-      const hitsFor = new Map<Sent, CanaryHit[]>();
-      for (const hit of canary.hits) {
-        const s = hit.token ? byToken.get(hit.token.replace(/-r$/, '')) : undefined;
-        if (!s) unattributed.push(hit);
-        else hitsFor.set(s, [...(hitsFor.get(s) ?? []), hit]);
-      }
-      for (const s of sent) {
-        const hits = hitsFor.get(s) ?? [];
-        const direct = hits.filter((h) => h.token === s.token);
-        const followed = hits.filter((h) => h.token === `${s.token}-r`);
-        const reach = reachOf(s.url);
-        const evidence: string[] = [];
-        if (direct.length > 0 && reach !== 'external') evidence.push(`the canary was hit from ${direct[0].from ?? 'an unknown address'}`);
-        if (followed.length > 0 && redirectReach !== 'external') {
-          evidence.push('the fetcher followed the redirect to an internal URL');
+        const unattributed: CanaryHit[] = [];
+        const hitsFor = new Map<Sent, CanaryHit[]>();
+        for (const hit of canary.hits) {
+          const s = hit.token ? byToken.get(hit.token.replace(/-r$/, '')) : undefined;
+          if (!s) unattributed.push(hit);
+          else hitsFor.set(s, [...(hitsFor.get(s) ?? []), hit]);
         }
-        if (s.markers.length > 0) evidence.push(`the answer holds internal content (${s.markers.map((m) => JSON.stringify(m)).join(', ')})`);
-        if (s.reflected && reach !== 'external') evidence.push("the canary's content came back in the answer");
-        const observed = { url: s.url, status: s.status, hits: hits.map((h) => ({ path: h.path, from: h.from, userAgent: h.userAgent })), markers: s.markers };
-        if (evidence.length > 0) {
-          findings.push({ id: `ssrf:${s.endpoint}:${s.payload}`, severity: 'high', message: `${s.endpoint} fetched ${s.url}: ${evidence.join('; ')}`, observed });
-        } else if (direct.length > 0) {
+        for (const s of sent) {
+          const hits = hitsFor.get(s) ?? [];
+          const direct = hits.filter((h) => h.token === s.token);
+          const followed = hits.filter((h) => h.token === `${s.token}-r`);
+          const reach = reachOf(s.url);
+          const evidence: string[] = [];
+          if (direct.length > 0 && reach !== 'external') evidence.push(`the canary was hit from ${direct[0].from ?? 'an unknown address'}`);
+          if (followed.length > 0 && redirectReach !== 'external') {
+            evidence.push('the fetcher followed the redirect to an internal URL');
+          }
+          if (s.markers.length > 0) evidence.push(`the answer holds internal content (${s.markers.map((m) => JSON.stringify(m)).join(', ')})`);
+          if (s.reflected && reach !== 'external') evidence.push("the canary's content came back in the answer");
+          const observed = { url: s.url, status: s.status, hits: hits.map((h) => ({ path: h.path, from: h.from, userAgent: h.userAgent })), markers: s.markers };
+          if (evidence.length > 0) {
+            findings.push({ id: `ssrf:${s.endpoint}:${s.payload}`, severity: 'high', message: `${s.endpoint} fetched ${s.url}: ${evidence.join('; ')}`, observed });
+          } else if (direct.length > 0) {
+            findings.push({
+              id: `ssrf.external:${s.endpoint}:${s.payload}`,
+              severity: 'info',
+              message: `${s.endpoint} fetched the public canary ${s.url}: it fetches URLs it is given (expected of an importer; the internal payloads tell whether it is safe)`,
+              observed,
+            });
+          } else if (s.error !== undefined) {
+            findings.push({ id: `ssrf.no-answer:${s.endpoint}:${s.payload}`, severity: 'info', message: `${s.endpoint} gave no answer for ${s.url}: ${s.error}`, observed });
+          }
+        }
+        if (unattributed.length > 0) {
           findings.push({
-            id: `ssrf.external:${s.endpoint}:${s.payload}`,
-            severity: 'info',
-            message: `${s.endpoint} fetched the public canary ${s.url}: it fetches URLs it is given (expected of an importer; the internal payloads tell whether it is safe)`,
-            observed,
+            id: 'ssrf.canary-unattributed',
+            severity: 'medium',
+            message: `the canary got ${unattributed.length} request(s) no payload accounts for (a fetcher rewriting URLs, or something else probing it)`,
+            observed: unattributed.slice(0, 10),
           });
-        } else if (s.error !== undefined) {
-          findings.push({ id: `ssrf.no-answer:${s.endpoint}:${s.payload}`, severity: 'info', message: `${s.endpoint} gave no answer for ${s.url}: ${s.error}`, observed });
         }
+        const vulnerable = findings.filter((f) => f.severity === 'high').map((f) => f.id);
+        return {
+          ...probeOutcome(findings, client, {
+          vulnerable,
+          hits: canary.hits.length,
+          canary: { url: canaryUrl, port: canaryPort, ipv6: canary.ipv6 },
+          skipped: unreachable,
+          sent: sent.map(({ endpoint, url, status, error }) => ({ endpoint, url, status, error })),
+          }),
+          notice: payloadNotice(sent.map((s) => s.url), canaryUrl),
+        };
+      } finally {
+        await canary.close();
       }
-      if (unattributed.length > 0) {
-        findings.push({
-          id: 'ssrf.canary-unattributed',
-          severity: 'medium',
-          message: `the canary got ${unattributed.length} request(s) no payload accounts for (a fetcher rewriting URLs, or something else probing it)`,
-          observed: unattributed.slice(0, 10),
-        });
-      }
-      const vulnerable = findings.filter((f) => f.severity === 'high').map((f) => f.id);
-      return {
-        ...probeOutcome(findings, client, {
-        vulnerable,
-        hits: canary.hits.length,
-        canary: { url: canaryUrl, port: canaryPort, ipv6: canary.ipv6 },
-        skipped: unreachable,
-        sent: sent.map(({ endpoint, url, status, error }) => ({ endpoint, url, status, error })),
-        }),
-        notice: payloadNotice(sent.map((s) => s.url), canaryUrl),
-      };
-    } finally {
-      await canary.close();
-    }
+    });
   },
 });
