@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { assess } from './assessment.js';
 import type { ItemConfig } from '../config/schema.js';
 import { decide, SEED_RULES } from '../engine/decide.js';
+import type { Binding } from '../engine/standing.js';
 import type { Attestation, ItemResult, Status, Tier } from '../model.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
+const BINDING: Binding = { release: 'r1', env: 'staging', configHash: 'h', stageRuns: {}, signoffTtlMs: 7 * 86_400_000 };
 
 /** The seed's checklist: 25 critical, 18 high, 15 recommended, spread over its five phases. */
 function seedItems(): ItemConfig[] {
@@ -17,7 +19,7 @@ function seedItems(): ItemConfig[] {
 
 function run(items: readonly ItemConfig[], statuses: Record<string, Status>, attestations: Attestation[] = []) {
   const results: ItemResult[] = items.map((i) => ({ id: i.id, tier: i.tier, status: statuses[i.id] ?? 'pass', message: statuses[i.id] ? `${statuses[i.id]} here` : '', durationMs: 5, attempts: [] }));
-  const { decision, results: final } = decide({ items, results, attestations, rules: SEED_RULES, now: NOW });
+  const { decision, results: final } = decide({ items, results, attestations, rules: SEED_RULES, binding: BINDING, now: NOW });
   return assess(items, final, decision);
 }
 
@@ -138,7 +140,7 @@ for (const s of remainingScenarios) {
     ];
     // `waived` only comes out of `decide` with a waiver, so results are given here as final statuses.
     const results: ItemResult[] = items.map((i) => ({ id: i.id, tier: i.tier, status: s.statuses[i.id] ?? 'pass', message: '', durationMs: 0, attempts: [] }));
-    const { decision } = decide({ items, results, attestations: [], rules: SEED_RULES, now: NOW });
+    const { decision } = decide({ items, results, attestations: [], rules: SEED_RULES, binding: BINDING, now: NOW });
     assert.deepEqual(assess(items, results, decision).remaining, s.expected);
   });
 }

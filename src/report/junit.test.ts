@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderJunit } from './junit.js';
 import type { ItemConfig } from '../config/schema.js';
-import { decide, SEED_RULES } from '../engine/decide.js';
+import { decide, NO_AUTHORITY, SEED_RULES } from '../engine/decide.js';
+import type { Binding } from '../engine/standing.js';
 import type { GateOutcome, StageReport } from '../engine/gate.js';
 import type { Attestation, ItemResult, Status } from '../model.js';
 
@@ -154,6 +155,7 @@ test('junit test parser: rejects what is not well-formed', () => {
 // --- Fixtures
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
+const BINDING: Binding = { release: 'r1', env: 'staging', configHash: 'h', stageRuns: {}, signoffTtlMs: 7 * 86_400_000 };
 const ITEMS: ItemConfig[] = [
   { id: 'SEC-001', title: 'SSRF protection', tier: 'critical', category: 'security' },
   { id: 'SEC-009', title: 'Security headers', tier: 'critical', category: 'security' },
@@ -164,12 +166,12 @@ const ITEMS: ItemConfig[] = [
 
 function outcome(statuses: Record<string, Status>, attestations: Attestation[], extra: Partial<GateOutcome> = {}, tweak: (r: ItemResult) => ItemResult = (r) => r): GateOutcome {
   const automated = ITEMS.filter((i) => !i.manual).map((i): ItemResult => tweak({ id: i.id, tier: i.tier, status: statuses[i.id] ?? 'pass', message: statuses[i.id] ? `${statuses[i.id]}: status 500 != 200` : 'status 200', durationMs: 1500, attempts: [] }));
-  const { decision, results } = decide({ items: ITEMS, results: automated, attestations, rules: { ...SEED_RULES, roles: { sre: ['item'] } }, now: NOW });
-  return { runId: 'run-9', gate: 'recipes', env: 'staging', command: 'check', status: 'completed', startedAt: '2026-11-26T11:58:00.000Z', finishedAt: '2026-11-26T11:59:30.250Z', decision, results, partial: false, ...extra };
+  const { decision, results } = decide({ items: ITEMS, results: automated, attestations, rules: { ...SEED_RULES, authority: { ...NO_AUTHORITY, roles: { sre: ['item', 'waive'] }, items: Object.fromEntries(ITEMS.map((i) => [i.id, { manual: Boolean(i.manual) }])) } }, binding: BINDING, now: NOW });
+  return { runId: 'run-9', gate: 'recipes', env: 'staging', command: 'check', release: 'r1', selection: {}, status: 'completed', startedAt: '2026-11-26T11:58:00.000Z', finishedAt: '2026-11-26T11:59:30.250Z', decision, results, partial: false, ...extra };
 }
 
-const signRunbook: Attestation = { kind: 'signoff', gate: 'recipes', target: { type: 'item', id: 'OPS-001' }, by: 'erin', role: 'sre', at: '2026-11-26T10:00:00Z' };
-const waive = (itemId: string): Attestation => ({ kind: 'waiver', gate: 'recipes', itemId, mitigation: 'alert routed to on-call', owner: 'sre', expires: '2026-12-31T00:00:00Z', at: '2026-11-25T00:00:00Z' });
+const signRunbook: Attestation = { id: 'att-1', release: 'r1', kind: 'signoff', gate: 'recipes', target: { type: 'item', id: 'OPS-001' }, by: 'erin', role: 'sre', at: '2026-11-26T10:00:00Z' };
+const waive = (itemId: string): Attestation => ({ id: `att-waive-${itemId}`, release: 'r1', kind: 'waiver', gate: 'recipes', itemId, mitigation: 'alert routed to on-call', owner: 'sre', expires: '2026-12-31T00:00:00Z', by: 'erin', role: 'sre', at: '2026-11-25T00:00:00Z' });
 
 type Counts = { tests: string; failures: string; errors: string; skipped: string };
 const countsOf = (el: El): Counts => ({ tests: el.attrs.tests, failures: el.attrs.failures, errors: el.attrs.errors, skipped: el.attrs.skipped });

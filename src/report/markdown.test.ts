@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { inline, renderAssessmentMarkdown, renderChecklistMarkdown, renderReportMarkdown, renderRunMarkdown, reportInputOf } from './markdown.js';
 import type { ReportInput } from './markdown.js';
 import type { ItemConfig } from '../config/schema.js';
-import { decide, SEED_RULES } from '../engine/decide.js';
+import { decide, NO_AUTHORITY, SEED_RULES } from '../engine/decide.js';
+import type { Binding } from '../engine/standing.js';
 import type { DecisionRules } from '../engine/decide.js';
 import type { GateOutcome, StageReport } from '../engine/gate.js';
 import type { Attestation, ItemResult, Status } from '../model.js';
@@ -20,13 +21,14 @@ const ITEMS: ItemConfig[] = [
   { id: 'DOC-001', title: 'Release notes | changelog', tier: 'recommended', category: 'docs', risk: 'medium' },
 ];
 
-const signRunbook: Attestation = { kind: 'signoff', gate: 'recipes', target: { type: 'item', id: 'OPS-001' }, by: 'erin', role: 'sre', at: '2026-11-26T10:00:00Z' };
-const waive = (itemId: string): Attestation => ({ kind: 'waiver', gate: 'recipes', itemId, mitigation: 'alert routed to on-call', owner: 'sre', expires: '2026-12-31T00:00:00Z', at: '2026-11-25T00:00:00Z' });
-const ROLES: DecisionRules = { ...SEED_RULES, roles: { sre: ['item', 'decision'] } };
+const signRunbook: Attestation = { id: 'att-1', release: 'r1', kind: 'signoff', gate: 'recipes', target: { type: 'item', id: 'OPS-001' }, by: 'erin', role: 'sre', at: '2026-11-26T10:00:00Z' };
+const waive = (itemId: string): Attestation => ({ id: `att-waive-${itemId}`, release: 'r1', kind: 'waiver', gate: 'recipes', itemId, mitigation: 'alert routed to on-call', owner: 'sre', expires: '2026-12-31T00:00:00Z', by: 'erin', role: 'sre', at: '2026-11-25T00:00:00Z' });
+const BINDING: Binding = { release: 'r1', env: 'staging', configHash: 'h', stageRuns: {}, signoffTtlMs: 7 * 86_400_000 };
+const ROLES: DecisionRules = { ...SEED_RULES, authority: { ...NO_AUTHORITY, roles: { sre: ['item', 'decision', 'waive'] }, items: Object.fromEntries(ITEMS.map((i) => [i.id, { manual: Boolean(i.manual) }])) } };
 
 function state(statuses: Record<string, Status>, attestations: Attestation[], rules: DecisionRules = ROLES, messages: Record<string, string> = {}): ReportInput {
   const automated: ItemResult[] = ITEMS.filter((i) => !i.manual).map((i) => ({ id: i.id, tier: i.tier, status: statuses[i.id] ?? 'pass', message: messages[i.id] ?? (statuses[i.id] ? `${statuses[i.id]}ed check` : 'ok'), durationMs: 120, attempts: [] }));
-  const { decision, results } = decide({ items: ITEMS, results: automated, attestations, rules, now: NOW });
+  const { decision, results } = decide({ items: ITEMS, results: automated, attestations, rules, binding: BINDING, now: NOW });
   return { gate: 'recipes', generatedAt: FINISHED, items: ITEMS, results, decision, lastRun: { id: 'run-7', startedAt: STARTED, finishedAt: FINISHED, env: 'staging', command: 'check' } };
 }
 
@@ -123,7 +125,7 @@ test('markdown checklist: the seed headline, 10 of 25 critical, reads 40%', () =
     ...Array.from({ length: 15 }, (_, i): ItemConfig => ({ id: `R-${i + 1}`, title: `recommended ${i + 1}`, tier: 'recommended' })),
   ];
   const automated: ItemResult[] = items.map((i, n) => ({ id: i.id, tier: i.tier, status: i.tier === 'critical' && n >= 10 ? 'fail' : 'pass', message: '', durationMs: 1, attempts: [] }));
-  const { decision, results } = decide({ items, results: automated, attestations: [], rules: SEED_RULES, now: NOW });
+  const { decision, results } = decide({ items, results: automated, attestations: [], rules: SEED_RULES, binding: BINDING, now: NOW });
   const md = renderReportMarkdown({ gate: 'recipes', generatedAt: FINISHED, items, results, decision });
   assert.ok(md.includes('- **Readiness:** 10/25 critical (40%)\n'));
   assert.ok(md.includes('## 🔴 Critical — 10/25 passed (40%)'));
@@ -178,7 +180,7 @@ test('markdown report: the checklist then the assessment', () => {
 });
 
 function outcome(input: ReportInput, extra: Partial<GateOutcome> = {}): GateOutcome {
-  return { runId: 'run-7', gate: 'recipes', env: 'staging', command: 'check', status: 'completed', startedAt: STARTED, finishedAt: FINISHED, decision: input.decision, results: [...input.results], partial: false, ...extra };
+  return { runId: 'run-7', gate: 'recipes', env: 'staging', command: 'check', release: 'r1', selection: {}, status: 'completed', startedAt: STARTED, finishedAt: FINISHED, decision: input.decision, results: [...input.results], partial: false, ...extra };
 }
 
 test('markdown run summary: decision, counts per tier, failed items with their messages', () => {
