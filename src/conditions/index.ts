@@ -20,7 +20,12 @@
 // && || ! need true or false, and so does the whole condition.
 //
 // Size: at most 4096 characters and 64 levels of nesting, refused with a position before parsing.
+//
+// Placeholders: `{{env.NAME}}` (a field of the environment) and `{{release}}` (the release being
+// decided) stand where a value may stand, e.g. `body.version == {{release}}`, and are filled in
+// before judging as quoted strings (see template.ts). `${VAR}` (a secret) is never filled in.
 import { ConditionSyntaxError, FUNCTIONS, compileCondition } from './parse.js';
+import { placeholdersOf, quoteLiteral, replacePlaceholders } from './template.js';
 import type { Expr } from './parse.js';
 import { JudgeError, evaluate, lookup, pathsOf, show } from './evaluate.js';
 
@@ -31,6 +36,8 @@ export type ConditionAst = Expr;
 export interface Condition {
   source: string;
   readonly ast: ConditionAst;
+  /** Set when the source holds placeholders: the fields it is compiled against again once they are filled in (bindCondition). */
+  readonly bind?: { fields: readonly string[] };
 }
 
 export type ParseResult = { ok: true; condition: Condition } | { ok: false; error: string; column: number /* 0-based offset in source */ };
@@ -42,15 +49,49 @@ export interface Judgement {
   detail: string;
 }
 
-/** Parses and validates a condition: its root names must be among `fields` (or a known function). */
+/**
+ * Parses and validates a condition: its root names must be among `fields` (or a known function).
+ * Placeholders are checked where they stand (a string of the same length stands in for each, so
+ * columns hold); which ones a config may use is the loader's to check (placeholdersOf).
+ */
 export function parseCondition(source: string, fields: readonly string[]): ParseResult {
+  const uses = placeholdersOf(source);
+  const quoted = uses.find((u) => u.quoted);
+  if (quoted) {
+    const error = `${quoted.text} inside a quoted string is not filled in: write it unquoted (${quoted.text} becomes a quoted string itself, e.g. body.version == ${quoted.text})`;
+    return { ok: false, error, column: quoted.offset };
+  }
   try {
-    return { ok: true, condition: { source, ast: compileCondition(source, fields) } };
+    const stand = replacePlaceholders(source, uses, (u) => `"${' '.repeat(u.text.length - 2)}"`);
+    const ast = compileCondition(stand, fields);
+    return { ok: true, condition: uses.length > 0 ? { source, ast, bind: { fields } } : { source, ast } };
   } catch (e) {
     if (e instanceof ConditionSyntaxError) return { ok: false, error: e.message, column: e.column };
     throw e;
   }
 }
+
+/**
+ * The condition with its placeholders filled in from the run's values (`{{env.x}}` from `values.x`,
+ * `{{release}}` from `values.release`), each as a quoted string literal: a value can never become
+ * syntax. A condition without placeholders is returned as is.
+ */
+export function bindCondition(condition: Condition, values: Readonly<Record<string, string>>): { ok: true; condition: Condition } | { ok: false; error: string } {
+  if (!condition.bind) return { ok: true, condition };
+  const uses = placeholdersOf(condition.source);
+  const missing = uses.find((u) => !Object.hasOwn(values, u.field));
+  if (missing) return { ok: false, error: `${condition.source}: ${missing.text} has no value in this run (${missing.field === 'release' ? 'no release given' : `the environment has no field "${missing.field}"`})` };
+  const source = replacePlaceholders(condition.source, uses, (u) => quoteLiteral(values[u.field]));
+  try {
+    return { ok: true, condition: { source, ast: compileCondition(source, condition.bind.fields) } };
+  } catch (e) {
+    if (e instanceof ConditionSyntaxError) return { ok: false, error: `${condition.source}: with its placeholders filled in: ${e.message}` };
+    throw e;
+  }
+}
+
+export { placeholdersOf };
+export type { PlaceholderUse } from './template.js';
 
 /** One line documenting what a check's conditions may use (for help, docs and the JSON Schema). */
 export function describeFields(fields: readonly string[]): string {

@@ -341,12 +341,12 @@ items:
 test('config: secretRefs lists every ${VAR} of the file where it is written, scripts and environments included', () => {
   const { secretRefs } = parseConfig(SECRETS, 'gonogo.yaml');
   assert.deepEqual(secretRefs, [
-    { name: 'STAGING_TOKEN', path: 'environments.staging.token', line: 3, column: 50 },
-    { name: 'ALICE_PASSWORD', path: 'auth.users.alice.password', line: 7, column: 42 },
-    { name: 'API_TOKEN', path: 'items.0.check.headers.authorization', line: 15, column: 41 },
-    { name: 'API_TOKEN', path: 'items.0.check.headers.x-twice', line: 15, column: 66 },
-    { name: 'API_TOKEN', path: 'items.0.check.headers.x-twice', line: 15, column: 79 },
-    { name: 'DATABASE_URL', path: 'items.1.check.run.sh', line: 21, column: 25 },
+    { name: 'STAGING_TOKEN', file: 'gonogo.yaml', path: 'environments.staging.token', line: 3, column: 50 },
+    { name: 'ALICE_PASSWORD', file: 'gonogo.yaml', path: 'auth.users.alice.password', line: 7, column: 42 },
+    { name: 'API_TOKEN', file: 'gonogo.yaml', path: 'items.0.check.headers.authorization', line: 15, column: 41 },
+    { name: 'API_TOKEN', file: 'gonogo.yaml', path: 'items.0.check.headers.x-twice', line: 15, column: 66 },
+    { name: 'API_TOKEN', file: 'gonogo.yaml', path: 'items.0.check.headers.x-twice', line: 15, column: 79 },
+    { name: 'DATABASE_URL', file: 'gonogo.yaml', path: 'items.1.check.run.sh', line: 21, column: 25 },
   ]);
   for (const r of secretRefs) assert.equal(SECRETS.split('\n')[r.line - 1].slice(r.column - 1).indexOf(`\${${r.name}}`), 0, `${r.name} is at ${r.line}:${r.column}`);
 });

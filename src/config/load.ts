@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { basename, dirname, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isPair, isSeq, visit } from 'yaml';
 import type { Alias, Document, Node, Scalar } from 'yaml';
 import type { z } from 'zod';
@@ -8,10 +8,12 @@ import { configSchema, KIND_NAMES } from './schema.js';
 import type { Config } from './schema.js';
 import { registry } from '../checks/index.js';
 import { valueVariables } from '../checks/command/index.js';
-import { parseCondition } from '../conditions/index.js';
+import { parseCondition, placeholdersOf } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
 import { FileRefusedError, readRegularFile } from '../util/fs.js';
 import { MIN_SECRET_LENGTH } from '../util/redact.js';
+import { checkReferences, matchesWithRank, RELEASE_FIELD, secretFieldsOf } from './references.js';
+import { PROCESS_REF } from './url.js';
 
 /** Config files larger than this are refused unless the caller raises the cap (`--max-config-bytes`). */
 export const DEFAULT_MAX_CONFIG_BYTES = 5 * 1024 * 1024;
@@ -48,9 +50,12 @@ export function formatProblem(p: ConfigProblem): string {
 /** A config that passed every check at load, with its expectations parsed. */
 export interface LoadedConfig {
   config: Config;
+  /** The file loaded (the one that extends the others, if any). */
   file: string;
+  /** Every file the config was built from, the files it extends first (each once), `file` last. */
+  files: string[];
   dir: string;
-  /** sha256 of the file's bytes: every decision is recorded with the config it was made under. */
+  /** sha256 of the file's bytes (with `extends`, of every file's): every decision is recorded with the config it was made under. */
   hash: string;
   /** The gate's name: `name:` or the config folder's name. */
   gate: string;
@@ -68,6 +73,8 @@ export interface LoadedConfig {
 /** One `${VAR}` reference in the config file. */
 export interface SecretRef {
   name: string;
+  /** The file it is written in (with `extends`, maybe not the one loaded). */
+  file: string;
   /** Dotted path of the string holding it, e.g. `auth.users.alice.password`. */
   path: string;
   line: number;
@@ -297,36 +304,16 @@ function stringScalars(node: unknown, path: Path, out: { node: Scalar; path: Pat
   if (isScalar(node) && typeof node.value === 'string') out.push({ node, path });
   else if (isSeq(node)) node.items.forEach((x, i) => stringScalars(x, [...path, i], out));
   else if (isMap(node)) {
-    for (const pair of node.items) if (isScalar(pair.key)) stringScalars(pair.value, [...path, String(pair.key.value)], out);
+    for (const pair of node.items) if (isScalar(pair.key) && pair.key.value !== '<<') stringScalars(pair.value, [...path, String(pair.key.value)], out);
   }
   return out;
 }
 
-/** Matches of `re` in `text`, each with how many identical matches precede it (to find it again in the file). */
-function matchesWithRank(text: string, re: RegExp): { match: RegExpExecArray; nth: number }[] {
-  const seen = new Map<string, number>();
-  return [...text.matchAll(re)].map((match) => {
-    const nth = seen.get(match[0]) ?? 0;
-    seen.set(match[0], nth + 1);
-    return { match, nth };
-  });
-}
-
-const PROCESS_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 /**
  * A gonogo placeholder (`{{env.url}}`, `{{payload}}`). `{{.Names}}` or `{{json .}}` (Go templates
  * given to docker or kubectl inside a script) are not gonogo's and pass.
  */
 const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}/g;
-
-function secretRefs(doc: Document, locate: Locator): SecretRef[] {
-  return stringScalars(doc.contents, []).flatMap(({ node, path }) =>
-    matchesWithRank(String(node.value), PROCESS_REF).map(({ match, nth }) => {
-      const pos = locate.inScalar(node, match[0], nth);
-      return { name: match[1], path: path.join('.'), line: pos.line, column: pos.column };
-    }),
-  );
-}
 
 /** What a script should use instead of a placeholder: the variable the command kind sets for it. */
 function scriptVariableFor(placeholder: string): string {
@@ -336,13 +323,217 @@ function scriptVariableFor(placeholder: string): string {
   return variable ? `use "$${variable}"` : 'values reach it only as environment variables: use "$GONOGO_URL" (environment fields: "$GONOGO_ENV_<FIELD>", your own: "$VAR")';
 }
 
+/** The most files one config may be built from with `extends` (the root included). */
+export const MAX_CONFIG_FILES = 64;
+
+/** One file of a config: the one loaded, or one it extends. */
+interface SourceFile {
+  file: string;
+  bytes: string | Uint8Array;
+  doc: Document;
+  locate: Locator;
+  /** The file's top-level mapping as plain data, without `extends`. */
+  raw: Record<string, unknown>;
+  /** `extends:` entries as written. */
+  extends: string[];
+}
+
+/** Parses one file: YAML syntax, aliases, a top-level mapping and the shape of `extends`. */
+function parseFile(source: string | Uint8Array, file: string): SourceFile {
+  const text = typeof source === 'string' ? source : decodeUtf8(source, file);
+  const lines = new LineCounter();
+  // `merge: true`: `<<: *defaults` merge keys, so a file can share a block between items.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
+  const problems = yamlProblems(doc, lines, file);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const locate = new Locator(doc, lines, file, text);
+  const plain = toPlain(doc, lines, file);
+  if (plain === null || typeof plain !== 'object' || Array.isArray(plain) || !isMap(doc.contents)) {
+    throw new ConfigError([{ file, line: 1, column: 1, path: '', message: 'expected a mapping with version, environments and items' }]);
+  }
+  const { extends: ext, ...raw } = plain as Record<string, unknown>;
+  const list: string[] = [];
+  if (ext !== undefined) {
+    if (!Array.isArray(ext)) throw new ConfigError([locate.at(['extends'], 'expected a list of files, e.g. extends: [shared/base.yaml]')]);
+    const bad = ext.flatMap((e, i) => (typeof e === 'string' && e !== '' ? [] : [locate.at(['extends', i], 'expected a file path')]));
+    if (bad.length > 0) throw new ConfigError(bad);
+    list.push(...(ext as string[]));
+  }
+  return { file, bytes: source, doc, locate, raw, extends: list };
+}
+
+/** The file an `extends` entry names, as it is shown in problems: relative to the extending file. */
+function extendedPath(from: string, ref: string): string {
+  return isAbsolute(ref) ? ref : join(dirname(from), ref);
+}
+
+/**
+ * Reads a config and every file it extends, depth first: each file comes after the files it
+ * extends, so later ones override earlier ones. A file reached twice (two bases sharing one) is
+ * read once; a file that extends itself, directly or not, is refused at the entry closing the cycle.
+ */
+async function readSources(root: string, maxBytes: number): Promise<SourceFile[]> {
+  const order: SourceFile[] = [];
+  const included = new Set<string>();
+  const visit = async (src: SourceFile, chain: string[]): Promise<void> => {
+    for (const [i, ref] of src.extends.entries()) {
+      const file = extendedPath(src.file, ref);
+      const abs = resolve(file);
+      if (chain.includes(abs)) {
+        const cycle = [...chain.slice(chain.indexOf(abs)), abs].map((p) => relative(process.cwd(), p) || p);
+        throw new ConfigError([src.locate.at(['extends', i], `${ref} is already being extended: a cycle (${cycle.join(' -> ')}) is refused`)]);
+      }
+      if (included.has(abs)) continue;
+      if (included.size >= MAX_CONFIG_FILES) throw new ConfigError([src.locate.at(['extends', i], `more than ${MAX_CONFIG_FILES} files extended: refused`)]);
+      let bytes: Buffer;
+      try {
+        bytes = await readConfigBytes(file, maxBytes);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new ConfigError(err.problems.map((p) => src.locate.at(['extends', i], `${file}: ${p.message}`)));
+        throw err;
+      }
+      const next = parseFile(bytes, file);
+      included.add(abs);
+      await visit(next, [...chain, abs]);
+      order.push(next);
+    }
+  };
+  const top = parseFile(await readConfigBytes(root, maxBytes), root);
+  included.add(resolve(root));
+  await visit(top, [resolve(root)]);
+  order.push(top);
+  return order;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** Maps merge key by key, deeply; anything else (a list, a scalar) is replaced by the later value. */
+function mergeDeep(base: unknown, over: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = Object.hasOwn(base, k) ? mergeDeep(base[k], v) : v;
+  return out;
+}
+
+/** Where the n-th item of the merged list was written: its file (index in the sources) and its index there. */
+interface ItemOrigin {
+  file: number;
+  index: number;
+}
+
+/** The files merged in order (`items` concatenated, the rest merged deeply), with where each item came from. */
+function mergeSources(files: readonly SourceFile[]): { raw: Record<string, unknown>; itemOrigins: ItemOrigin[] } {
+  let raw: Record<string, unknown> = {};
+  let items: unknown;
+  const itemOrigins: ItemOrigin[] = [];
+  files.forEach((f, fi) => {
+    const { items: own, ...rest } = f.raw;
+    raw = mergeDeep(raw, rest) as Record<string, unknown>;
+    if (own === undefined) return;
+    if (Array.isArray(own) && (items === undefined || Array.isArray(items))) {
+      items = [...((items as unknown[] | undefined) ?? []), ...own];
+      own.forEach((_, index) => itemOrigins.push({ file: fi, index }));
+    } else {
+      items = own;
+    }
+  });
+  return { raw: items === undefined ? raw : { ...raw, items }, itemOrigins };
+}
+
+/** How many leading keys of `path` exist in the file's document. */
+function existingDepth(doc: Document, path: Path): number {
+  for (let n = path.length; n > 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true);
+    if (node && typeof node === 'object') return n;
+  }
+  return 0;
+}
+
+/**
+ * Positions in a config built from one or more files: a value is found in the file that wrote it
+ * (an item in its own file, at its own index; another value in the last file that reaches deepest
+ * into its path), so every problem points where the value was written.
+ */
+class Sources {
+  constructor(
+    readonly files: readonly SourceFile[],
+    private readonly itemOrigins: readonly ItemOrigin[],
+  ) {}
+
+  get root(): SourceFile {
+    return this.files[this.files.length - 1];
+  }
+
+  /** The file holding the value at a merged `path`, and its path there. */
+  resolve(path: Path): { src: SourceFile; path: Path } {
+    if (path[0] === 'items' && typeof path[1] === 'number') {
+      const o = this.itemOrigins[path[1]];
+      if (o) return { src: this.files[o.file], path: ['items', o.index, ...path.slice(2)] };
+    }
+    let best = this.root;
+    let depth = -1;
+    for (let f = this.files.length - 1; f >= 0; f--) {
+      const d = existingDepth(this.files[f].doc, path);
+      if (d > depth) {
+        best = this.files[f];
+        depth = d;
+      }
+    }
+    return { src: best, path };
+  }
+
+  /** The file and its own index of the merged item `i`. */
+  item(i: number): { src: SourceFile; index: number } {
+    const o = this.itemOrigins[i];
+    return o ? { src: this.files[o.file], index: o.index } : { src: this.root, index: i };
+  }
+
+  at(path: Path, message: string, offset = 0, key?: string): ConfigProblem {
+    const r = this.resolve(path);
+    return r.src.locate.at(r.path, message, offset, key);
+  }
+
+  quoteOffset(path: Path): number {
+    const r = this.resolve(path);
+    return r.src.locate.quoteOffset(r.path);
+  }
+
+  /** A problem at the `nth` occurrence of `needle` in the string value at `path` (the value's start when not found). */
+  inString(path: Path, needle: string, nth: number, message: string): ConfigProblem {
+    const r = this.resolve(path);
+    const node = r.src.doc.getIn(r.path, true);
+    if (!isScalar(node)) return this.at(path, message);
+    const pos = r.src.locate.inScalar(node, needle, nth);
+    return { file: pos.file, line: pos.line, column: pos.column, path: r.path.join('.'), message };
+  }
+
+  /** The string values under a merged path, in the file that wrote them, with their paths there. */
+  strings(path: Path): { src: SourceFile; node: Scalar; path: Path }[] {
+    const r = this.resolve(path);
+    return stringScalars(r.src.doc.getIn(r.path, true), r.path).map((s) => ({ src: r.src, ...s }));
+  }
+}
+
+function secretRefs(sources: Sources): SecretRef[] {
+  return sources.files.flatMap((src) =>
+    stringScalars(src.doc.contents, []).flatMap(({ node, path }) =>
+      matchesWithRank(String(node.value), PROCESS_REF).map(({ match, nth }) => {
+        const pos = src.locate.inScalar(node, match[0], nth);
+        return { name: match[1], file: src.file, path: path.join('.'), line: pos.line, column: pos.column };
+      }),
+    ),
+  );
+}
+
 /** `{{...}}` at a kind's verbatim option paths (`run.sh`): the text is passed as written, so a placeholder there is refused. */
-function verbatimProblems(doc: Document, checkPath: Path, verbatim: readonly string[], locate: Locator): ConfigProblem[] {
+function verbatimProblems(checkPath: Path, verbatim: readonly string[], sources: Sources): ConfigProblem[] {
   return verbatim.flatMap((dotted) => {
     const path = [...checkPath, ...dotted.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
-    return stringScalars(doc.getIn(path, true), path).flatMap(({ node, path: at }) =>
+    return sources.strings(path).flatMap(({ src, node, path: at }) =>
       matchesWithRank(String(node.value), PLACEHOLDER).map(({ match, nth }) => {
-        const pos = locate.inScalar(node, match[0], nth);
+        const pos = src.locate.inScalar(node, match[0], nth);
         const message = `${match[0]} is not expanded inside a shell script (a value spliced into a script could run as code): ${scriptVariableFor(match[1])}${match[1] === 'env.url' ? ' (environment fields: "$GONOGO_ENV_<FIELD>")' : ''}`;
         return { file: pos.file, line: pos.line, column: pos.column, path: at.join('.'), message };
       }),
@@ -350,63 +541,89 @@ function verbatimProblems(doc: Document, checkPath: Path, verbatim: readonly str
   });
 }
 
+/** The config hash: the file's bytes, or with `extends` every file's, in order (an edit to a shared file changes it). */
+function hashOf(files: readonly SourceFile[]): string {
+  if (files.length === 1) return createHash('sha256').update(files[0].bytes).digest('hex');
+  const h = createHash('sha256');
+  for (const f of files) h.update(`${createHash('sha256').update(f.bytes).digest('hex')}\n`);
+  return h.digest('hex');
+}
+
+/** The verbatim option paths of a raw check (`run.sh` for a command), for the checks that must skip them. */
+function verbatimOf(check: Record<string, unknown>): readonly string[] {
+  const kind = typeof check.kind === 'string' && Object.hasOwn(registry, check.kind) ? registry[check.kind as keyof typeof registry] : undefined;
+  return kind?.verbatim ?? [];
+}
+
 /**
  * Parses and validates a config: its bytes as read (the hash is theirs, and invalid UTF-8 is a
  * problem with its position) or its text. Every problem is collected (YAML syntax, schema, duplicate
- * ids, unknown stage items, bad expressions, placeholders in verbatim options) with its
- * file:line:column, and thrown together.
+ * ids, unknown stage items, bad expressions, placeholders in verbatim options, broken references)
+ * with its file:line:column, and thrown together. A config that `extends` others needs them read:
+ * use loadConfig.
  */
 export function parseConfig(source: string | Uint8Array, file: string): LoadedConfig {
-  const text = typeof source === 'string' ? source : decodeUtf8(source, file);
-  const hash = createHash('sha256').update(source).digest('hex');
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const problems: ConfigProblem[] = yamlProblems(doc, lines, file);
-  const locate = new Locator(doc, lines, file, text);
-  if (problems.length > 0) throw new ConfigError(problems);
-  const raw = toPlain(doc, lines, file);
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !isMap(doc.contents)) {
-    throw new ConfigError([{ file, line: 1, column: 1, path: '', message: 'expected a mapping with version, environments and items' }]);
-  }
+  const src = parseFile(source, file);
+  if (src.extends.length > 0) throw new ConfigError([src.locate.at(['extends'], 'extends: the files it names are read by loadConfig (gonogo check reads them); parseConfig takes one file')]);
+  return buildConfig([src]);
+}
+
+/** Validates the merged files and builds the loaded config. */
+function buildConfig(files: readonly SourceFile[]): LoadedConfig {
+  const { raw, itemOrigins } = mergeSources(files);
+  const sources = new Sources(files, itemOrigins);
+  const rootFile = sources.root.file;
+  const problems: ConfigProblem[] = [];
 
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
-      for (const d of describeIssue(issue, raw)) problems.push(locate.at(d.path, d.message, 0, d.key));
+      for (const d of describeIssue(issue, raw)) problems.push(sources.at(d.path, d.message, 0, d.key));
     }
   }
 
   // Checks zod cannot express, made on the raw data so they are reported with the schema's problems.
-  const items = asArray(asRecord(raw).items);
+  const items = asArray(raw.items);
   const seen = new Map<string, number>();
   const conditions = new Map<string, Condition[]>();
+  const secretFields = secretFieldsOf(raw);
   items.forEach((it, i) => {
     const item = asRecord(it);
     if (typeof item.id === 'string') {
       const first = seen.get(item.id);
-      if (first !== undefined) problems.push(locate.at(['items', i, 'id'], `duplicate id "${item.id}" (first at items.${first})`));
-      else seen.set(item.id, i);
+      if (first === undefined) seen.set(item.id, i);
+      else {
+        const a = sources.item(first);
+        const b = sources.item(i);
+        const where = a.src === b.src ? `first at items.${a.index}` : `also in ${a.src.file} at items.${a.index}: ids must be unique across extended files`;
+        problems.push(sources.at(['items', i, 'id'], `duplicate id "${item.id}" (${where})`));
+      }
     }
     const check = asRecord(item.check);
     if (item.check !== undefined && item.manual === true) {
-      problems.push(locate.at(['items', i, 'manual'], 'an item has either a check or manual: true, not both'));
+      problems.push(sources.at(['items', i, 'manual'], 'an item has either a check or manual: true, not both'));
     }
-    if (item.check === undefined && item.manual !== true && isSeq(doc.getIn(['items'], true))) {
-      problems.push(locate.at(['items', i], 'expected a "check" or "manual: true"'));
+    if (item.check === undefined && item.manual !== true && Array.isArray(raw.items)) {
+      problems.push(sources.at(['items', i], 'expected a "check" or "manual: true"'));
     }
     const kind = typeof check.kind === 'string' && check.kind in registry ? registry[check.kind as keyof typeof registry] : undefined;
     if (!kind) return;
-    problems.push(...verbatimProblems(doc, ['items', i, 'check'], kind.verbatim, locate));
+    problems.push(...verbatimProblems(['items', i, 'check'], kind.verbatim, sources));
     const expect = check.expect;
-    const sources: { src: string; path: Path }[] = Array.isArray(expect)
+    const sourcesOf: { src: string; path: Path }[] = Array.isArray(expect)
       ? expect.flatMap((src, j) => (typeof src === 'string' ? [{ src, path: ['items', i, 'check', 'expect', j] }] : []))
       : [];
     const parsedConds: Condition[] = [];
-    for (const { src, path } of sources) {
+    for (const { src, path } of sourcesOf) {
+      const refused = expectProblems(src, path, secretFields, sources);
+      if (refused.length > 0) {
+        problems.push(...refused);
+        continue;
+      }
       const r = parseCondition(src, kind.fields);
       if (r.ok) parsedConds.push(r.condition);
       // A condition is quoted whole only when short: a 1 MB one is refused, not echoed back.
-      else problems.push(locate.at(path, `bad condition ${JSON.stringify(src.length > 120 ? `${src.slice(0, 117)}...` : src)}: ${r.error}`, r.column + locate.quoteOffset(path)));
+      else problems.push(sources.at(path, `bad condition ${JSON.stringify(src.length > 120 ? `${src.slice(0, 117)}...` : src)}: ${r.error}`, r.column + sources.quoteOffset(path)));
     }
     if (typeof item.id === 'string' && expect === undefined && parsed.success) {
       const opts = kind.options.safeParse(Object.fromEntries(Object.entries(check).filter(([k]) => !['kind', 'timeout', 'retries', 'backoff', 'expect'].includes(k))));
@@ -414,44 +631,85 @@ export function parseConfig(source: string | Uint8Array, file: string): LoadedCo
         for (const src of kind.defaultExpect(opts.data)) {
           const r = parseCondition(src, kind.fields);
           if (r.ok) parsedConds.push(r.condition);
-          else problems.push(locate.at(['items', i, 'check'], `internal: default condition ${JSON.stringify(src)} of kind ${kind.name} does not parse: ${r.error}`));
+          else problems.push(sources.at(['items', i, 'check'], `internal: default condition ${JSON.stringify(src)} of kind ${kind.name} does not parse: ${r.error}`));
         }
       }
     }
     if (typeof item.id === 'string') conditions.set(item.id, parsedConds);
   });
 
-  const stages = asRecord(asRecord(raw).stages);
+  const stages = asRecord(raw.stages);
   for (const [set, list] of Object.entries(stages)) {
     asArray(list).forEach((st, si) => {
       asArray(asRecord(st).items).forEach((id, ii) => {
-        if (typeof id === 'string' && !seen.has(id)) problems.push(locate.at(['stages', set, si, 'items', ii], `unknown item id "${id}"`));
+        if (typeof id === 'string' && !seen.has(id)) problems.push(sources.at(['stages', set, si, 'items', ii], `unknown item id "${id}"`));
       });
     });
   }
-  const required = asArray(asRecord(asRecord(raw).rules).requiredSignoffs);
-  required.forEach((r, i) => {
-    if (typeof r === 'string' && r.startsWith('item:') && !seen.has(r.slice(5))) problems.push(locate.at(['rules', 'requiredSignoffs', i], `unknown item id "${r.slice(5)}"`));
-  });
+  checkReferences(
+    raw,
+    {
+      at: (path, message) => problems.push(sources.at(path, message)),
+      inString: (path, needle, nth, message) => problems.push(sources.inString(path, needle, nth, message)),
+    },
+    verbatimOf,
+  );
 
-  problems.sort((a, b) => a.line - b.line || a.column - b.column);
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  // In file order: the root's problems after those of the files it extends.
+  const fileOrder = new Map(files.map((f, i) => [f.file, i]));
+  problems.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(dedupe(problems));
   const config = parsed.data;
+  const root = sources.root;
   return {
     config,
-    file,
-    dir: dirname(resolve(file)),
-    hash,
-    gate: config.name ?? basename(dirname(resolve(file))),
+    file: rootFile,
+    files: files.map((f) => f.file),
+    dir: dirname(resolve(rootFile)),
+    hash: hashOf(files),
+    gate: config.name ?? basename(dirname(resolve(rootFile))),
     conditions,
-    secretRefs: secretRefs(doc, locate),
-    locate: (path, message) => locate.at(path.slice(0, -1), message, 0, String(path.at(-1))),
+    secretRefs: secretRefs(sources),
+    locate: (path, message) => {
+      const parent = path.slice(0, -1);
+      return parent.length === 0 ? root.locate.at(parent, message, 0, String(path.at(-1))) : sources.at(path, message, 0, String(path.at(-1)));
+    },
   };
+}
+
+/** The same problem found twice (a reference checked by two rules) is reported once. */
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = formatProblem(p);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/**
+ * What `expect:` refuses before parsing: `${VAR}` (a secret would be judged, and shown in the
+ * judgement, in the clear) and `{{env.x}}` of a field that holds a `${VAR}` in some environment.
+ */
+function expectProblems(src: string, path: Path, secretFields: ReadonlySet<string>, sources: Sources): ConfigProblem[] {
+  const problems = matchesWithRank(src, PROCESS_REF).map(({ match, nth }) =>
+    sources.inString(path, match[0], nth, `${match[0]} is a secret and is never put into a condition (a judgement shows the values it compares): compare against {{env.<field>}} or {{release}}, which are not secrets`),
+  );
+  const ranks = new Map<string, number>();
+  for (const use of placeholdersOf(src)) {
+    const nth = ranks.get(use.text) ?? 0;
+    ranks.set(use.text, nth + 1);
+    if (use.field !== RELEASE_FIELD && secretFields.has(use.field)) {
+      problems.push(sources.inString(path, use.text, nth, `${use.text} holds a \${VAR} (a secret) in some environment: a secret is never put into a condition`));
+    }
+  }
+  return problems;
 }
 
 /** Options of loadConfig. */
 export interface LoadOptions {
-  /** Larger files are refused before they are read (default DEFAULT_MAX_CONFIG_BYTES, 5 MB). */
+  /** Larger files are refused before they are read (default DEFAULT_MAX_CONFIG_BYTES, 5 MB); the cap applies to each file. */
   maxBytes?: number;
 }
 
@@ -473,9 +731,12 @@ async function readConfigBytes(file: string, maxBytes: number): Promise<Buffer> 
   }
 }
 
-/** Reads and validates a config file; a missing, unreadable or oversized file is a ConfigError too. */
+/**
+ * Reads and validates a config file and every file it `extends`; a missing, unreadable or
+ * oversized file is a ConfigError too (at the `extends` entry naming it, for an extended file).
+ */
 export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
-  return parseConfig(await readConfigBytes(file, opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES), file);
+  return buildConfig(await readSources(file, opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES));
 }
 
 /**
@@ -488,7 +749,7 @@ export function checkSecretValues(loaded: LoadedConfig, processEnv: Readonly<Rec
     const value = processEnv[ref.name];
     if (value === undefined || value === '' || value.length >= MIN_SECRET_LENGTH) return [];
     const message = `environment variable ${ref.name} is ${value.length} character${value.length === 1 ? '' : 's'} long, shorter than ${MIN_SECRET_LENGTH}: too short to redact safely`;
-    return [{ file: loaded.file, line: ref.line, column: ref.column, path: ref.path, message }];
+    return [{ file: ref.file ?? loaded.file, line: ref.line, column: ref.column, path: ref.path, message }];
   });
 }
 

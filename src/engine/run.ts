@@ -4,7 +4,7 @@ import { registry } from '../checks/index.js';
 import { CheckError } from '../checks/types.js';
 import type { CheckContext, RegisteredKind, TargetEnvironment } from '../checks/types.js';
 import type { AuthConfig } from '../checks/_shared/auth.js';
-import { judgeAll } from '../conditions/index.js';
+import { bindCondition, judgeAll } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
 import type { CheckConfig, ItemConfig } from '../config/schema.js';
 import type { Attempt, ItemResult, Status } from '../model.js';
@@ -112,6 +112,17 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
     }
   }
   const allowedOrigins = targetOrigins(opts.env.url);
+  // `{{env.x}}` and `{{release}}` in conditions, filled in from the environment's fields as written
+  // (the loader refuses fields holding a `${VAR}` there, so no secret is ever judged or shown).
+  const bindAll = (conds: readonly Condition[]): Condition[] | { error: string } => {
+    const bound: Condition[] = [];
+    for (const c of conds) {
+      const b = bindCondition(c, opts.env.vars);
+      if (!b.ok) return { error: b.error };
+      bound.push(b.condition);
+    }
+    return bound;
+  };
   const logins = opts.logins ?? new Map<string, Promise<HttpResponse>>();
   const baseRedactor = (opts.redactor ?? Redactor.of([])).with(authSecrets);
 
@@ -199,7 +210,8 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       const outcome = await Promise.race([kind.run(options, ctx), aborted]);
       if (outcome.notice) opts.onEvent?.({ type: 'notice', id: item.id, message: baseRedactor.with(secrets).text(outcome.notice) });
       if (outcome.skip) return { status: 'skipped', message: outcome.skip, evidence: outcome.evidence, secrets };
-      const conds = conditions.get(item.id) ?? [];
+      const conds = bindAll(conditions.get(item.id) ?? []);
+      if ('error' in conds) return { status: 'error', message: conds.error, evidence: outcome.evidence, secrets };
       if (conds.length === 0) return { status: 'error', message: 'no conditions to judge: add `expect:`', evidence: outcome.evidence, secrets };
       const verdict = judgeAll(conds, outcome.observations);
       const msg = verdict.ok ? verdict.judgements.map((j) => j.detail).join('; ') : verdict.failed.map((j) => j.detail).join('; ');

@@ -1,6 +1,7 @@
 /**
- * Expands `{{env.NAME}}` from the chosen environment and `${VAR}` from the process environment in
- * every string of a value. Values that came from `${VAR}` are secrets: they are collected so that
+ * Expands `{{env.NAME}}` from the chosen environment, `{{release}}` (the release being decided,
+ * the run's `release` value) and `${VAR}` from the process environment in every string of a value.
+ * Values that came from `${VAR}` are secrets: they are collected so that
  * output, reports and the store can redact them. Other `{{...}}` placeholders (`{{payload}}`,
  * `{{username}}`) belong to the check kinds and are left alone.
  *
@@ -24,7 +25,7 @@ export interface TemplateEnv {
   literal?: ReadonlySet<string>;
 }
 
-const REF = /\{\{\s*env\.([A-Za-z0-9_-]+)\s*\}\}|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+const REF = /\{\{\s*(?:env\.([A-Za-z0-9_-]+)|(release))\s*\}\}|\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 const PROCESS_REF = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 type ProcessEnv = Readonly<Record<string, string | undefined>>;
@@ -39,12 +40,14 @@ function secretValue(name: string, processEnv: ProcessEnv, secrets: string[]): s
 
 /** Expands one string in a single pass (see the module comment). */
 export function expandString(text: string, env: TemplateEnv, processEnv: ProcessEnv, secrets: string[]): string {
-  return text.replace(REF, (_, field: string | undefined, name: string | undefined) => {
+  return text.replace(REF, (whole: string, field: string | undefined, release: string | undefined, name: string | undefined) => {
     if (name !== undefined) return secretValue(name, processEnv, secrets);
-    const key = field ?? '';
+    const key = field ?? release ?? '';
     const v = env.vars[key];
+    if (v === undefined && release !== undefined) throw new TemplateError(`${whole} has no value: no release was given to this run`);
     if (v === undefined) throw new TemplateError(`{{env.${key}}} is not defined in this environment (defined: ${Object.keys(env.vars).join(', ') || 'none'})`);
-    if (env.literal?.has(key)) return v;
+    // The release comes from the command line or git, never from gonogo.yaml: always literal.
+    if (env.literal?.has(key) || key === 'release') return v;
     // An environment field written in gonogo.yaml may itself hold `${VAR}`; expanded once, here.
     return v.replace(PROCESS_REF, (__, inner: string) => secretValue(inner, processEnv, secrets));
   });
