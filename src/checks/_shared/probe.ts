@@ -227,6 +227,16 @@ export class ProbeClient {
     }
   }
 
+  /** `send()`, but a request given up as rate limited is `undefined`: the probe goes on with its other requests. */
+  async sendOrSkip(req: Parameters<ProbeClient['send']>[0]): Promise<HttpResponse | undefined> {
+    try {
+      return await this.send(req);
+    } catch (err) {
+      if (err instanceof UnjudgedAnswer) return undefined;
+      throw err;
+    }
+  }
+
   private async exchange(req: { path: string; headers?: Record<string, string>; body?: string; maxRedirects?: number; timeoutMs?: number }, method: string, url: string): Promise<HttpResponse> {
     try {
       const res = await httpRequest({
@@ -256,13 +266,13 @@ export class ProbeClient {
    * limited, the probe could not verify, whatever it found quiet. Below that, a note says which
    * answers were not judged; a truncated body is noted too.
    */
-  notes(): Finding[] {
+  notes(findings: readonly Finding[] = []): Finding[] {
     const notes: Finding[] = [];
     const n = this.givenUp.length;
     if (n > 0 && n > this.limits.maxUnjudged * this.sent) {
       throw new CheckError(
-        `could not verify: ${n} of ${this.sent} answers were rate limited (${[...new Set(this.givenUp.map((g) => g.split(' ').pop()))].join('/')}) after waiting as asked; raise \`pace\`'s interval or \`maxWait\`, or exempt the prober from the limiter`,
-        { exchanges: this.exchanges, unjudged: this.givenUp },
+        `could not verify: ${n} of ${this.sent} answers were ${[...new Set(this.givenUp.map((g) => g.split(' ').pop()))].join('/')} (rate limited) after waiting as asked; slow down with \`pace\`, raise \`maxWait\`, or exempt the prober from the limiter`,
+        { findings, exchanges: this.exchanges, unjudged: this.givenUp },
       );
     }
     if (n > 0) {
@@ -344,7 +354,7 @@ export const probeDefaultExpect = (): string[] => ['high == 0', 'medium == 0'];
  * too many answers were rate limited; ignored findings leave the counts but stay in the record.
  */
 export function probeOutcome(all: Finding[], client: ProbeClient, extra: Record<string, unknown> = {}) {
-  const { kept, ignored, expired } = client.ignoring([...all, ...client.notes()]);
+  const { kept, ignored, expired } = client.ignoring([...all, ...client.notes(all)]);
   const findings = [...kept, ...expired];
   const withIgnored = ignored.length > 0 ? { ignored } : {};
   return {

@@ -8,7 +8,7 @@ import { startApp } from '../../../examples/recipes-app/src/app.js';
 import type { AppOptions } from '../../../examples/recipes-app/src/app.js';
 
 /** How the fixture answers someone it should refuse. */
-type Refusal = '401' | 'redirect-login' | 'login-page-200' | 'error-200' | '404' | 'spa-shell' | 'redirect-home';
+type Refusal = '401' | 'redirect-login' | 'login-page-200' | 'error-200' | 'empty-200' | '404' | 'spa-shell' | 'redirect-home';
 
 interface Mode {
   refusal: Refusal;
@@ -17,6 +17,8 @@ interface Mode {
   adminOpen?: boolean;
   /** Anonymous /api/me answers 200 {"user":null} (no data) instead of 401. */
   meNull?: boolean;
+  /** Anonymous /api/recipes answers 200 `[]`: nothing to show, but let in. */
+  emptyList?: boolean;
   /** Every unknown GET answers the SPA shell. */
   spa?: boolean;
   /** Anonymous requests crash with 500. */
@@ -52,6 +54,8 @@ function app(mode: Mode): Promise<{ url: string; requests: string[]; close(): Pr
             return void res.writeHead(200, { 'content-type': 'text/html' }).end(LOGIN);
           case 'error-200':
             return void res.writeHead(200, { 'content-type': 'application/json' }).end('{"error":"unauthorized","status":401}');
+          case 'empty-200':
+            return void res.writeHead(200).end();
           case '404':
             return void res.writeHead(404, { 'content-type': 'text/plain' }).end('Not Found');
           case 'spa-shell':
@@ -59,7 +63,7 @@ function app(mode: Mode): Promise<{ url: string; requests: string[]; close(): Pr
         }
       };
       const send = (type: string, body: string) => res.writeHead(200, { 'content-type': type }).end(body);
-      if (path === '/api/recipes') return user || mode.recipesPublic ? send('application/json', RECIPES) : refuse();
+      if (path === '/api/recipes') return user || mode.recipesPublic ? send('application/json', RECIPES) : mode.emptyList ? send('application/json', '[]') : refuse();
       if (path === '/api/me') {
         if (user) return send('application/json', JSON.stringify({ user: { username: user } }));
         return mode.meNull ? send('application/json', '{"user":null}') : refuse();
@@ -90,8 +94,11 @@ const scenarios: { name: string; mode: Mode; opts: Record<string, unknown>; expo
   { name: 'correct app answering 401', mode: { refusal: '401' }, opts: { paths: apiPaths }, exposed: [] },
   { name: 'redirect to the login page', mode: { refusal: 'redirect-login' }, opts: { paths: apiPaths }, exposed: [] },
   { name: 'a 200 login page is no data', mode: { refusal: 'login-page-200' }, opts: { paths: apiPaths }, exposed: [] },
-  { name: 'a 200 error object is no data', mode: { refusal: 'error-200' }, opts: { paths: apiPaths }, exposed: [] },
-  { name: '/api/me answering {"user":null} is no data', mode: { refusal: '401', meNull: true }, opts: { paths: apiPaths }, exposed: [] },
+  // A 2xx is access whatever the body (issue 9, point 7): an app that "refuses" with a 200 lets the caller in.
+  { name: 'a 200 error object is access', mode: { refusal: 'error-200' }, opts: { paths: apiPaths }, exposed: ['anonymous:GET /api/recipes', 'anonymous:GET /api/me'] },
+  { name: '/api/me answering {"user":null} is access', mode: { refusal: '401', meNull: true }, opts: { paths: apiPaths }, exposed: ['anonymous:GET /api/me'] },
+  { name: 'an empty 200 list is access', mode: { refusal: '401', emptyList: true }, opts: { paths: apiPaths }, exposed: ['anonymous:GET /api/recipes'] },
+  { name: 'an empty 200 body is access', mode: { refusal: 'empty-200' }, opts: { paths: ['/api/recipes'] }, exposed: ['anonymous:GET /api/recipes'] },
   { name: 'SPA shell for anonymous equals the catch-all page', mode: { refusal: 'spa-shell', spa: true }, opts: { paths: ['/admin'] }, exposed: [] },
   { name: 'recipes readable anonymously', mode: { refusal: '401', recipesPublic: true }, opts: { paths: apiPaths }, exposed: ['anonymous:GET /api/recipes'] },
   { name: 'recipes public even behind an SPA', mode: { refusal: 'spa-shell', spa: true, recipesPublic: true }, opts: { paths: apiPaths }, exposed: ['anonymous:GET /api/recipes'] },

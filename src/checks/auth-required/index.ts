@@ -54,24 +54,6 @@ interface Target {
   markers: string[];
 }
 
-const ERROR_KEYS = new Set(['error', 'errors', 'message', 'status', 'statuscode', 'code', 'detail', 'title', 'type', 'ok', 'success', 'redirect', 'login', 'loginurl']);
-
-function isEmpty(value: unknown): boolean {
-  if (value === null || value === false || value === '') return true;
-  if (Array.isArray(value)) return value.length === 0;
-  return typeof value === 'object' && Object.keys(value).length === 0;
-}
-
-/** `{"error":"unauthorized"}`, `{"user":null}` and friends: a refusal dressed as a 200, no data. */
-function isNoData(value: unknown): boolean {
-  if (isEmpty(value)) return true;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const entries = Object.entries(value);
-  if (entries.every(([, v]) => isEmpty(v))) return true;
-  const truthy = (k: string) => entries.some(([key, v]) => key.toLowerCase() === k && v === true);
-  return entries.every(([k]) => ERROR_KEYS.has(k.toLowerCase())) && !truthy('ok') && !truthy('success');
-}
-
 // Linear-time: on V8's engine a page of unclosed `<input` tags made this quadratic.
 const LOGIN_FORM = linear(/<input[^>]+type\s*=\s*["']?password/i);
 
@@ -126,20 +108,17 @@ export default defineKind({
         if (control && control.body === res.body && res.body.trim() !== '') {
           return { verdict: 'exposed', reason: `answered ${res.status} with exactly what ${o.control ?? ''} sees` };
         }
-        const type = res.headers['content-type'] ?? '';
-        const data = parseJson(res.body);
-        if (type.includes('json') || (data !== undefined && /^\s*[[{]/.test(res.body))) {
-          return isNoData(data)
-            ? { verdict: 'refused', reason: `answered ${res.status} with an error object, no data` }
-            : { verdict: 'exposed', reason: `answered ${res.status} with JSON data` };
-        }
+        // A 2xx is access, whatever the body: `[]`, `{}`, `{"user":null}` and an empty body
+        // included (an app with nothing to show yet still let the caller in). Only a login page, or
+        // the page every unknown path gets, says "not you".
         if (LOGIN_FORM.test(res.body)) return { verdict: 'refused', reason: `answered ${res.status} with a login form` };
         const fallback = await catchAll();
         if (fallback && fallback.body === res.body) {
           return { verdict: 'refused', reason: `answered ${res.status} with the app's catch-all page`, note: 'answers with the catch-all page (the same as for a random path)' };
         }
-        if (res.body.trim() === '') return { verdict: 'refused', reason: `answered ${res.status} with an empty body` };
-        return { verdict: 'exposed', reason: `answered ${res.status} with content that is neither a login page nor the catch-all page` };
+        const body = res.body.trim();
+        const shape = body === '' ? 'an empty body' : parseJson(body) !== undefined ? 'JSON' : 'content that is neither a login page nor the catch-all page';
+        return { verdict: 'exposed', reason: `answered ${res.status} with ${shape}: a 2xx is access, whatever the body` };
       };
 
       const findings: Finding[] = [];
@@ -160,7 +139,12 @@ export default defineKind({
         const userSession = t.asUser ? sessions.get(t.asUser) : undefined;
         if (t.asUser && userSession) asks.push([`user ${t.asUser}`, userSession.headers()]);
         for (const [who, headers] of asks) {
-          const res = await client.send({ path: t.path, method: t.method, headers });
+          const res = await client.sendOrSkip({ path: t.path, method: t.method, headers });
+          if (!res) {
+            // Rate limited after waiting as told: no verdict for this ask (counted by the client).
+            row[who === 'anonymous' ? 'anonymous' : 'user'] = { status: null, verdict: 'unjudged' };
+            continue;
+          }
           const j = await judge(res, t, control);
           row[who === 'anonymous' ? 'anonymous' : 'user'] = { status: res.status, verdict: j.verdict, reason: j.reason };
           const id = `${who === 'anonymous' ? 'anonymous' : `user.${t.asUser ?? ''}`}:${label}`;

@@ -165,12 +165,14 @@ export default defineKind({
       const results: (Finding | undefined)[] = new Array<Finding | undefined>(unique.length);
       const setAside: { path: string; evidence: string }[] = [];
       await inPool(unique, o.concurrency, async (e, i) => {
-        const res = await client.send({
+        // Rate limited after waiting as told: not judged, counted; too many and the item is error.
+        const res = await client.sendOrSkip({
           path: e.path,
           method: e.method ?? 'GET',
           headers: { range: RANGE, accept: '*/*', ...(e.body ? { 'content-type': 'application/json' } : {}) },
           body: e.body,
         });
+        if (!res) return;
         // A heap or database dump that ignores Range is longer than the body cap; the baseline was
         // not, so the size alone tells it apart from the catch-all page.
         if (e.largeIsEvidence && res.truncated && served(res.status) && !catchAll.some((b) => b.truncated)) {
