@@ -97,12 +97,12 @@ async function inPool<T>(items: readonly T[], n: number, fn: (item: T, index: nu
  * The page, following redirects only while they stay on the target (a login page on an SSO host
  * is common and is no reason to fail the whole probe). `offTarget`: where it left the target.
  */
-async function fetchPage(client: ProbeClient, ctx: CheckContext, path: string): Promise<HttpResponse & { offTarget?: string }> {
-  let res = await client.send({ path });
-  for (let hop = 0; hop < 3 && res.status >= 300 && res.status < 400 && res.headers['location']; hop++) {
+async function fetchPage(client: ProbeClient, ctx: CheckContext, path: string): Promise<(HttpResponse & { offTarget?: string }) | undefined> {
+  let res = await client.sendOrSkip({ path });
+  for (let hop = 0; res && hop < 3 && res.status >= 300 && res.status < 400 && res.headers['location']; hop++) {
     const next = new URL(res.headers['location'], res.url);
     if (!isAllowedOrigin(next, ctx.allowedOrigins)) return { ...res, offTarget: next.href };
-    res = await client.send({ path: next.href });
+    res = await client.sendOrSkip({ path: next.href });
   }
   return res;
 }
@@ -144,18 +144,19 @@ export default defineKind({
       const catchAll = baselines.filter((b) => served(b.status));
 
       const findings: Finding[] = [];
+      // Rate limited (after waiting as told): the page is not scanned; the client counts it.
       const page = await fetchPage(client, ctx, o.page);
-      if (page.offTarget) {
+      if (page?.offTarget) {
         findings.push({ id: 'page.off-target', severity: 'info', message: `${o.page} redirects to ${page.offTarget}, off the target: page not scanned for toolbars or scripts`, observed: { location: page.offTarget } });
       }
       for (const marker of PAGE_MARKERS) {
-        const m = marker.pattern.exec(page.body);
-        if (m && served(page.status)) {
+        const m = page ? marker.pattern.exec(page.body) : null;
+        if (page && m && served(page.status)) {
           findings.push({ id: `exposed:${o.page}#toolbar`, severity: marker.severity, message: `${o.page} renders the ${marker.what}`, observed: { path: o.page, status: page.status, evidence: m[0] } });
         }
       }
       const entries = [...planned];
-      if (o.sourceMaps && served(page.status)) {
+      if (o.sourceMaps && page && served(page.status)) {
         for (const path of sourceMapPaths(page, ctx, o.maxSourceMaps)) {
           entries.push({ path, what: 'source map', severity: 'low', match: sourceMap });
         }
