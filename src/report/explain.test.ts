@@ -94,6 +94,7 @@ test('explain evidence: one finding per line, capped with "and N more"', () => {
 test('explain evidence: hostile evidence is cut to one short line', () => {
   const [line] = explainEvidence({ findings: [{ id: 'x', severity: 'high', message: `a\r\nb${'c'.repeat(10_000)}` }] });
   assert.ok(!/[\r\n]/.test(line));
+  assert.equal(explainEvidence({ findings: [{ id: 'x', severity: 'high', message: 'red \u001b[31mtext\u0007' }] })[0], 'high x: red \\x1b[31mtext\\x07');
   assert.ok(line.length < 300, String(line.length));
 });
 

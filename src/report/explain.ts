@@ -20,9 +20,17 @@ export type Explained =
   | { type: 'item'; result: ItemResult; details: string[] }
   | { type: 'cause'; cause: string; status: Status; results: ItemResult[] };
 
-/** Text on one line, cut to `max` characters with an ellipsis. */
+/**
+ * Text on one line, cut to `max` characters with an ellipsis. Control characters a target sent
+ * (an ESC that would restyle a terminal) are shown as `\xNN`, never passed through.
+ */
 export function oneLine(text: string, max = 160): string {
-  const flat = text.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+  const flat = text
+    .split(/[\r\n]+/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+    .join(' ')
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 

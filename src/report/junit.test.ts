@@ -238,8 +238,10 @@ function testcase(root: El, id: string): El {
   return found[0];
 }
 
+const HTTP_500 = { request: { method: 'GET', url: 'http://127.0.0.1:3000/metrics' }, status: 500, headers: { 'content-type': 'text/html' }, bodyExcerpt: '<h1>oops</h1>', latencyMs: 4, redirects: [] };
+
 test('junit: each status becomes its JUnit element', () => {
-  const o = outcome({ 'SEC-001': 'error', 'MON-01': 'fail', 'MON-03': 'fail', 'DOC-001': 'skipped' }, [waive('MON-03')], {}, (r) => (r.id === 'MON-01' ? { ...r, evidence: { status: 500, headers: { 'content-type': 'text/html' } } } : r));
+  const o = outcome({ 'SEC-001': 'error', 'MON-01': 'fail', 'MON-03': 'fail', 'DOC-001': 'skipped' }, [waive('MON-03')], {}, (r) => (r.id === 'MON-01' ? { ...r, evidence: HTTP_500 } : r));
   const root = parseXml(renderJunit(o, ITEMS));
 
   const pass = testcase(root, 'SEC-009');
@@ -248,8 +250,9 @@ test('junit: each status becomes its JUnit element', () => {
 
   const fail = only(testcase(root, 'MON-01'), 'failure');
   assert.equal(fail.attrs.message, 'fail: status 500 != 200');
-  assert.ok(fail.text.startsWith('fail: status 500 != 200\n\nevidence:\n'), fail.text);
-  assert.deepEqual(JSON.parse(fail.text.slice(fail.text.indexOf('{'))), { status: 500, headers: { 'content-type': 'text/html' } });
+  // What the evidence says comes first, line by line; the raw evidence follows for the record.
+  assert.ok(fail.text.startsWith('fail: status 500 != 200\n\nGET http://127.0.0.1:3000/metrics → 500 in 4 ms\ncontent-type: text/html\nbody: <h1>oops</h1>\n\nevidence:\n'), fail.text);
+  assert.deepEqual(JSON.parse(fail.text.slice(fail.text.indexOf('\n{') + 1)), HTTP_500);
 
   const error = only(testcase(root, 'SEC-001'), 'error');
   assert.equal(error.attrs.message, 'error: status 500 != 200');
@@ -298,7 +301,8 @@ test('junit: hostile text is escaped, invalid characters stripped, and the docum
   const expected = ['<script>alert("x")</script> & \'quotes\'', 'nul bel esc[31m', 'lone  surrogate and  ', ']]> end of CDATA', 'emoji 😀 and ünïcödé'];
   const failure = only(tc, 'failure');
   assert.equal(failure.attrs.message, expected.join(' '));
-  assert.ok(failure.text.startsWith(`${expected.join('\n')}\n\nevidence:\n`), failure.text);
+  assert.ok(failure.text.startsWith(`${expected.join('\n')}\n\nbody: `), failure.text);
+  assert.ok(failure.text.includes('\n\nevidence:\n'), failure.text);
   // JSON escapes control characters and lone surrogates itself, so they survive as escapes; U+FFFE/U+FFFF do not.
   assert.deepEqual(JSON.parse(failure.text.slice(failure.text.indexOf('{'))), { body: hostile.join('\n').replace(/[\uffff\ufffe]/g, '') });
   assert.equal(only(testcase(root, 'SEC-001'), 'error').attrs.message, expected.join(' '));

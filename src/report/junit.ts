@@ -8,6 +8,7 @@ import { countStatuses } from '../engine/decide.js';
 import type { GateOutcome } from '../engine/gate.js';
 import type { ItemResult } from '../model.js';
 import { TIERS } from '../model.js';
+import { explainEvidence, listNames, rootCauses } from './explain.js';
 
 /** A node of the document being built (the package's root exports no name for it). */
 type XmlNode = ReturnType<typeof create>;
@@ -40,8 +41,23 @@ function evidenceText(evidence: unknown): string {
   }
 }
 
-function detail(r: ItemResult): string {
+/** Ids of the other items that errored for the same root cause, by item id. */
+type SharedCauses = ReadonlyMap<string, { cause: string; others: string[] }>;
+
+function sharedCauses(results: readonly ItemResult[]): SharedCauses {
+  const out = new Map<string, { cause: string; others: string[] }>();
+  for (const { cause, items } of rootCauses(results)) for (const id of items) out.set(id, { cause, others: items.filter((x) => x !== id) });
+  return out;
+}
+
+// What a reader of the CI report sees first: the message, what the evidence says line by line,
+// the root cause other items share; the raw attempts and evidence follow for the record.
+function detail(r: ItemResult, shared: SharedCauses): string {
   const parts = [r.message];
+  const lines = explainEvidence(r.evidence);
+  if (lines.length > 0) parts.push(lines.join('\n'));
+  const same = shared.get(r.id);
+  if (same) parts.push(`the same cause (${same.cause}) affects ${same.others.length} other item(s): ${listNames(same.others)}`);
   if (r.attempts.length > 1) parts.push(`attempts:\n${r.attempts.map((a) => `  ${a.attempt}: ${a.status} after ${a.durationMs} ms: ${a.message}`).join('\n')}`);
   const evidence = evidenceText(r.evidence);
   if (evidence) parts.push(`evidence:\n${evidence}`);
@@ -76,7 +92,7 @@ function counts(results: readonly ItemResult[]): { tests: string; failures: stri
   return { tests: String(results.length), failures: String(c.failed), errors: String(c.error), skipped: String(c.pending + c.skipped) };
 }
 
-function addCase(suite: XmlNode, r: ItemResult, item: ItemConfig | undefined): void {
+function addCase(suite: XmlNode, r: ItemResult, item: ItemConfig | undefined, shared: SharedCauses): void {
   const name = item ? `${r.id} ${item.title}` : r.id;
   const tc = suite.ele('testcase', { classname: item?.category ?? r.tier, name, time: seconds(r.durationMs) });
   const message = oneLine(r.message);
@@ -84,10 +100,10 @@ function addCase(suite: XmlNode, r: ItemResult, item: ItemConfig | undefined): v
     case 'pass':
       break;
     case 'fail':
-      tc.ele('failure', { message, type: 'fail' }).txt(detail(r));
+      tc.ele('failure', { message, type: 'fail' }).txt(detail(r, shared));
       break;
     case 'error':
-      tc.ele('error', { message, type: 'error' }).txt(detail(r));
+      tc.ele('error', { message, type: 'error' }).txt(detail(r, shared));
       break;
     case 'pending':
       tc.ele('skipped', { message: `pending: ${message}` });
@@ -108,6 +124,7 @@ function addCase(suite: XmlNode, r: ItemResult, item: ItemConfig | undefined): v
 export function renderJunit(outcome: GateOutcome, items: readonly ItemConfig[]): string {
   const itemOf = new Map(items.map((i) => [i.id, i]));
   const suites = suitesOf(outcome);
+  const shared = sharedCauses(outcome.results);
   const elapsed = Date.parse(outcome.finishedAt) - Date.parse(outcome.startedAt);
   const totalMs = Number.isFinite(elapsed) ? elapsed : outcome.results.reduce((n, r) => n + r.durationMs, 0);
   const doc = create({ version: '1.0', encoding: 'UTF-8', invalidCharReplacement: '' });
@@ -130,7 +147,7 @@ export function renderJunit(outcome: GateOutcome, items: readonly ItemConfig[]):
     const suite = root.ele('testsuite', { name: s.name, ...counts(s.results), time: seconds(durationMs), timestamp: outcome.startedAt });
     const props = suite.ele('properties');
     for (const [name, value] of properties) props.ele('property', { name, value });
-    for (const r of s.results) addCase(suite, r, itemOf.get(r.id));
+    for (const r of s.results) addCase(suite, r, itemOf.get(r.id), shared);
   }
   return `${doc.end({ prettyPrint: true })}\n`;
 }

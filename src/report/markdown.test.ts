@@ -220,3 +220,20 @@ test('markdown: reportInputOf takes a finished run, not an aborted one', () => {
   assert.deepEqual(reportInputOf(o, ITEMS), { ...input, partial: false, stages: STAGES });
   assert.equal(reportInputOf({ ...o, status: 'aborted', decision: undefined }, ITEMS), undefined);
 });
+
+test('markdown run summary: what each failure observed, one finding per line; items errored for one cause share a row', () => {
+  const input = NO_GO();
+  const csrf = { findings: [{ id: 'csrf.form', severity: 'high', message: 'a cross-site form POST was accepted', observed: { method: 'POST', path: '/api/recipes', status: 201 } }] };
+  const results = input.results.map((r): ItemResult => {
+    if (r.id === 'MON-01') return { ...r, status: 'fail', message: 'high == 0: high was 1', evidence: csrf };
+    if (r.id === 'MON-02' || r.id === 'MON-03') return { ...r, status: 'error', message: 'environment variable STAGING_URL is not set' };
+    return r;
+  });
+  const md = renderRunMarkdown(outcome(input, { results }), ITEMS);
+  assertTablesWellFormed(md);
+  assert.ok(md.includes('| ❗ error | 2 items | MON-02, MON-03 | 🟡 High priority | environment variable STAGING\\_URL is not set |'), md);
+  assert.ok(md.includes('**❌ MON-01 Monitoring 1**\n\n- high csrf.form: a cross-site form POST was accepted — POST /api/recipes → 201'), md);
+  const report = renderChecklistMarkdown({ ...input, results });
+  assert.ok(report.includes('## Not passed: what was observed'), report);
+  assert.ok(report.includes('- high csrf.form: a cross-site form POST was accepted'), report);
+});

@@ -9,6 +9,7 @@ import { countStatuses } from '../engine/decide.js';
 import { formatDuration } from '../util/duration.js';
 import { assess, percentPassed } from './assessment.js';
 import type { GroupCount, PhaseState } from './assessment.js';
+import { explainResults, listNames } from './explain.js';
 
 /** What the documents describe: the current state (last run plus today's sign-offs), or one run's outcome. */
 export interface ReportInput {
@@ -139,6 +140,8 @@ export function renderChecklistMarkdown(state: ReportInput): string {
     });
     out.push(table(['Status', 'ID', 'Item', 'Category', 'Owner', 'Result'], rows));
   }
+  const failures = failureBlocks(state.results, itemOf);
+  if (failures.length > 0) out.push('## Not passed: what was observed', ...failures);
   out.push(`## Decision: ${VERDICT_HEADING[d.verdict]}`, '### Reasons', list(d.reasons, '_None._'));
   if (d.conditions.length > 0) out.push('### Conditions', list(d.conditions, ''));
   out.push('### Missing sign-offs', list(d.missingSignoffs, '_None: every required sign-off is present._'));
@@ -196,7 +199,35 @@ export function renderReportMarkdown(state: ReportInput): string {
 
 const NOT_PASSED: readonly Status[] = ['error', 'fail'];
 
-/** A short run summary for `$GITHUB_STEP_SUMMARY`: decision, counts per tier, failed items with their messages. */
+const tierRank = (r: ItemResult): number => TIERS.indexOf(r.tier);
+
+/**
+ * The failed and errored items, worst tier first: a table with one row per item (items that
+ * errored for one root cause share a row naming them), then what each item's evidence says, one
+ * fact per line (a probe's findings, a command's output...).
+ */
+function failureBlocks(results: readonly ItemResult[], itemOf: ReadonlyMap<string, ItemConfig>): string[] {
+  const failed = results.filter((r) => NOT_PASSED.includes(r.status)).sort((x, y) => tierRank(x) - tierRank(y));
+  if (failed.length === 0) return [];
+  const explained = explainResults(failed);
+  const rows = explained.map((e) => {
+    if (e.type === 'item') {
+      const r = e.result;
+      return [statusCell(r.status), inline(r.id), inline(itemOf.get(r.id)?.title ?? ''), TIER_LABEL[r.tier], inline(r.message)];
+    }
+    const worst = TIERS[Math.min(...e.results.map(tierRank))];
+    return [statusCell(e.status), `${e.results.length} items`, inline(listNames(e.results.map((r) => r.id))), TIER_LABEL[worst], inline(e.cause)];
+  });
+  const blocks = [table(['Status', 'ID', 'Item', 'Tier', 'Result'], rows)];
+  for (const e of explained) {
+    if (e.type !== 'item' || e.details.length === 0) continue;
+    const r = e.result;
+    blocks.push(`**${STATUS_ICON[r.status]} ${inline(r.id)} ${inline(itemOf.get(r.id)?.title ?? '')}**\n\n${e.details.map((line) => `- ${inline(line)}`).join('\n')}`);
+  }
+  return blocks;
+}
+
+/** A short run summary for `$GITHUB_STEP_SUMMARY`: decision, counts per tier, failed items with their messages and evidence. */
 export function renderRunMarkdown(outcome: GateOutcome, items: readonly ItemConfig[]): string {
   const itemOf = new Map(items.map((i) => [i.id, i]));
   const d = outcome.decision;
@@ -218,12 +249,7 @@ export function renderRunMarkdown(outcome: GateOutcome, items: readonly ItemConf
   });
   out.push(table(['Tier', '✅ Passed', '❌ Failed', '❗ Error', '⏳ Pending', '📝 Waived', '⏭️ Skipped'], rows));
 
-  const failed = outcome.results.filter((r) => NOT_PASSED.includes(r.status));
-  if (failed.length > 0) {
-    const rank = (r: ItemResult): number => TIERS.indexOf(r.tier);
-    const sorted = [...failed].sort((x, y) => rank(x) - rank(y));
-    out.push(table(['Status', 'ID', 'Item', 'Tier', 'Result'], sorted.map((r) => [statusCell(r.status), inline(r.id), inline(itemOf.get(r.id)?.title ?? ''), TIER_LABEL[r.tier], inline(r.message)])));
-  }
+  out.push(...failureBlocks(outcome.results, itemOf));
   if (d && d.conditions.length > 0) out.push(`**Conditions**\n\n${list(d.conditions, '')}`);
   if (d && d.missingSignoffs.length > 0) out.push(`**Missing sign-offs:** ${d.missingSignoffs.map(inline).join(', ')}`);
   if (outcome.stages && outcome.stages.length > 0) out.push(stageTable(outcome.stages));

@@ -3,6 +3,7 @@ import type { GateOutcome, StageReport } from '../engine/gate.js';
 import type { Decision, ItemResult, Status, Verdict } from '../model.js';
 import { TIERS } from '../model.js';
 import { formatDuration } from '../util/duration.js';
+import { explainResults, listNames } from './explain.js';
 
 export const VERDICT_LABEL: Record<Verdict, string> = { GO: 'GO', GO_WITH_CONDITIONS: 'GO WITH CONDITIONS', NO_GO: 'NO-GO' };
 export const STATUS_MARK: Record<Status, string> = { pass: '✔', fail: '✖', error: '!', pending: '…', skipped: '-', waived: '~' };
@@ -11,17 +12,34 @@ function tierLine(d: Decision): string {
   return TIERS.map((t) => `${t} ${d.tiers[t].passed}/${d.tiers[t].total}`).join(' · ');
 }
 
+const DETAIL_INDENT = '      ';
+
+/**
+ * Each item not passed with what its evidence says beneath it (a probe's findings, a command's
+ * output...), and one line per root cause for items that errored for the same reason.
+ */
+export function explainedLines(results: readonly ItemResult[], titles: ReadonlyMap<string, string>, maxLines?: number): string[] {
+  const out: string[] = [];
+  for (const e of explainResults(results, { maxLines })) {
+    if (e.type === 'cause') {
+      out.push(`  ${STATUS_MARK[e.status]} ${e.results.length} items ${e.status}: ${e.cause}`);
+      out.push(`${DETAIL_INDENT}${listNames(e.results.map((r) => r.id))}`);
+      continue;
+    }
+    const r = e.result;
+    out.push(`  ${STATUS_MARK[r.status]} ${r.id} [${r.tier}] ${titles.get(r.id) ?? ''} — ${r.status}: ${r.message}`);
+    for (const line of e.details) out.push(`${DETAIL_INDENT}${line}`);
+  }
+  return out;
+}
+
 /** The closing summary of `check` and `validate`: decision, readiness, reasons, what failed. */
 export function renderOutcomeText(outcome: GateOutcome, items: readonly ItemConfig[]): string {
   const out: string[] = [];
   const titles = new Map(items.map((i) => [i.id, i.title]));
   if (outcome.stages) out.push(renderStagesText(outcome.stages), '');
   const notPassed = outcome.results.filter((r) => r.status !== 'pass' && r.status !== 'skipped');
-  if (notPassed.length > 0) {
-    out.push('Not passed:');
-    for (const r of notPassed) out.push(`  ${STATUS_MARK[r.status]} ${r.id} [${r.tier}] ${titles.get(r.id) ?? ''} — ${r.status}: ${r.message}`);
-    out.push('');
-  }
+  if (notPassed.length > 0) out.push('Not passed:', ...explainedLines(notPassed, titles), '');
   const d = outcome.decision;
   if (!d || outcome.status === 'aborted') {
     out.push('Run aborted: no decision recorded (an interrupted run is never GO).');
@@ -78,10 +96,8 @@ export function renderStatusText(input: {
   }
   out.push('');
   out.push(`Blockers (${d.blockers.length}):`);
-  for (const id of d.blockers.slice(0, 30)) {
-    const r = input.results.find((x) => x.id === id);
-    out.push(`  ✖ ${id} ${titles.get(id) ?? ''}${r ? ` — ${r.status}: ${r.message}` : ''}`);
-  }
+  const blocking = new Set(d.blockers.slice(0, 30));
+  out.push(...explainedLines(input.results.filter((r) => blocking.has(r.id)), titles, 4));
   if (d.blockers.length > 30) out.push(`  … and ${d.blockers.length - 30} more`);
   const pending = input.results.filter((r) => r.status === 'pending');
   out.push('');
