@@ -126,5 +126,5 @@ export function readBody(req: IncomingMessage): Promise<string> {
  * play it) expect: JSON `POST /api/login`, password `<name>-password`, CSRF token in `X-CSRF-Token`.
  */
 export function recipesAuth(...names: string[]): AuthConfig {
-  return authSchema.parse({ users: Object.fromEntries(names.map((name) => [name, { username: name, password: `${name}-password` }])) });
+  return authSchema.parse({ login: { url: '/api/login' }, users: Object.fromEntries(names.map((name) => [name, { username: name, password: `${name}-password` }])) });
 }

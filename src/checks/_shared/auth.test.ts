@@ -44,7 +44,7 @@ test('defaults fit the reference app: JSON login at /api/login, sid cookie, csrf
   const app = await serve(recipesLike);
   try {
     const ctx = testContext({ url: app.url });
-    const auth = authSchema.parse({ users });
+    const auth = authSchema.parse({ login: { url: '/api/login' }, users });
     const client = new ProbeClient(ctx, 5);
     const s = await login(auth, 'alice', ctx, client);
     assert.equal(s.cookieHeader(), 'sid=s3cr3t');
@@ -65,7 +65,7 @@ test('a rotated or deleted cookie replaces the old one', async () => {
   const app = await serve(recipesLike);
   try {
     const ctx = testContext({ url: app.url });
-    const s = await login(authSchema.parse({ users }), 'alice', ctx, new ProbeClient(ctx, 5));
+    const s = await login(authSchema.parse({ login: { url: '/api/login' }, users }), 'alice', ctx, new ProbeClient(ctx, 5));
     s.absorb({ setCookies: ['sid=rotated; Path=/', 'theme=dark'] });
     assert.equal(s.cookieHeader(), 'sid=rotated; theme=dark');
     s.absorb({ setCookies: ['theme=; Expires=Thu, 01 Jan 1970 00:00:00 GMT'] });
@@ -103,12 +103,12 @@ test('token from a cookie (double submit) and from an HTML pattern', async () =>
   });
   try {
     const ctx = testContext({ url: app.url });
-    const fromCookie = authSchema.parse({ login: { csrfToken: { from: 'cookie' } }, users });
+    const fromCookie = authSchema.parse({ login: { url: '/api/login', csrfToken: { from: 'cookie' } }, users });
     assert.equal((await login(fromCookie, 'alice', ctx, new ProbeClient(ctx, 5))).csrfToken, 'cookie-tok');
-    const fromHtml = authSchema.parse({ login: { csrfToken: { from: 'body', pattern: 'name="csrf" value="([^"]+)"' } }, users });
+    const fromHtml = authSchema.parse({ login: { url: '/api/login', csrfToken: { from: 'body', pattern: 'name="csrf" value="([^"]+)"' } }, users });
     assert.equal((await login(fromHtml, 'alice', ctx, new ProbeClient(ctx, 5))).csrfToken, 'html-tok');
     // The pattern runs on the linear-time engine: one it cannot take is refused at load.
-    assert.throws(() => authSchema.parse({ login: { csrfToken: { from: 'body', pattern: '(?<=value=")[^"]+' } }, users }), /lookbehind/);
+    assert.throws(() => authSchema.parse({ login: { url: '/api/login', csrfToken: { from: 'body', pattern: '(?<=value=")[^"]+' } }, users }), /lookbehind/);
   } finally {
     await app.close();
   }
@@ -120,20 +120,20 @@ test('fails closed: no auth section, unknown user, wrong password, no cookie, mi
   try {
     const ctx = testContext({ url: app.url });
     await assert.rejects(login(undefined, 'alice', ctx, new ProbeClient(ctx, 5)), /no auth: section/);
-    await assert.rejects(login(authSchema.parse({ users }), 'mallory', ctx, new ProbeClient(ctx, 5)), /unknown user "mallory": auth.users has alice/);
-    const wrong = authSchema.parse({ users: { alice: { username: 'alice', password: 'nope' } } });
+    await assert.rejects(login(authSchema.parse({ login: { url: '/api/login' }, users }), 'mallory', ctx, new ProbeClient(ctx, 5)), /unknown user "mallory": auth.users has alice/);
+    const wrong = authSchema.parse({ login: { url: '/api/login' }, users: { alice: { username: 'alice', password: 'nope' } } });
     await assert.rejects(login(wrong, 'alice', ctx, new ProbeClient(ctx, 5)), (err: Error) => {
       assert.match(err.message, /login as "alice" failed: POST http:\/\/127\.0\.0\.1:\d+\/api\/login answered 401/);
       assert.doesNotMatch(err.message, /nope/);
       return true;
     });
-    const needsSid = authSchema.parse({ login: { sessionCookie: 'connect.sid' }, users });
+    const needsSid = authSchema.parse({ login: { url: '/api/login', sessionCookie: 'connect.sid' }, users });
     await assert.rejects(login(needsSid, 'alice', ctx, new ProbeClient(ctx, 5)), /set no "connect.sid" cookie/);
-    const wantsHeaderToken = authSchema.parse({ login: { csrfToken: { from: 'header' } }, users });
+    const wantsHeaderToken = authSchema.parse({ login: { url: '/api/login', csrfToken: { from: 'header' } }, users });
     await assert.rejects(login(wantsHeaderToken, 'alice', ctx, new ProbeClient(ctx, 5)), /no CSRF token found/);
 
     const ctx2 = testContext({ url: noCookie.url });
-    await assert.rejects(login(authSchema.parse({ users }), 'alice', ctx2, new ProbeClient(ctx2, 5)), /set no cookie/);
+    await assert.rejects(login(authSchema.parse({ login: { url: '/api/login' }, users }), 'alice', ctx2, new ProbeClient(ctx2, 5)), /set no cookie/);
   } finally {
     await app.close();
     await noCookie.close();
@@ -161,8 +161,8 @@ test('the login counts against the budget', async () => {
   try {
     const ctx = testContext({ url: app.url });
     const client = new ProbeClient(ctx, 1);
-    await login(authSchema.parse({ users }), 'alice', ctx, client);
-    await assert.rejects(login(authSchema.parse({ users }), 'alice', ctx, client), /budget of 1 spent/);
+    await login(authSchema.parse({ login: { url: '/api/login' }, users }), 'alice', ctx, client);
+    await assert.rejects(login(authSchema.parse({ login: { url: '/api/login' }, users }), 'alice', ctx, client), /budget of 1 spent/);
     assert.equal(app.seen.length, 1);
   } finally {
     await app.close();
@@ -170,10 +170,11 @@ test('the login counts against the budget', async () => {
 });
 
 test('schema: strict, json and form are exclusive', () => {
-  assert.throws(() => authSchema.parse({ users, extra: 1 }));
+  assert.throws(() => authSchema.parse({ login: { url: '/api/login' }, users, extra: 1 }));
   assert.throws(() => authSchema.parse({ login: { json: {}, form: {} }, users }));
-  const a: AuthConfig = authSchema.parse({ users });
-  assert.equal(a.login.csrfHeader, 'X-CSRF-Token');
+  const a: AuthConfig = authSchema.parse({ login: { url: '/api/login' }, users });
+  assert.equal(a.login?.csrfHeader, 'X-CSRF-Token');
+  assert.throws(() => authSchema.parse({ login: {}, users }), /url/, 'the login URL has no default: it names no app');
 });
 
 test('readPath and fillTemplate', () => {
@@ -188,7 +189,7 @@ test('a rate-limited login says so', async () => {
   const app = await serve((_req, res) => res.writeHead(429, { 'retry-after': '42' }).end());
   try {
     const ctx = testContext({ url: app.url });
-    await assert.rejects(login(authSchema.parse({ users }), 'alice', ctx, new ProbeClient(ctx, 5)), /answered 429 \(rate limited, Retry-After 42: the target's login limit is spent\)/);
+    await assert.rejects(login(authSchema.parse({ login: { url: '/api/login' }, users }), 'alice', ctx, new ProbeClient(ctx, 5)), /answered 429 \(rate limited, Retry-After 42: the target's login limit is spent\)/);
   } finally {
     await app.close();
   }
@@ -198,7 +199,7 @@ test('with a run-wide login map, each user logs in once however many probes ask;
   const app = await serve(recipesLike);
   try {
     const ctx = { ...testContext({ url: app.url }), logins: new Map() };
-    const auth = authSchema.parse({ users: { ...users, mallory: { username: 'mallory', password: 'wrong' } } });
+    const auth = authSchema.parse({ login: { url: '/api/login' }, users: { ...users, mallory: { username: 'mallory', password: 'wrong' } } });
     const sessions = await Promise.all([1, 2, 3].map(() => login(auth, 'alice', ctx, new ProbeClient(ctx, 5))));
     assert.equal(app.seen.length, 1);
     for (const s of sessions) assert.equal(s.cookieHeader(), 'sid=s3cr3t');

@@ -155,7 +155,7 @@ test('access-control: fails closed when the owner cannot read the object or the 
 test('access-control: a failed login fails closed', async () => {
   const fixture = await app({ refusal: 403, idor: true });
   try {
-    const ctx = testContext({ url: fixture.url, auth: authSchema.parse({ users: { alice: auth.users.alice, bob: { username: 'bob', password: 'x' } } }) });
+    const ctx = testContext({ url: fixture.url, auth: authSchema.parse({ login: { url: '/api/login' }, users: { alice: auth.users.alice, bob: { username: 'bob', password: 'x' } } }) });
     await assert.rejects(accessControl.run(seeded, ctx), /login as "bob" failed/);
     await assert.rejects(probe(fixture.url, { ...seeded, other: 'alice' }), /both "alice"/);
   } finally {

@@ -77,6 +77,7 @@ function app(mode: Mode): Promise<{ url: string; requests: string[]; close(): Pr
 }
 
 const auth = authSchema.parse({
+  login: { url: '/api/login' },
   users: {
     alice: { username: 'alice', password: 'alice-password', role: 'user' },
     admin: { username: 'admin', password: 'admin-password', role: 'admin' },
@@ -172,7 +173,7 @@ test('auth-required: a failed login fails closed', async () => {
   const fixture = await app({ refusal: '401' });
   try {
     await assert.rejects(probe(fixture.url, { paths: ['/admin'], asUser: 'mallory' }), /unknown user "mallory"/);
-    const ctx = testContext({ url: fixture.url, auth: authSchema.parse({ users: { alice: { username: 'alice', password: 'x' } } }) });
+    const ctx = testContext({ url: fixture.url, auth: authSchema.parse({ login: { url: '/api/login' }, users: { alice: { username: 'alice', password: 'x' } } }) });
     await assert.rejects(authRequired.run({ paths: ['/admin'], asUser: 'alice' }, ctx), /login as "alice" failed/);
   } finally {
     await fixture.close();

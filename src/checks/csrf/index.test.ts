@@ -152,7 +152,7 @@ test('csrf: a control request the app refuses makes the probe an error, not a pa
 test('csrf: a failed login fails closed', async () => {
   const fixture = await app(secure);
   try {
-    const ctx = testContext({ url: fixture.url, auth: authSchema.parse({ users: { alice: { username: 'alice', password: 'wrong' } } }) });
+    const ctx = testContext({ url: fixture.url, auth: authSchema.parse({ login: { url: '/api/login' }, users: { alice: { username: 'alice', password: 'wrong' } } }) });
     await assert.rejects(csrf.run({ loginAs: 'alice' }, ctx), /login as "alice" failed/);
     await assert.rejects(csrf.run({ loginAs: 'alice' }, testContext({ url: fixture.url })), /no auth: section/);
     assert.equal(fixture.created.length, 0);
