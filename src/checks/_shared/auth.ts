@@ -29,11 +29,13 @@ const tokenSource = z
   .refine((t) => t.from !== 'endpoint' || t.url !== undefined, { message: 'from: endpoint needs url' })
   .describe('Where the CSRF token comes from.');
 
-/** A JSONPath the library can parse, checked at load. */
+/** A JSONPath, checked at load: rooted at `$`, brackets closed, and evaluable (script filters are off). */
 const jsonPath = z.string().min(1).refine(
   (p) => {
+    if (!p.startsWith('$') || (p.match(/\[/g) ?? []).length !== (p.match(/\]/g) ?? []).length) return false;
     try {
-      return JSONPath.toPathArray(p).length > 0;
+      JSONPath({ path: p, json: {}, wrap: false, eval: false });
+      return true;
     } catch {
       return false;
     }
