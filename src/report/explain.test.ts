@@ -9,7 +9,7 @@ const evidenceScenarios: { name: string; evidence: unknown; lines: (string | Reg
     name: 'probe: findings worst first, each with the request that proved it or what was observed',
     evidence: {
       findings: [
-        { id: 'referrer.missing', severity: 'low', message: 'no Referrer-Policy', observed: null },
+        { id: 'referrer.missing', severity: 'low', message: 'no Referrer-Policy', observed: { path: '/', value: null } },
         { id: 'csrf.form', severity: 'high', message: 'a cross-site form POST was accepted', observed: { method: 'POST', path: '/api/recipes', status: 201 } },
         { id: 'csp.unsafe-inline', severity: 'medium', message: "script-src allows 'unsafe-inline'", observed: { path: '/', value: "script-src 'self' 'unsafe-inline'" } },
       ],
@@ -17,8 +17,8 @@ const evidenceScenarios: { name: string; evidence: unknown; lines: (string | Reg
     },
     lines: [
       'high csrf.form: a cross-site form POST was accepted — POST /api/recipes → 201',
-      "medium csp.unsafe-inline: script-src allows 'unsafe-inline' — /: script-src 'self' 'unsafe-inline'",
-      'low referrer.missing: no Referrer-Policy',
+      "medium csp.unsafe-inline: script-src allows 'unsafe-inline' — at /: script-src 'self' 'unsafe-inline'",
+      'low referrer.missing: no Referrer-Policy — at /',
     ],
   },
   {

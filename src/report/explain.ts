@@ -77,7 +77,8 @@ const REQUEST_KEYS = new Set(['method', 'path', 'url', 'request', 'status', 'loc
 /** What an observed value holds beside its request: `: value` for the usual lone value, else the fields. */
 function rest(observed: unknown): string {
   if (typeof observed !== 'object' || observed === null) return '';
-  const extra = Object.entries(observed).filter(([k, v]) => !REQUEST_KEYS.has(k) && v !== undefined);
+  // A null says "absent", which the finding's message already says.
+  const extra = Object.entries(observed).filter(([k, v]) => !REQUEST_KEYS.has(k) && v !== undefined && v !== null);
   if (extra.length === 0) return '';
   if (extra.length === 1 && extra[0][0] === 'value') return `: ${show(extra[0][1], 120)}`;
   return ` ${show(Object.fromEntries(extra), 120)}`;
@@ -93,7 +94,8 @@ function observedText(observed: unknown): string | undefined {
     if (target !== undefined || (request !== undefined && status !== undefined)) {
       const what = [request !== undefined && method === undefined ? request : undefined, method, target].filter((x) => x !== undefined).join(' ');
       const answer = status !== undefined ? ` → ${status}${location !== undefined ? ` (Location: ${oneLine(location, 80)})` : ''}` : '';
-      return `${what}${answer}${rest(observed)}`;
+      // A bare page (`/`) reads as where it was seen; a request with its answer reads as itself.
+      return `${method === undefined && status === undefined ? 'at ' : ''}${what}${answer}${rest(observed)}`;
     }
   }
   return show(observed, 120);
