@@ -99,6 +99,10 @@ for (const c of refusals) {
   });
 }
 
+test('references: loginAs anonymous is the principal without credentials, not a missing user', () => {
+  assert.equal(parseConfig(BASE.replace('loginAs: alice', 'loginAs: anonymous'), 'gonogo.yaml').config.items.length, 3);
+});
+
 test('references: every broken reference at once, in file order', () => {
   const text = BASE.replace('loginAs: alice', 'loginAs: x').replace('signers: [release-manager]', 'signers: [y]').replace('signoff: [security-lead]', 'signoff: [z]');
   const got = problems(text);

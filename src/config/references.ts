@@ -1,6 +1,7 @@
 // Names in a config that must name something else in it: a typo in a role, a user, a stage, an item
 // or an environment field is a config problem at load, with its position, not a refusal (or a
 // silently unclosable stage) on the day of the release.
+import { ANONYMOUS } from '../checks/_shared/auth.js';
 import { PERMISSION_PATTERN } from './schema.js';
 
 type Path = (string | number)[];
@@ -155,7 +156,8 @@ export function checkReferences(raw: Record<string, unknown>, sink: ReferenceSin
     if (item.check === undefined) return;
     const check = asRecord(item.check);
     for (const ref of userRefs(check)) {
-      if (users.includes(ref.name)) continue;
+      // `anonymous` is the principal without credentials, never a configured user.
+      if (users.includes(ref.name) || ref.name === ANONYMOUS) continue;
       const message = hasAuth ? `test user "${ref.name}" is not in auth.users ${known(users, 'auth.users:')}` : `test user "${ref.name}": the config has no auth: section (a login recipe and its users)`;
       sink.at(['items', i, 'check', ...ref.path], message);
     }

@@ -155,9 +155,9 @@ for (const [name, { file, merged }] of Object.entries(TEMPLATES)) {
     const { auth } = load().config;
     assert.ok(auth, 'an auth: section for the probes that log in');
     assert.deepEqual(Object.keys(auth.users).sort(), ['admin', 'alice', 'bob']);
-    for (const [name, user] of Object.entries(auth.users)) assert.match(user.password, /^\$\{GONOGO_[A-Z_]+_PASSWORD\}$/, `${name}'s password`);
-    assert.equal(auth.login.csrfHeader, 'X-CSRF-Token');
-    assert.deepEqual(auth.login.csrfToken, { from: 'body', path: 'csrfToken' });
+    for (const [name, user] of Object.entries(auth.users)) assert.match(user.password ?? '', /^\$\{GONOGO_[A-Z_]+_PASSWORD\}$/, `${name}'s password`);
+    assert.equal(auth.login?.csrfHeader, 'X-CSRF-Token');
+    assert.deepEqual(auth.login?.csrfToken, { from: 'body', path: 'csrfToken' });
   });
 
   test(`template ${name}: the seed's stages and budgets, each naming existing items and roles`, () => {
