@@ -157,9 +157,13 @@ export const runDocumentSchema = z
 
 export const outputDocumentSchema = z.discriminatedUnion('document', [runDocumentSchema, stateDocumentSchema]);
 
+/** `check` and `validate` with `--format json`. */
 export type RunDocument = z.output<typeof runDocumentSchema>;
+/** `status` and `report` with `--format json`. */
 export type StateDocument = z.output<typeof stateDocumentSchema>;
+/** One item's result as both documents list it. */
 export type DocumentItem = z.output<typeof itemResult>;
+/** One attestation with its standing, as the state document lists it. */
 export type DocumentAttestation = z.output<typeof attestation>;
 
 /** The published JSON Schema as text, exactly as committed in schema/gonogo-output.schema.json. */
