@@ -72,7 +72,7 @@ async function app(mode: Mode): Promise<{ url: string; requests: string[]; recip
 const auth = recipesAuth('alice', 'bob');
 
 async function probe(url: string, opts: Record<string, unknown>): Promise<Record<string, unknown>> {
-  return (await accessControl.run(opts, testContext({ url, auth }))).observations;
+  return (await accessControl.run({ owner: 'alice', other: 'bob', ...opts }, testContext({ url, auth }))).observations;
 }
 
 const seeded = {
@@ -156,7 +156,7 @@ test('access-control: a failed login fails closed', async () => {
   const fixture = await app({ refusal: 403, idor: true });
   try {
     const ctx = testContext({ url: fixture.url, auth: authSchema.parse({ login: { url: '/api/login' }, users: { alice: auth.users.alice, bob: { username: 'bob', password: 'x' } } }) });
-    await assert.rejects(accessControl.run(seeded, ctx), /login as "bob" failed/);
+    await assert.rejects(accessControl.run({ owner: 'alice', other: 'bob', ...seeded }, ctx), /login as "bob" failed/);
     await assert.rejects(probe(fixture.url, { ...seeded, other: 'alice' }), /both "alice"/);
   } finally {
     await fixture.close();
@@ -195,8 +195,10 @@ test('access-control: options schema is strict and documented', () => {
   assert.throws(() => accessControl.options.parse({ objects: [{}] }), /either path or create/);
   assert.throws(() => accessControl.options.parse({ objects: [{ path: '/x', bogus: 1 }] }));
   const o = accessControl.options.parse({ lists: [{ path: '/x', ownerMarker: 'm' }] });
-  assert.equal(o.owner, 'alice');
-  assert.equal(o.other, 'bob');
+  // The defaults name no app's users: no owner, and the other is anonymous.
+  assert.equal(o.owner, undefined);
+  assert.equal(o.other, 'anonymous');
+  assert.throws(() => accessControl.options.parse({ objects: [{ create: { path: '/x' } }] }), /create needs an owner/);
   for (const [k, v] of Object.entries(accessControl.options.shape)) assert.ok(v.description, `${k} has no description`);
 });
 
@@ -237,7 +239,7 @@ for (const s of onRecipes) {
   test(`access-control on the recipes app: ${s.name}`, async () => {
     const recipes = await startApp(s.app);
     try {
-      const obs = (await accessControl.run(s.opts, testContext({ url: recipes.url, auth: recipesUsers }))).observations;
+      const obs = (await accessControl.run({ owner: 'alice', other: 'bob', ...s.opts }, testContext({ url: recipes.url, auth: recipesUsers }))).observations;
       assert.deepEqual(obs.leaks, s.leaks, JSON.stringify(obs.findings));
       assert.equal(obs.medium, 0);
     } finally {

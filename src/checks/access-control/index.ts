@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { defineKind } from '../types.js';
-import { fillTemplate, login, parseJson, readPath } from '../_shared/auth.js';
+import { ANONYMOUS, fillTemplate, login, parseJson, readPath } from '../_shared/auth.js';
 import type { Session } from '../_shared/auth.js';
 import { ProbeClient, PROBE_FIELDS, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
+import { linear } from '../../util/pattern.js';
 
 const createSchema = z
   .strictObject({
@@ -51,15 +52,26 @@ const listSchema = z
 
 const options = z
   .strictObject({
-    owner: z.string().default('alice').describe('Test user who owns the objects (a name in `auth.users`).'),
-    other: z.string().default('bob').describe('Test user who must not see them (not in the owner\'s family or team).'),
+    owner: z
+      .string()
+      .optional()
+      .describe('Test user who owns the objects (a name in `auth.users`). Without one (an app without users), every object is judged on what others get: any 2xx is access.'),
+    other: z
+      .string()
+      .default(ANONYMOUS)
+      .describe('Who must not see them: a test user not in the owner\'s family or team, or `anonymous` (the default).'),
     objects: z.array(objectSchema).default([]).describe('Objects that must be refused to the other user and to anonymous.'),
     lists: z.array(listSchema).default([]).describe("Listing endpoints that must not leak the owner's items."),
     ...probeBudget,
   })
-  .refine((o) => o.objects.length + o.lists.length > 0, { message: 'give at least one object or list' });
+  .refine((o) => o.objects.length + o.lists.length > 0, { message: 'give at least one object or list' })
+  .refine((o) => o.owner !== undefined || o.objects.every((obj) => obj.create === undefined), { message: 'create needs an owner to create the object' })
+  .refine((o) => o.owner !== undefined || o.lists.every((l) => l.ownerMarker !== undefined), { message: 'without an owner, each list needs ownerMarker' });
 
 type ObjectOptions = z.output<typeof objectSchema>;
+
+/** A page with a password field: a login page, which is a refusal however it is served. */
+const LOGIN_FORM = linear(/<input[^>]+type\s*=\s*["']?password/i);
 type Who = 'other' | 'anonymous';
 
 const ID_KEYS = ['id', '_id', 'uuid'];
@@ -105,18 +117,27 @@ export default defineKind({
 
     const client = new ProbeClient(ctx, o);
     return client.guard(async () => {
-      const owner = await login(ctx.auth, o.owner, ctx, client);
+      const owner = o.owner !== undefined ? await login(ctx.auth, o.owner, ctx, client) : undefined;
       const other = await login(ctx.auth, o.other, ctx, client);
       const sessions: Record<Who, Session | undefined> = { other, anonymous: undefined };
+      // The principal's name in finding ids: `anonymous` whether it is `other` or the extra ask.
+      const whoId = (who: Who): string => (who === 'other' && o.other === ANONYMOUS ? ANONYMOUS : who);
+      const asks = (anonymous: boolean): Who[] => (anonymous && o.other !== ANONYMOUS ? ['other', 'anonymous'] : ['other']);
       const get = async (path: string, s: Session | undefined) => {
         const res = await client.send({ path, headers: s ? s.headers({ withToken: false }) : {} });
         s?.absorb(res);
         return res;
       };
+      /** The same, but a rate-limited answer (after waiting as told) is undefined: not judged, counted. */
+      const ask = async (path: string, s: Session | undefined) => {
+        const res = await client.sendOrSkip({ path, headers: s ? s.headers({ withToken: false }) : {} });
+        if (res) s?.absorb(res);
+        return res;
+      };
 
       const createObject = async (obj: ObjectOptions, index: number): Promise<string> => {
         const c = obj.create;
-        if (!c) return obj.path ?? '';
+        if (!c || !owner) return obj.path ?? '';
         const target = new URL(client.url(c.path));
         const form = c.form ? new URLSearchParams(fillTemplate(c.form, { nonce })).toString() : undefined;
         const res = await client.send({
@@ -137,38 +158,53 @@ export default defineKind({
       };
 
       const findings: Finding[] = [];
+      const unclear: string[] = [];
       const objectsReport: Record<string, unknown>[] = [];
       for (const [i, obj] of o.objects.entries()) {
         const path = await createObject(obj, i);
         const marker = obj.marker ? fillTemplate(obj.marker, { nonce }) : undefined;
-        const mine = await get(path, owner);
-        if (mine.status < 200 || mine.status >= 300) {
-          throw new Error(`the owner "${o.owner}" cannot read ${path} (answered ${mine.status}): the probe cannot verify who else can`);
+        const mine = owner ? await get(path, owner) : undefined;
+        if (mine && (mine.status < 200 || mine.status >= 300)) {
+          throw new Error(`the owner "${o.owner ?? ''}" cannot read ${path} (answered ${mine.status}): the probe cannot verify who else can`);
         }
-        if (marker !== undefined && !mine.body.includes(marker)) {
+        if (mine && marker !== undefined && !mine.body.includes(marker)) {
           throw new Error(`the owner's answer for ${path} does not contain the marker "${marker}": the probe cannot tell the object from another answer`);
         }
-        const row: Record<string, unknown> = { path, owner: mine.status };
-        const whos: Who[] = obj.anonymous ? ['other', 'anonymous'] : ['other'];
-        for (const who of whos) {
-          const res = await get(path, sessions[who]);
-          row[who] = res.status;
-          const label = who === 'other' ? `"${o.other}"` : 'anonymous';
-          const leaked = marker !== undefined ? res.body.includes(marker) : res.status >= 200 && res.status < 300 && (res.body === mine.body || sameObject(parseJson(mine.body), parseJson(res.body)));
+        const row: Record<string, unknown> = { path, owner: mine?.status ?? null };
+        for (const who of asks(obj.anonymous)) {
+          const res = await ask(path, sessions[who]);
+          if (!res) {
+            row[whoId(who)] = null;
+            continue;
+          }
+          row[whoId(who)] = res.status;
+          const label = who === 'other' && o.other !== ANONYMOUS ? `"${o.other}"` : ANONYMOUS;
+          const ok = res.status >= 200 && res.status < 300;
+          const whose = o.owner !== undefined ? `${o.owner}'s ${path}` : `the private ${path}`;
+          // Without an owner to compare with, a 2xx is access whatever the body (unless a login page).
+          const leaked =
+            marker !== undefined
+              ? res.body.includes(marker)
+              : mine
+                ? ok && (res.body === mine.body || sameObject(parseJson(mine.body), parseJson(res.body)))
+                : ok && !LOGIN_FORM.test(res.body);
           if (leaked) {
             findings.push({
-              id: `${who}:${path}`,
+              id: `${whoId(who)}:${path}`,
               severity: 'high',
-              message: `${label} reads ${o.owner}'s ${path} (answered ${res.status}${marker !== undefined ? ` containing "${marker}"` : ', the same object the owner sees'})`,
+              message: `${label} reads ${whose} (answered ${res.status}${marker !== undefined ? ` containing "${marker}"` : mine ? ', the same object the owner sees' : ''})`,
               observed: { status: res.status, bodyExcerpt: res.body.slice(0, 200) },
             });
-          } else if (res.status >= 200 && res.status < 300) {
+          } else if (ok) {
             findings.push({
-              id: `${who}:${path}`,
+              id: `${whoId(who)}:${path}`,
               severity: 'low',
-              message: `${label} gets ${res.status} for ${path}, though not the owner's object; a refusal should be 401/403/404`,
+              message: `${label} gets ${res.status} for ${path}, though not the ${mine ? "owner's object" : 'marked object'}; a refusal should be 401/403/404`,
               observed: { status: res.status, bodyExcerpt: res.body.slice(0, 200) },
             });
+          } else if (!mine && marker === undefined && res.status !== 401 && res.status !== 403) {
+            // Nobody can read it here: a 404 may be a missing route as well as a hidden object.
+            unclear.push(`${path} as ${label} answered ${res.status}`);
           }
         }
         objectsReport.push(row);
@@ -177,22 +213,25 @@ export default defineKind({
       const listsReport: Record<string, unknown>[] = [];
       for (const l of o.lists) {
         const markers = l.ownerMarker ? [fillTemplate(l.ownerMarker, { nonce })] : objectMarkers;
-        const mine = await get(l.path, owner);
-        const shown = markers.filter((m) => mine.body.includes(m));
-        if (mine.status < 200 || mine.status >= 300 || shown.length === 0) {
+        const mine = owner ? await get(l.path, owner) : undefined;
+        const shown = mine ? markers.filter((m) => mine.body.includes(m)) : markers;
+        if (mine && (mine.status < 200 || mine.status >= 300 || shown.length === 0)) {
           throw new Error(`the owner's listing ${l.path} (answered ${mine.status}) shows none of ${markers.map((m) => `"${m}"`).join(', ')}: the probe cannot verify what others see`);
         }
-        const row: Record<string, unknown> = { path: l.path, owner: mine.status, markers: shown };
-        const whos: Who[] = l.anonymous ? ['other', 'anonymous'] : ['other'];
-        for (const who of whos) {
-          const res = await get(l.path, sessions[who]);
+        const row: Record<string, unknown> = { path: l.path, owner: mine?.status ?? null, markers: shown };
+        for (const who of asks(l.anonymous)) {
+          const res = await ask(l.path, sessions[who]);
+          if (!res) {
+            row[whoId(who)] = null;
+            continue;
+          }
           const leaked = shown.filter((m) => res.body.includes(m));
-          row[who] = { status: res.status, leaked };
+          row[whoId(who)] = { status: res.status, leaked };
           if (leaked.length > 0) {
             findings.push({
-              id: `list.${who}:${l.path}`,
+              id: `list.${whoId(who)}:${l.path}`,
               severity: 'high',
-              message: `${who === 'other' ? `"${o.other}"` : 'anonymous'} sees ${o.owner}'s items in ${l.path}: ${leaked.map((m) => `"${m}"`).join(', ')}`,
+              message: `${who === 'other' && o.other !== ANONYMOUS ? `"${o.other}"` : ANONYMOUS} sees ${o.owner !== undefined ? `${o.owner}'s` : 'the private'} items in ${l.path}: ${leaked.map((m) => `"${m}"`).join(', ')}`,
               observed: { status: res.status, leaked },
             });
           }
@@ -200,6 +239,8 @@ export default defineKind({
         listsReport.push(row);
       }
 
+      // Nothing proved readable, but some answers prove nothing either: that is no pass.
+      if (unclear.length > 0 && !findings.some((f) => f.severity === 'high')) throw new Error(`could not verify: ${unclear.join('; ')} (without an owner, a 404 may be a missing route; give owner:, or a marker)`);
       const leaks = findings.filter((f) => f.severity === 'high').map((f) => f.id);
       return probeOutcome(findings, client, { leaks, objects: objectsReport, lists: listsReport });
     });

@@ -90,9 +90,10 @@ async function app(d: Defences): Promise<Fixture> {
 const auth = recipesAuth('alice');
 const secure: Defences = { token: true, origin: 'strict', jsonOnly: true };
 
-async function probe(fixture: Fixture, opts: Record<string, unknown> = {}) {
+async function probe(fixture: Fixture, opts: Record<string, unknown> & { request?: Record<string, unknown> } = {}) {
   const ctx = testContext({ url: fixture.url, auth });
-  return (await csrf.run({ loginAs: 'alice', ...opts }, ctx)).observations;
+  const request = { path: '/api/recipes', ...(opts.request ?? {}) };
+  return (await csrf.run({ loginAs: 'alice', ...opts, request }, ctx)).observations;
 }
 
 const scenarios: { name: string; defences: Defences; opts?: Record<string, unknown>; accepted: string[]; high: number; info?: number; note?: RegExp }[] = [
@@ -153,8 +154,8 @@ test('csrf: a failed login fails closed', async () => {
   const fixture = await app(secure);
   try {
     const ctx = testContext({ url: fixture.url, auth: authSchema.parse({ login: { url: '/api/login' }, users: { alice: { username: 'alice', password: 'wrong' } } }) });
-    await assert.rejects(csrf.run({ loginAs: 'alice' }, ctx), /login as "alice" failed/);
-    await assert.rejects(csrf.run({ loginAs: 'alice' }, testContext({ url: fixture.url })), /no auth: section/);
+    await assert.rejects(csrf.run({ loginAs: 'alice', request: { path: '/api/recipes' } }, ctx), /login as "alice" failed/);
+    await assert.rejects(csrf.run({ loginAs: 'alice', request: { path: '/api/recipes' } }, testContext({ url: fixture.url })), /no auth: section/);
     assert.equal(fixture.created.length, 0);
   } finally {
     await fixture.close();
@@ -190,10 +191,11 @@ test('csrf: a request path on another host is refused; nothing reaches that host
 test('csrf: options schema is strict and documented', () => {
   assert.throws(() => csrf.options.parse({ bogus: 1 }));
   assert.throws(() => csrf.options.parse({ vectors: ['jsonp'] }));
-  const o = csrf.options.parse({});
-  assert.deepEqual(o.request, { method: 'POST', path: '/api/recipes', fields: { title: 'gonogo-csrf-probe' } });
+  assert.throws(() => csrf.options.parse({}), /request/, 'no default path: none fits every app');
+  const o = csrf.options.parse({ request: { path: '/api/notes' } });
+  assert.deepEqual(o.request, { method: 'POST', path: '/api/notes', fields: { title: 'gonogo-csrf-probe' } });
   for (const [k, v] of Object.entries(csrf.options.shape)) assert.ok(v.description, `${k} has no description`);
-  assert.deepEqual(csrf.defaultExpect({}), ['high == 0', 'medium == 0']);
+  assert.deepEqual(csrf.defaultExpect({ request: { path: '/x' } }), ['high == 0', 'medium == 0']);
 });
 
 // The reference app: the `csrf` defect on vs off, and no cross-talk from its `cors` defect.
@@ -208,7 +210,7 @@ for (const s of onRecipes) {
   test(`csrf on the recipes app with defects [${s.defects.join(', ')}]`, async () => {
     const recipes = await startApp({ defects: s.defects });
     try {
-      const obs = (await csrf.run({ loginAs: 'alice' }, testContext({ url: recipes.url, auth }))).observations;
+      const obs = (await csrf.run({ loginAs: 'alice', request: { path: '/api/recipes' } }, testContext({ url: recipes.url, auth }))).observations;
       assert.deepEqual(obs.accepted, s.accepted, JSON.stringify(obs.findings));
       assert.equal(obs.high, s.accepted.length);
       assert.equal(obs.medium, 0);
@@ -222,7 +224,7 @@ for (const s of onRecipes) {
 test('csrf on the recipes app: login broken fails closed', async () => {
   const recipes = await startApp({ defects: ['csrf'], faults: { authBroken: true } });
   try {
-    await assert.rejects(csrf.run({ loginAs: 'alice' }, testContext({ url: recipes.url, auth })), /login as "alice" failed: .* answered 500/);
+    await assert.rejects(csrf.run({ loginAs: 'alice', request: { path: '/api/recipes' } }, testContext({ url: recipes.url, auth })), /login as "alice" failed: .* answered 500/);
   } finally {
     await recipes.close();
   }

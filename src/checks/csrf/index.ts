@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { parse as parseSetCookie } from 'set-cookie-parser';
 import { defineKind } from '../types.js';
-import { login, fillTemplate } from '../_shared/auth.js';
+import { ANONYMOUS, login, fillTemplate } from '../_shared/auth.js';
 import type { Session } from '../_shared/auth.js';
 import { ProbeClient, PROBE_FIELDS, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
@@ -25,17 +25,16 @@ const options = z.strictObject({
   loginAs: z
     .string()
     .optional()
-    .describe('Test user (a name in `auth.users`) whose session the forged requests ride on. Default: the first user.'),
+    .describe('Test user (a name in `auth.users`) whose session the forged requests ride on, or `anonymous` for an app without users. Default: the first user, or anonymous when there is none.'),
   request: z
     .strictObject({
       method: z.string().default('POST').describe('Method of the state-changing request. Forms can only POST: other methods are tried through CORS only.'),
-      path: z.string().default('/api/recipes').describe('Path on the target. Point it at a harmless endpoint: each accepted request creates or changes something.'),
+      path: z.string().describe('Path on the target (required: no default fits every app). Point it at a harmless endpoint: each accepted request creates or changes something.'),
       fields: z
         .record(z.string(), z.string())
         .default({ title: 'gonogo-csrf-probe' })
         .describe('Fields of the request; `{{nonce}}` becomes a value unique to each attempt.'),
     })
-    .prefault({})
     .describe('The state-changing request a foreign site would forge.'),
   foreignOrigin: z.url().default('https://gonogo-probe.invalid').describe('Origin the forged requests claim to come from.'),
   vectors: z
@@ -154,8 +153,9 @@ export default defineKind({
     const vectors = o.vectors.filter((v) => !FORM_VECTORS.has(v) || method === 'POST');
     const planned = 1 + (o.control ? 1 : 0) + vectors.filter((v) => FORM_VECTORS.has(v)).length + (vectors.includes('cors-json') ? 2 : 0);
     if (planned > o.maxRequests) throw new Error(`the csrf probe needs up to ${planned} requests; maxRequests is ${o.maxRequests}`);
-    const user = o.loginAs ?? Object.keys(ctx.auth?.users ?? {})[0];
-    if (user === undefined) throw new Error('the csrf probe logs in as a test user, but the config has no auth: users');
+    // Without users, the forged requests carry no credentials at all: an app that takes them
+    // changes state for any site that makes a visitor's browser post (issue 9, point 5).
+    const user = o.loginAs ?? Object.keys(ctx.auth?.users ?? {})[0] ?? ANONYMOUS;
 
     const client = new ProbeClient(ctx, o);
     return client.guard(async () => {
@@ -167,11 +167,21 @@ export default defineKind({
       const sameSite = sameSiteOnly(session);
       const sameSiteNote = sameSite ? ` (only SameSite=${sameSite} session cookies stand in the way, for cross-site pages in current browsers)` : '';
 
+      // A forged request carries what the browser attaches by itself: cookies and Basic
+      // credentials, never a bearer token (a foreign page cannot read it) nor the CSRF token.
+      const ambient = session.headers({ withToken: false, ambientOnly: true });
       const send = async (extra: Record<string, string>, body: string | undefined, m = method) => {
-        const res = await client.send({ path: o.request.path, method: m, headers: { ...session.headers({ withToken: false }), ...extra }, body });
+        const res = await client.send({ path: o.request.path, method: m, headers: { ...ambient, ...extra }, body });
         session.absorb(res);
         return res;
       };
+      /** A forged attempt; a rate-limited answer (after waiting as told) is undefined: not judged, counted. */
+      const forge = async (extra: Record<string, string>, body: string | undefined) => {
+        const res = await client.sendOrSkip({ path: o.request.path, method, headers: { ...ambient, ...extra }, body });
+        if (res) session.absorb(res);
+        return res;
+      };
+      const how = session.credential === 'none' ? 'with no credentials at all' : session.credential === 'token' ? 'with the cookies alone (no bearer token) and no CSRF token' : 'without the token';
 
       let controlStatus: number | undefined;
       if (o.control) {
@@ -193,14 +203,15 @@ export default defineKind({
         const n = nonce();
         const { contentType, body } = encode(vector, fillTemplate(o.request.fields, { nonce: n }));
         const from: Record<string, string> = vector === 'null-origin' ? { origin: 'null' } : { origin: foreign, referer: `${foreign}/` };
-        const res = await send({ ...from, 'content-type': contentType }, body);
+        const res = await forge({ ...from, 'content-type': contentType }, body);
+        if (!res) continue;
         const ok = accepted(res, o.verify, n);
         attempts[vector] = { status: res.status, accepted: ok };
         if (ok) {
           findings.push({
             id: `csrf.${vector}`,
             severity: 'high',
-            message: `a ${contentType.split(';')[0]} ${method} to ${target.pathname} from ${vector === 'null-origin' ? 'Origin null' : foreign} without the token was accepted (${res.status})${sameSiteNote}`,
+            message: `a ${contentType.split(';')[0]} ${method} to ${target.pathname} from ${vector === 'null-origin' ? 'Origin null' : foreign} ${how} was accepted (${res.status})${sameSiteNote}`,
             observed: { status: res.status, location: res.headers['location'] },
           });
         }
@@ -241,7 +252,15 @@ export default defineKind({
       }
 
       const acceptedVectors = VECTORS.filter((v) => attempts[v]?.accepted === true);
-      return probeOutcome(findings, client, { accepted: acceptedVectors, attempts, preflight, control: controlStatus, user });
+      const outcome = probeOutcome(findings, client, { accepted: acceptedVectors, attempts, preflight, control: controlStatus, user });
+      // Token apps: a foreign page cannot add the Authorization header, so forgery needs an
+      // ambient credential; once a write with the cookies alone was refused, CSRF does not apply.
+      const tried = Object.values(attempts);
+      if (session.credential === 'token' && acceptedVectors.length === 0 && tried.length > 0) {
+        const statuses = [...new Set(tried.map((a) => a.status))].join('/');
+        return { ...outcome, skip: `not applicable: writes need a bearer token, not an ambient credential (a cross-site write with the cookies alone was refused: ${statuses})` };
+      }
+      return outcome;
     });
   },
 });
