@@ -36,6 +36,10 @@ export interface ItemResult {
   evidence?: unknown;
   durationMs: number;
   attempts: Attempt[];
+  /** sha256 of the item's definition the result was made under: a changed definition makes the result stale. */
+  definition?: string;
+  /** In a gate's state: the run the result comes from. */
+  runId?: string;
 }
 
 export const VERDICTS = ['GO', 'GO_WITH_CONDITIONS', 'NO_GO'] as const;
@@ -70,42 +74,95 @@ export interface Decision {
 /** What a sign-off approves. */
 export type SignoffTarget = { type: 'item'; id: string } | { type: 'stage'; id: string } | { type: 'decision' };
 
-/** An attestation: who approved what, when, with a note. */
-export interface Signoff {
-  kind: 'signoff';
+/** The completed run a decision or stage sign-off is bound to, as the signer saw it. */
+export interface SignedRun {
+  id: string;
+  /** The verdict the sign-off approves: the state's verdict with this sign-off counted. */
+  verdict: Verdict;
+  configHash: string;
+}
+
+/** What every attestation records: who, in which role, for which release, when. */
+interface AttestationBase {
+  /** Assigned by the store; sorts by creation time. `gonogo revoke ID` names it. */
+  id: string;
   gate: string;
-  target: SignoffTarget;
+  /** The release it was given for (`--release`, the git commit, or the config hash). */
+  release: string;
   by: string;
   role: string;
-  note?: string;
   /** ISO 8601 time. */
   at: string;
 }
 
-/** A failed item accepted with a mitigation, an owner and an expiry. */
-export interface Waiver {
+/** An attestation: who approved what, for which release, when, with a note. */
+export interface Signoff extends AttestationBase {
+  kind: 'signoff';
+  target: SignoffTarget;
+  /** The environment whose state was signed (decision and stage sign-offs). */
+  env?: string;
+  /** Decision: the run signed. Stage: the stage's last run when signed. Items bind to the release only. */
+  run?: SignedRun;
+  note?: string;
+}
+
+/** A failed item accepted with a mitigation, an owner and an expiry; it may span releases until then. */
+export interface Waiver extends AttestationBase {
   kind: 'waiver';
-  gate: string;
   itemId: string;
   mitigation: string;
   owner: string;
   /** ISO 8601; from then on the waiver no longer counts. */
   expires: string;
-  by?: string;
-  at: string;
 }
 
-export type Attestation = Signoff | Waiver;
+/** Withdraws an attestation: appended, never deleting what it revokes. */
+export interface Revocation extends AttestationBase {
+  kind: 'revocation';
+  attestationId: string;
+  reason: string;
+}
+
+export type Attestation = Signoff | Waiver | Revocation;
+
+/** An attestation before the store has given it an id. */
+export type NewAttestation = Omit<Signoff, 'id'> | Omit<Waiver, 'id'> | Omit<Revocation, 'id'>;
 
 export type RunStatus = 'running' | 'completed' | 'aborted';
 
-/** A run as stored: what ran, under which config, and what was decided. */
+/** Which items a run covered; absent fields mean "all". A run with `only` or `tiers` is partial. */
+export interface RunSelection {
+  only?: string[];
+  tiers?: Tier[];
+  /** `validate <set>`: the stage set run. */
+  stageSet?: string;
+}
+
+/** How one stage of `validate` went: time against budget, failures, sign-offs. */
+export interface StageReport {
+  id: string;
+  title: string;
+  budgetMs: number;
+  durationMs: number;
+  overBudget: boolean;
+  status: 'passed' | 'failed' | 'not-run';
+  items: string[];
+  failedCritical: string[];
+  /** Roles asked to sign this stage, and whether a sign-off that counts exists. */
+  signoffRoles: string[];
+  signedOff: boolean;
+}
+
+/** A run as stored: what ran, for which release, under which config, and what was decided. */
 export interface RunRecord {
   id: string;
   gate: string;
   env: string;
   /** `check`, or `validate:<stage-set>`. */
   command: string;
+  /** What is being decided: `--release`, the git commit (`+dirty`), or the config hash. */
+  release: string;
+  selection: RunSelection;
   status: RunStatus;
   startedAt: string;
   finishedAt?: string;
@@ -113,4 +170,11 @@ export interface RunRecord {
   configHash: string;
   decision?: Decision;
   results: ItemResult[];
+  /** `validate` runs: each stage's report. */
+  stages?: StageReport[];
+}
+
+/** True when the run left items out on purpose (`--only`, `--tier`): its verdict covers its selection only. */
+export function isPartial(selection: RunSelection): boolean {
+  return selection.only !== undefined || selection.tiers !== undefined;
 }

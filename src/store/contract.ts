@@ -2,7 +2,10 @@
 // (STYLE habit 9). Not a test file itself: sqlite.test.ts calls it, and the PostgreSQL tests will.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Attestation, Decision, ItemResult, Signoff, Status, Tier, Waiver } from '../model.js';
+import type { Attestation, Decision, ItemResult, NewAttestation, Signoff, Status, Tier, Waiver } from '../model.js';
+
+type NewSignoff = Omit<Signoff, 'id'>;
+type NewWaiver = Omit<Waiver, 'id'>;
 import { fakeClock } from '../test-support/clock.js';
 import type { FakeClock } from '../test-support/clock.js';
 import { StoreError } from './errors.js';
@@ -29,7 +32,7 @@ export async function rejectsAsStoreError(promise: Promise<unknown>, kind: Store
 
 /** A run of the `web` gate as `gonogo check` would begin it. */
 export function newRun(over: Partial<NewRun> = {}): NewRun {
-  return { gate: 'web', env: 'staging', command: 'check', configHash: 'sha256:c0ffee', startedAt: '2026-03-01T10:00:00.000Z', ...over };
+  return { gate: 'web', env: 'staging', command: 'check', release: 'r1', selection: {}, configHash: 'sha256:c0ffee', startedAt: '2026-03-01T10:00:00.000Z', ...over };
 }
 
 /** A result with two attempts' evidence, as a flaky check that passed on retry produces. */
@@ -84,7 +87,7 @@ export function storeContract(name: string, storage: () => Promise<Opener>): voi
       withStore(async (store) => {
         const id = await store.beginRun(newRun());
         assert.deepEqual(await store.getRun(id), {
-          id, gate: 'web', env: 'staging', command: 'check', status: 'running', startedAt: '2026-03-01T10:00:00.000Z', configHash: 'sha256:c0ffee', results: [],
+          id, gate: 'web', env: 'staging', command: 'check', release: 'r1', selection: {}, status: 'running', startedAt: '2026-03-01T10:00:00.000Z', configHash: 'sha256:c0ffee', results: [],
         });
 
         const noEvidence: ItemResult = { id: 'R-01', tier: 'recommended', status: 'skipped', message: 'not applicable on plain HTTP', durationMs: 0, attempts: [] };
@@ -99,7 +102,7 @@ export function storeContract(name: string, storage: () => Promise<Opener>): voi
 
         await store.endRun(id, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision() });
         assert.deepEqual(await store.getRun(id), {
-          id, gate: 'web', env: 'staging', command: 'check', status: 'completed',
+          id, gate: 'web', env: 'staging', command: 'check', release: 'r1', selection: {}, status: 'completed',
           startedAt: '2026-03-01T10:00:00.000Z', finishedAt: '2026-03-01T10:05:00.000Z', configHash: 'sha256:c0ffee',
           decision: decision(),
           results: [itemResult('C-01'), noEvidence, waived, itemResult('C-02', 'error')],
@@ -141,9 +144,9 @@ export function storeContract(name: string, storage: () => Promise<Opener>): voi
         const all = await store.listRuns({});
         assert.deepEqual(all.map((r) => r.id), [web2, api1, web1]);
         assert.deepEqual(all, [
-          { id: web2, gate: 'web', env: 'staging', command: 'check', status: 'running', startedAt: '2026-03-01T12:00:00.000Z', configHash: 'sha256:c0ffee' },
-          { id: api1, gate: 'api', env: 'production', command: 'validate:production', status: 'aborted', startedAt: '2026-03-01T11:00:00.000Z', finishedAt: '2026-03-01T11:01:00.000Z', configHash: 'sha256:c0ffee' },
-          { id: web1, gate: 'web', env: 'staging', command: 'check', status: 'completed', startedAt: '2026-03-01T10:00:00.000Z', finishedAt: '2026-03-01T10:05:00.000Z', configHash: 'sha256:c0ffee', verdict: 'NO_GO', readiness: 40 },
+          { id: web2, gate: 'web', env: 'staging', command: 'check', release: 'r1', selection: {}, status: 'running', startedAt: '2026-03-01T12:00:00.000Z', configHash: 'sha256:c0ffee' },
+          { id: api1, gate: 'api', env: 'production', command: 'validate:production', release: 'r1', selection: {}, status: 'aborted', startedAt: '2026-03-01T11:00:00.000Z', finishedAt: '2026-03-01T11:01:00.000Z', configHash: 'sha256:c0ffee' },
+          { id: web1, gate: 'web', env: 'staging', command: 'check', release: 'r1', selection: {}, status: 'completed', startedAt: '2026-03-01T10:00:00.000Z', finishedAt: '2026-03-01T10:05:00.000Z', configHash: 'sha256:c0ffee', verdict: 'NO_GO', readiness: 40 },
         ]);
         assert.deepEqual((await store.listRuns({ gate: 'web' })).map((r) => r.id), [web2, web1]);
         assert.deepEqual((await store.listRuns({ limit: 2 })).map((r) => r.id), [web2, api1]);
@@ -156,26 +159,77 @@ export function storeContract(name: string, storage: () => Promise<Opener>): voi
 
     it('round-trips sign-offs and waivers in the order they were added, per gate', () =>
       withStore(async (store) => {
-        const stage: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'stage', id: 'security' }, by: 'ana@example.com', role: 'security-lead', note: 'pen test report attached', at: '2026-03-01T10:10:00.000Z' };
-        const waiver: Waiver = { kind: 'waiver', gate: 'web', itemId: 'H-04', mitigation: 'WAF rule limits login to 10/min', owner: 'ben', expires: '2026-03-15T00:00:00.000Z', at: '2026-03-01T10:11:00.000Z' };
-        const otherGate: Signoff = { kind: 'signoff', gate: 'api', target: { type: 'decision' }, by: 'cy', role: 'release-manager', at: '2026-03-01T10:12:00.000Z' };
-        const item: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'item', id: 'C-17' }, by: 'dee', role: 'qa', at: '2026-03-01T10:13:00.000Z' };
-        const decisionSignoff: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana@example.com', role: 'release-manager', at: '2026-03-01T10:14:00.000Z' };
-        const waiverBy: Waiver = { ...waiver, itemId: 'H-09', by: 'ana@example.com', at: '2026-03-01T10:15:00.000Z' };
-        const added: Attestation[] = [stage, waiver, otherGate, item, decisionSignoff, waiverBy];
-        for (const a of added) await store.addAttestation(a);
+        const stage: NewSignoff = { kind: 'signoff', gate: 'web', release: 'r1', env: 'staging', run: { id: 'RUN-1', verdict: 'GO', configHash: 'sha256:c0ffee' }, target: { type: 'stage', id: 'security' }, by: 'ana@example.com', role: 'security-lead', note: 'pen test report attached', at: '2026-03-01T10:10:00.000Z' };
+        const waiver: NewWaiver = { kind: 'waiver', gate: 'web', release: 'r1', itemId: 'H-04', mitigation: 'WAF rule limits login to 10/min', owner: 'ben', expires: '2026-03-15T00:00:00.000Z', by: 'ben', role: 'eng-lead', at: '2026-03-01T10:11:00.000Z' };
+        const otherGate: NewSignoff = { kind: 'signoff', gate: 'api', release: 'r9', target: { type: 'decision' }, by: 'cy', role: 'release-manager', at: '2026-03-01T10:12:00.000Z' };
+        const item: NewSignoff = { kind: 'signoff', gate: 'web', release: 'r1', target: { type: 'item', id: 'C-17' }, by: 'dee', role: 'qa', at: '2026-03-01T10:13:00.000Z' };
+        const decisionSignoff: NewSignoff = { kind: 'signoff', gate: 'web', release: 'r2', target: { type: 'decision' }, by: 'ana@example.com', role: 'release-manager', at: '2026-03-01T10:14:00.000Z' };
+        const waiverBy: NewWaiver = { ...waiver, itemId: 'H-09', by: 'ana@example.com', at: '2026-03-01T10:15:00.000Z' };
+        const added: NewAttestation[] = [stage, waiver, otherGate, item, decisionSignoff, waiverBy];
+        const stored: Attestation[] = [];
+        for (const a of added) stored.push(await store.addAttestation(a));
 
-        assert.deepEqual(await store.listAttestations('web'), [stage, waiver, item, decisionSignoff, waiverBy]);
-        assert.deepEqual(await store.listAttestations('api'), [otherGate]);
+        // Each comes back as given, with the id the store gave it; ids sort in the order of adding.
+        for (const [i, a] of stored.entries()) assert.deepEqual(a, { ...added[i], id: a.id });
+        assert.deepEqual([...stored.map((a) => a.id)].sort(), stored.map((a) => a.id));
+        assert.equal(new Set(stored.map((a) => a.id)).size, stored.length);
+        const revocation = await store.addAttestation({ kind: 'revocation', gate: 'web', release: 'r1', attestationId: stored[0].id, reason: 'pen test redone', by: 'ana@example.com', role: 'security-lead', at: '2026-03-01T10:16:00.000Z' });
+        assert.deepEqual(await store.listAttestations('web'), [stored[0], stored[1], stored[3], stored[4], stored[5], revocation]);
+        assert.deepEqual(await store.listAttestations('api'), [stored[2]]);
         assert.deepEqual(await store.listAttestations('no-such-gate'), []);
       }));
 
     it('keeps two identical attestations: the log is append-only, nothing is merged', () =>
       withStore(async (store) => {
-        const signoff: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:14:00.000Z' };
-        await store.addAttestation(signoff);
-        await store.addAttestation(signoff);
-        assert.deepEqual(await store.listAttestations('web'), [signoff, signoff]);
+        const signoff: NewSignoff = { kind: 'signoff', gate: 'web', release: 'r1', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:14:00.000Z' };
+        const first = await store.addAttestation(signoff);
+        const second = await store.addAttestation(signoff);
+        assert.notEqual(first.id, second.id);
+        assert.deepEqual(await store.listAttestations('web'), [first, second]);
+      }));
+
+    it('lists runs by release and environment, and keeps what a run selected and its stages', () =>
+      withStore(async (store) => {
+        const a = await store.beginRun(newRun({ release: 'r1', selection: { tiers: ['critical'] } }));
+        const b = await store.beginRun(newRun({ release: 'r2', env: 'production', selection: { stageSet: 'production' } }));
+        const c = await store.beginRun(newRun({ release: 'r1', gate: 'api' }));
+        const stages = [{ id: 'smoke', title: 'Smoke', budgetMs: 900_000, durationMs: 12, overBudget: false, status: 'passed' as const, items: ['C-1'], failedCritical: [], signoffRoles: ['qa'], signedOff: false }];
+        await store.endRun(b, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision('GO'), stages });
+        assert.deepEqual((await store.listRuns({ release: 'r1' })).map((r) => r.id), [c, a]);
+        assert.deepEqual((await store.listRuns({ gate: 'web', release: 'r1' })).map((r) => r.id), [a]);
+        assert.deepEqual((await store.listRuns({ env: 'production' })).map((r) => r.id), [b]);
+        assert.deepEqual((await store.listRuns({ release: 'r3' })).map((r) => r.id), []);
+        const [summary] = await store.listRuns({ release: 'r2' });
+        assert.equal(summary.release, 'r2');
+        assert.deepEqual(summary.selection, { stageSet: 'production' });
+        assert.deepEqual(summary.stages, stages);
+        const run = await store.getRun(a);
+        assert.deepEqual(run?.selection, { tiers: ['critical'] });
+        assert.equal(run?.release, 'r1');
+      }));
+
+    it('gives the newest result of each item across the completed runs of one release and environment', () =>
+      withStore(async (store) => {
+        const full = await store.beginRun(newRun({ release: 'r1' }));
+        await store.saveResult(full, { ...itemResult('C-1', 'fail'), definition: 'd1' });
+        await store.saveResult(full, { ...itemResult('C-2', 'pass'), definition: 'd2' });
+        await store.endRun(full, { status: 'completed', finishedAt: '2026-03-01T10:01:00.000Z', decision: decision('NO_GO') });
+        const partial = await store.beginRun(newRun({ release: 'r1', selection: { only: ['C-1'] } }));
+        await store.saveResult(partial, { ...itemResult('C-1', 'pass'), definition: 'd1' });
+        await store.endRun(partial, { status: 'completed', finishedAt: '2026-03-01T10:02:00.000Z', decision: decision('GO') });
+        // Neither an aborted run, another release, another environment nor another gate changes it.
+        const aborted = await store.beginRun(newRun({ release: 'r1' }));
+        await store.saveResult(aborted, itemResult('C-2', 'fail'));
+        await store.endRun(aborted, { status: 'aborted', finishedAt: '2026-03-01T10:03:00.000Z' });
+        for (const over of [{ release: 'r2' }, { env: 'production' }, { gate: 'api' }]) {
+          const other = await store.beginRun(newRun(over));
+          await store.saveResult(other, itemResult('C-1', 'error'));
+          await store.endRun(other, { status: 'completed', finishedAt: '2026-03-01T10:04:00.000Z', decision: decision('NO_GO') });
+        }
+        const latest = (await store.latestResults({ gate: 'web', release: 'r1', env: 'staging' })).sort((x, y) => x.id.localeCompare(y.id));
+        assert.deepEqual(latest.map((r) => [r.id, r.status, r.runId, r.definition]), [['C-1', 'pass', partial, 'd1'], ['C-2', 'pass', full, 'd2']]);
+        assert.deepEqual(latest[0].attempts, itemResult('C-1', 'pass').attempts);
+        assert.deepEqual(await store.latestResults({ gate: 'web', release: 'r9', env: 'staging' }), []);
       }));
 
     it('refuses to complete a run that has already ended', () =>
@@ -332,8 +386,7 @@ export function storeContract(name: string, storage: () => Promise<Opener>): voi
       withStore(async (store, clock, open) => {
         const id = await store.beginRun(newRun());
         await store.saveResult(id, itemResult('C-01'));
-        const signoff: Signoff = { kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:00:30.000Z' };
-        await store.addAttestation(signoff);
+        const signoff = await store.addAttestation({ kind: 'signoff', gate: 'web', release: 'r1', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:00:30.000Z' });
         await store.close();
 
         const later = fakeClock(T0 + DEFAULT_LEASE_MS + 1);

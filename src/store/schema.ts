@@ -1,7 +1,7 @@
 // The data model every store shares: migrations in portable SQL (TEXT, INTEGER, DOUBLE PRECISION;
 // JSON kept as TEXT, no engine-specific types or functions) and the mapping between rows and the
 // model's plain objects.
-import type { Attempt, Attestation, Decision, ItemResult, RunRecord, RunStatus, Status, Tier, Verdict } from '../model.js';
+import type { Attempt, Attestation, Decision, ItemResult, RunRecord, RunSelection, RunStatus, StageReport, Status, Tier, Verdict } from '../model.js';
 import { leaseLapsed } from './lease.js';
 import type { RunSummary } from './types.js';
 
@@ -53,6 +53,26 @@ export const MIGRATIONS: readonly string[] = [
   // rows). A run left running by an older gonogo starts its lease from when it started.
   `ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
    UPDATE runs SET heartbeat_at = started_at WHERE status = 'running';`,
+  // Runs, results and attestations are bound to a release; a run keeps what it selected and its
+  // stages; revocations join the attestation log (the kind check is rebuilt with the table).
+  // Rows from before have no release: they never count for one.
+  `ALTER TABLE runs ADD COLUMN release_id TEXT;
+   ALTER TABLE runs ADD COLUMN selection TEXT;
+   ALTER TABLE runs ADD COLUMN stages TEXT;
+   CREATE INDEX runs_by_release ON runs (gate, release_id, env, id);
+   ALTER TABLE results ADD COLUMN definition TEXT;
+   CREATE TABLE attestations_v3 (
+     id TEXT PRIMARY KEY,
+     gate TEXT NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('signoff', 'waiver', 'revocation')),
+     release_id TEXT,
+     at TEXT NOT NULL,
+     body TEXT NOT NULL
+   );
+   INSERT INTO attestations_v3 (id, gate, kind, release_id, at, body) SELECT id, gate, kind, NULL, at, body FROM attestations;
+   DROP TABLE attestations;
+   ALTER TABLE attestations_v3 RENAME TO attestations;
+   CREATE INDEX attestations_by_gate ON attestations (gate, id);`,
 ];
 
 /** A row of `runs`. */
@@ -70,6 +90,10 @@ export interface RunRow {
   decision: string | null;
   /** NULL for runs that ended before schema version 2. */
   heartbeat_at: string | null;
+  /** NULL before schema version 3. */
+  release_id: string | null;
+  selection: string | null;
+  stages: string | null;
 }
 
 /**
@@ -92,6 +116,7 @@ export interface ResultRow {
   evidence: string | null;
   duration_ms: number;
   attempts: string;
+  definition: string | null;
 }
 
 // The JSON columns only ever hold text this store serialized from typed values.
@@ -105,8 +130,8 @@ export function evidenceText(evidence: unknown): string | null {
 }
 
 /** The columns of a result besides its keys, in the order `ResultRow` lists them. */
-export function resultColumns(r: ItemResult): [string, string, string, string | null, number, string] {
-  return [r.tier, r.status, r.message, evidenceText(r.evidence), r.durationMs, JSON.stringify(r.attempts)];
+export function resultColumns(r: ItemResult): [string, string, string, string | null, number, string, string | null] {
+  return [r.tier, r.status, r.message, evidenceText(r.evidence), r.durationMs, JSON.stringify(r.attempts), r.definition ?? null];
 }
 
 /** A result row back to the model's ItemResult (absent evidence stays absent). */
@@ -119,6 +144,7 @@ export function toResult(row: ResultRow): ItemResult {
     ...(row.evidence !== null ? { evidence: parseJson<unknown>(row.evidence) } : {}),
     durationMs: row.duration_ms,
     attempts: parseJson<Attempt[]>(row.attempts),
+    ...(row.definition !== null ? { definition: row.definition } : {}),
   };
 }
 
@@ -129,10 +155,13 @@ function toRun(row: RunRow): Omit<RunRecord, 'decision' | 'results'> {
     gate: row.gate,
     env: row.env,
     command: row.command,
+    release: row.release_id ?? '',
+    selection: row.selection !== null ? parseJson<RunSelection>(row.selection) : {},
     status: row.status,
     startedAt: row.started_at,
     ...(row.finished_at !== null ? { finishedAt: row.finished_at } : {}),
     configHash: row.config_hash,
+    ...(row.stages !== null ? { stages: parseJson<StageReport[]>(row.stages) } : {}),
   };
 }
 
@@ -154,7 +183,11 @@ export function toRecord(row: RunRow, results: ResultRow[]): RunRecord {
   };
 }
 
-/** Parses an attestation's stored body. */
-export function toAttestation(body: string): Attestation {
-  return parseJson<Attestation>(body);
+/**
+ * An attestation row back to the model: the row's id is the attestation's. Rows written before
+ * releases and roles were recorded read with an empty release and role, so they never count.
+ */
+export function toAttestation(row: { id: string; body: string }): Attestation {
+  const body = parseJson<Attestation>(row.body);
+  return { ...body, id: row.id, release: body.release ?? '', role: body.role ?? '', by: body.by ?? '' };
 }

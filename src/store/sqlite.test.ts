@@ -74,7 +74,7 @@ async function storeWithHistory(file: string): Promise<string> {
   await store.saveResult(id, itemResult('C-01'));
   await store.saveResult(id, itemResult('C-02', 'fail'));
   await store.endRun(id, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision() });
-  await store.addAttestation({ kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:06:00.000Z' });
+  await store.addAttestation({ kind: 'signoff', gate: 'web', release: 'r1', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:06:00.000Z' });
   await store.close();
   return id;
 }
@@ -88,7 +88,7 @@ describe('SQLite store', () => {
     const id = await first.beginRun(newRun({ startedAt: new Date().toISOString() }));
     await first.saveResult(id, itemResult('C-01'));
     await first.endRun(id, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision() });
-    await first.addAttestation({ kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:06:00.000Z' });
+    await first.addAttestation({ kind: 'signoff', gate: 'web', release: 'r1', target: { type: 'decision' }, by: 'ana', role: 'release-manager', at: '2026-03-01T10:06:00.000Z' });
     await first.close();
     await first.close(); // closing twice is harmless
 
@@ -537,7 +537,7 @@ describe('a read-only store', () => {
     try {
       assert.deepEqual(await reader.listRuns({}), []);
       assert.equal(await reader.getRun('01ANY'), undefined);
-      await rejectsAsStoreError(reader.addAttestation({ kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana', role: 'qa', at: '2026-03-01T10:00:00.000Z' }), 'read-only', /opened read-only/);
+      await rejectsAsStoreError(reader.addAttestation({ kind: 'signoff', gate: 'web', release: 'r1', target: { type: 'decision' }, by: 'ana', role: 'qa', at: '2026-03-01T10:00:00.000Z' }), 'read-only', /opened read-only/);
     } finally {
       await reader.close();
     }

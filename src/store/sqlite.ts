@@ -2,18 +2,18 @@
 // the dashboard) use the same file at once; a writer that finds it locked waits within a bound
 // (sqlite-faults.ts), and every failure rejects as a StoreError.
 import type Database from 'better-sqlite3';
-import type { Attestation, ItemResult } from '../model.js';
+import type { Attestation, ItemResult, NewAttestation } from '../model.js';
 import { systemClock } from '../util/clock.js';
 import { StoreError } from './errors.js';
 import { idGenerator } from './id.js';
 import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
-import { asOf, resultColumns, toAttestation, toRecord, toSummary } from './schema.js';
+import { asOf, resultColumns, toAttestation, toRecord, toResult, toSummary } from './schema.js';
 import type { ResultRow, RunRow } from './schema.js';
 import { failed, withRetry } from './sqlite-faults.js';
 import type { FaultContext } from './sqlite-faults.js';
 import { openReader, openWriter } from './sqlite-file.js';
 import type { Connection } from './sqlite-file.js';
-import type { NewRun, OpenStoreOptions, RunEnd, Store } from './types.js';
+import type { LatestResult, NewRun, OpenStoreOptions, RunEnd, RunQuery, Store } from './types.js';
 
 /** How long in all an operation waits for another process's lock, unless the opener says otherwise. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
@@ -27,12 +27,30 @@ export interface SqliteStoreOptions extends OpenStoreOptions {
   maxPageCount?: number;
 }
 
-const RESULT_COLUMNS = 'item_id, tier, status, message, evidence, duration_ms, attempts';
+/** The results columns as ResultRow names them; before schema version 3 there is no definition. */
+function resultColumnList(version: number, prefix = ''): string {
+  const base = ['item_id', 'tier', 'status', 'message', 'evidence', 'duration_ms', 'attempts'].map((c) => prefix + c).join(', ');
+  return version >= 3 ? `${base}, ${prefix}definition` : `${base}, NULL AS definition`;
+}
 
-/** The runs columns as RunRow names them; before schema version 2 there is no heartbeat. */
+/** The runs columns as RunRow names them; older schema versions lack the newer columns. */
 function runColumns(version: number): string {
   const base = 'id, gate, env, command, config_hash, status, started_at, finished_at, verdict, readiness, decision';
-  return version >= 2 ? `${base}, heartbeat_at` : `${base}, NULL AS heartbeat_at`;
+  const v2 = version >= 2 ? 'heartbeat_at' : 'NULL AS heartbeat_at';
+  const v3 = version >= 3 ? 'release_id, selection, stages' : 'NULL AS release_id, NULL AS selection, NULL AS stages';
+  return `${base}, ${v2}, ${v3}`;
+}
+
+/** The WHERE clause of a run listing and its parameters, from the query's named fields. */
+function runFilter(q: RunQuery): { where: string; params: string[] } {
+  const clauses: string[] = [];
+  const params: string[] = [];
+  for (const [column, value] of [['gate', q.gate], ['release_id', q.release], ['env', q.env]] as const) {
+    if (value === undefined) continue;
+    clauses.push(`${column} = ?`);
+    params.push(value);
+  }
+  return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
 function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
@@ -92,38 +110,61 @@ async function endLapsedRuns(db: Database.Database, ctx: FaultContext, leaseMs: 
 function prepareReads(db: Database.Database, version: number) {
   const columns = runColumns(version);
   const selectRun = db.prepare<[string], RunRow>(`SELECT ${columns} FROM runs WHERE id = ?`);
-  const selectResults = db.prepare<[string], ResultRow>(`SELECT ${RESULT_COLUMNS} FROM results WHERE run_id = ? ORDER BY seq`);
+  const selectResults = db.prepare<[string], ResultRow>(`SELECT ${resultColumnList(version)} FROM results WHERE run_id = ? ORDER BY seq`);
+  const listings = new Map<string, Database.Statement<string[], RunRow>>();
   return {
     // One read transaction: the run and its results as of one moment.
     getRun: db.transaction((id: string) => {
       const row = selectRun.get(id);
       return row === undefined ? undefined : { row, results: selectResults.all(id) };
     }),
-    listAll: db.prepare<[number], RunRow>(`SELECT ${columns} FROM runs ORDER BY id DESC LIMIT ?`),
-    listGate: db.prepare<[string, number], RunRow>(`SELECT ${columns} FROM runs WHERE gate = ? ORDER BY id DESC LIMIT ?`),
-    attestations: db.prepare<[string], { body: string }>('SELECT body FROM attestations WHERE gate = ? ORDER BY id'),
+    listRuns(q: RunQuery): RunRow[] {
+      const { where, params } = runFilter(q);
+      const sql = `SELECT ${columns} FROM runs ${where} ORDER BY id DESC${q.limit !== undefined ? ` LIMIT ${q.limit}` : ''}`;
+      let statement = listings.get(sql);
+      if (statement === undefined) {
+        statement = db.prepare<string[], RunRow>(sql);
+        listings.set(sql, statement);
+      }
+      return statement.all(...params);
+    },
+    // The newest completed run of the release that holds a result of the item, for every item.
+    latestResults:
+      version >= 3
+        ? db.prepare<[string, string, string], ResultRow & { run_id: string }>(
+            `SELECT res.run_id, ${resultColumnList(version, 'res.')}
+             FROM results res JOIN runs r ON r.id = res.run_id
+             WHERE r.gate = ? AND r.release_id = ? AND r.env = ? AND r.status = 'completed'
+               AND NOT EXISTS (
+                 SELECT 1 FROM results res2 JOIN runs r2 ON r2.id = res2.run_id
+                 WHERE res2.item_id = res.item_id AND r2.gate = r.gate AND r2.release_id = r.release_id
+                   AND r2.env = r.env AND r2.status = 'completed' AND r2.id > r.id)`,
+          )
+        : undefined,
+    attestations: db.prepare<[string], { id: string; body: string }>('SELECT id, body FROM attestations WHERE gate = ? ORDER BY id'),
   };
 }
 
 /** The writes, as transactions that take the write lock up front. */
 function prepareWrites(db: Database.Database, location: string) {
   const insertRun = db.prepare(
-    "INSERT INTO runs (id, gate, env, command, config_hash, status, started_at, heartbeat_at, pid, host) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+    "INSERT INTO runs (id, gate, env, command, release_id, selection, config_hash, status, started_at, heartbeat_at, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
   );
   const runStatus = db.prepare<[string], { status: RunRow['status'] }>('SELECT status FROM runs WHERE id = ?');
   // A result keeps the position of its first save; saving it again replaces its content.
   const upsertResult = db.prepare(
-    `INSERT INTO results (run_id, item_id, seq, tier, status, message, evidence, duration_ms, attempts)
-     VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM results WHERE run_id = ?), ?, ?, ?, ?, ?, ?)
+    `INSERT INTO results (run_id, item_id, seq, tier, status, message, evidence, duration_ms, attempts, definition)
+     VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM results WHERE run_id = ?), ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (run_id, item_id) DO UPDATE SET
        tier = excluded.tier, status = excluded.status, message = excluded.message,
-       evidence = excluded.evidence, duration_ms = excluded.duration_ms, attempts = excluded.attempts`,
+       evidence = excluded.evidence, duration_ms = excluded.duration_ms, attempts = excluded.attempts,
+       definition = excluded.definition`,
   );
   const finishRun = db.prepare(
-    "UPDATE runs SET status = ?, finished_at = ?, verdict = ?, readiness = ?, decision = ? WHERE id = ? AND status = 'running'",
+    "UPDATE runs SET status = ?, finished_at = ?, verdict = ?, readiness = ?, decision = ?, stages = ? WHERE id = ? AND status = 'running'",
   );
   const renew = db.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'");
-  const insertAttestation = db.prepare('INSERT INTO attestations (id, gate, kind, at, body) VALUES (?, ?, ?, ?, ?)');
+  const insertAttestation = db.prepare('INSERT INTO attestations (id, gate, kind, release_id, at, body) VALUES (?, ?, ?, ?, ?, ?)');
 
   const refused = (kind: 'run-ended' | 'unknown-run', reason: string): StoreError =>
     new StoreError(`${failed('record', location)}: ${reason}`, { kind, location });
@@ -140,7 +181,7 @@ function prepareWrites(db: Database.Database, location: string) {
   // without waiting for the busy timeout.
   return {
     beginRun: db.transaction((id: string, run: NewRun) => {
-      insertRun.run(id, run.gate, run.env, run.command, run.configHash, run.startedAt, run.startedAt, run.pid ?? null, run.host ?? null);
+      insertRun.run(id, run.gate, run.env, run.command, run.release, JSON.stringify(run.selection), run.configHash, run.startedAt, run.startedAt, run.pid ?? null, run.host ?? null);
     }),
     heartbeat: db.transaction((runId: string, at: string) => {
       if (renew.run(at, runId).changes === 1) return;
@@ -159,10 +200,11 @@ function prepareWrites(db: Database.Database, location: string) {
         throw refused('run-ended', `run ${runId} has already ended (${status}): it cannot be completed again`);
       }
       const decision = end.status === 'completed' ? end.decision : undefined;
-      finishRun.run(end.status, end.finishedAt, decision?.verdict ?? null, decision?.readiness ?? null, decision ? JSON.stringify(decision) : null, runId);
+      const stages = end.stages ? JSON.stringify(end.stages) : null;
+      finishRun.run(end.status, end.finishedAt, decision?.verdict ?? null, decision?.readiness ?? null, decision ? JSON.stringify(decision) : null, stages, runId);
     }),
-    addAttestation: db.transaction((id: string, a: Attestation) => {
-      insertAttestation.run(id, a.gate, a.kind, a.at, JSON.stringify(a));
+    addAttestation: db.transaction((a: Attestation) => {
+      insertAttestation.run(a.id, a.gate, a.kind, a.release, a.at, JSON.stringify(a));
     }),
   };
 }
@@ -224,21 +266,25 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
       });
     },
 
-    async listRuns(q: { gate?: string; limit?: number }) {
+    async listRuns(q: RunQuery) {
       if (q.limit !== undefined && !(Number.isInteger(q.limit) && q.limit >= 0)) {
         throw new RangeError(`listRuns: limit must be a whole number >= 0, got ${q.limit}`);
       }
-      const limit = q.limit ?? -1; // SQLite: a negative LIMIT means none
-      return read((r) => (q.gate === undefined ? r.listAll.all(limit) : r.listGate.all(q.gate, limit)).map((row) => toSummary(now(row))));
+      return read((r) => r.listRuns(q).map((row) => toSummary(now(row))));
     },
 
-    async addAttestation(a: Attestation) {
-      const id = nextId();
-      await write((w) => w.addAttestation.immediate(id, a));
+    async latestResults(q: { gate: string; release: string; env: string }) {
+      return read((r) => (r.latestResults?.all(q.gate, q.release, q.env) ?? []).map((row): LatestResult => ({ ...toResult(row), runId: row.run_id })));
+    },
+
+    async addAttestation(a: NewAttestation) {
+      const stored: Attestation = { ...a, id: nextId() };
+      await write((w) => w.addAttestation.immediate(stored));
+      return stored;
     },
 
     async listAttestations(gate: string) {
-      return read((r) => r.attestations.all(gate).map((b) => toAttestation(b.body)));
+      return read((r) => r.attestations.all(gate).map(toAttestation));
     },
 
     async close() {

@@ -51,7 +51,7 @@ if (mode === 'write') {
     const store = await openSqliteStore(file, { readonly: true });
     const runs = [];
     for (const summary of await store.listRuns({})) runs.push([summary.id, summary.status, (await store.getRun(summary.id))?.results.length]);
-    const write = await store.addAttestation({ kind: 'signoff', gate: 'web', target: { type: 'decision' }, by: 'ana', role: 'qa', at: new Date().toISOString() }).then(
+    const write = await store.addAttestation({ kind: 'signoff', gate: 'web', release: 'r1', target: { type: 'decision' }, by: 'ana', role: 'qa', at: new Date().toISOString() }).then(
       () => 'written',
       (error: unknown) => (error instanceof StoreError ? error.kind : String(error)),
     );

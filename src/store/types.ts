@@ -1,7 +1,7 @@
 // The one store interface. SQLite implements it now, PostgreSQL later; both must pass contract.ts.
 // Every method is async so that a networked store fits the same contract. A database fault
 // rejects with a StoreError (errors.ts), never with the driver's own error.
-import type { Attestation, Decision, ItemResult, RunRecord, Verdict } from '../model.js';
+import type { Attestation, Decision, ItemResult, NewAttestation, RunRecord, RunSelection, StageReport, Verdict } from '../model.js';
 import type { Clock } from '../util/clock.js';
 
 /** What is known when a run starts. `pid` and `host` are kept for the record only: a killed run is found by its lapsed lease, not by them. */
@@ -9,6 +9,10 @@ export interface NewRun {
   gate: string;
   env: string;
   command: string;
+  /** What is being decided (`--release`, the git commit, or the config hash). */
+  release: string;
+  /** What the run covers; `{}` for the whole checklist. */
+  selection: RunSelection;
   configHash: string;
   /** ISO 8601; also the run's first heartbeat. */
   startedAt: string;
@@ -42,6 +46,21 @@ export interface RunEnd {
   status: 'completed' | 'aborted';
   finishedAt: string;
   decision?: Decision;
+  /** `validate` runs: how each stage went. */
+  stages?: StageReport[];
+}
+
+/** Which runs to list: all gates, releases and environments unless named. */
+export interface RunQuery {
+  gate?: string;
+  release?: string;
+  env?: string;
+  limit?: number;
+}
+
+/** A result as the latest of its item for one release and environment, with the run it came from. */
+export interface LatestResult extends ItemResult {
+  runId: string;
 }
 
 /** Runs with their results and decisions, and the append-only sign-offs and waivers of each gate. */
@@ -60,10 +79,15 @@ export interface Store {
   endRun(runId: string, end: RunEnd): Promise<void>;
   /** The run with its results in the order they were first saved; a running run whose lease lapsed reads as `aborted`, finished at its last heartbeat. */
   getRun(id: string): Promise<RunRecord | undefined>;
-  /** Newest first; all gates unless `gate` is given; all runs unless `limit` is given. */
-  listRuns(q: { gate?: string; limit?: number }): Promise<RunSummary[]>;
-  /** Appends a sign-off or a waiver; nothing is ever updated or deleted. */
-  addAttestation(a: Attestation): Promise<void>;
+  /** Newest first; narrowed by gate, release and environment when given; all runs unless `limit` is given. */
+  listRuns(q: RunQuery): Promise<RunSummary[]>;
+  /**
+   * The newest result of each item among the completed runs of one gate, release and environment
+   * (a partial run updates only the items it ran), in no particular order.
+   */
+  latestResults(q: { gate: string; release: string; env: string }): Promise<LatestResult[]>;
+  /** Appends a sign-off, a waiver or a revocation and returns it with its id; nothing is ever updated or deleted. */
+  addAttestation(a: NewAttestation): Promise<Attestation>;
   /** The gate's attestations, oldest (first added) first. */
   listAttestations(gate: string): Promise<Attestation[]>;
   close(): Promise<void>;
