@@ -119,12 +119,30 @@ const environmentSchema = z
   .catchall(z.union([z.string(), z.number(), z.boolean()]))
   .describe('A target environment; every field is available as `{{env.<field>}}`.');
 
+const approvals = z.number().int().min(1).max(20);
+
+/** What a role may attest. A family (`stage`, `item`) covers each of its members (`stage:security`). */
+export const PERMISSION_PATTERN = /^(decision|stage|item|waive|revoke|\*|stage:.+|item:.+)$/;
+const permission = z.string().regex(PERMISSION_PATTERN, 'a permission: decision, stage, stage:<id>, item, item:<id>, waive, revoke or *');
+
+const person = z
+  .union([
+    z.array(z.string()),
+    z.strictObject({
+      roles: z.array(z.string()).describe('Roles this person holds.'),
+      emails: z.array(z.string()).optional().describe('Git author emails that are this person (for selfApproval).'),
+    }),
+  ])
+  .describe('The roles a person holds: a list, or { roles, emails }.');
+
 const stageSchema = z.strictObject({
   id: z.string(),
   title: z.string(),
   budget: budget.describe('Time budget; a stage that takes longer is reported over budget.'),
   items: z.array(z.string()).describe('Item ids run in this stage, in order of listing.'),
-  signoff: z.array(z.string()).optional().describe('Roles whose sign-off closes this stage.'),
+  signoff: z.array(z.string()).optional().describe('Roles whose sign-off closes this stage; when given, only these roles count (each also needs the `stage` or `stage:<id>` permission).'),
+  requiredApprovals: approvals.optional().describe('Distinct people whose sign-off closes this stage (default 1).'),
+  selfApproval: z.boolean().optional().describe('May the author of the release sign this stage (default true).'),
 });
 
 export const configSchema = z
@@ -150,14 +168,17 @@ export const configSchema = z
         goHighRatio: z.number().min(0).max(1).default(0.9).describe('GO needs floor(ratio x high items) passed (seed: 16 of 18).'),
         conditionsHighRatio: z.number().min(0).max(1).default(0.7).describe('GO WITH CONDITIONS needs floor(ratio x high items) passed (seed: 12 of 18).'),
         requiredSignoffs: z.array(z.string().regex(/^(decision|stage:.+|item:.+)$/, 'decision, stage:<id> or item:<id>')).default([]),
+        requiredApprovals: approvals.default(1).describe('Distinct people whose decision sign-offs are needed when `decision` is a required sign-off.'),
+        selfApproval: z.boolean().default(false).describe('May the author of the release sign its decision (default false).'),
+        signoffTtl: duration.default('7d').describe('How long a manual item\'s sign-off counts for its release (default 7d).'),
       })
       .prefault({})
       .describe('Decision rules.'),
     roles: z
-      .record(z.string(), z.array(z.string()))
+      .record(z.string(), z.array(permission))
       .default({})
-      .describe('Who may sign what: role -> targets (`decision`, `stage`, `stage:<id>`, `item`, `item:<id>`, `*`).'),
-    people: z.record(z.string(), z.array(z.string())).optional().describe('When given, a person may only sign in the roles listed here.'),
+      .describe('What each role may attest: `decision`, `stage`, `stage:<id>`, `item`, `item:<id>`, `waive`, `revoke`, `*`.'),
+    people: z.record(z.string(), person).optional().describe('Who holds which role: when given, a person may attest only in the roles listed here.'),
     auth: authSchema.optional().describe('How probes log in as test users.'),
     stages: z.record(z.string(), z.array(stageSchema)).default({}).describe('Stage sets for `gonogo validate <set>`.'),
     items: z.array(itemSchema).min(1),

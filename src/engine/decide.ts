@@ -1,5 +1,10 @@
 import type { Attestation, Decision, ItemResult, Signoff, Status, Tier, TierCount, Verdict, Waiver } from '../model.js';
 import { TIERS } from '../model.js';
+import { targetKey } from './authority.js';
+import type { Authority } from './authority.js';
+import { judgeAttestations } from './standing.js';
+import type { Binding } from './standing.js';
+import type { AttestationView } from './state.js';
 
 /** What the decision needs to know of an item; the config's items fit this shape. */
 export interface DecisionItem {
@@ -20,24 +25,29 @@ export interface DecisionRules {
   conditionsHighRatio: number;
   /** Sign-offs that must be present: `decision`, `stage:<id>`, `item:<id>`. */
   requiredSignoffs: readonly string[];
-  /** Which role may sign which target (`decision`, `stage`, `stage:<id>`, `item`, `item:<id>`); absent role = may sign nothing. */
-  roles: Readonly<Record<string, readonly string[]>>;
+  /** Who may attest what (authority.ts): every attestation is judged by it before it counts. */
+  authority: Authority;
 }
+
+export const NO_AUTHORITY: Authority = { roles: {}, stages: {}, items: {}, decision: { requiredApprovals: 1, selfApproval: false } };
 
 export const SEED_RULES: DecisionRules = {
   goHighRatio: 0.9,
   conditionsHighRatio: 0.7,
   requiredSignoffs: [],
-  roles: {},
+  authority: NO_AUTHORITY,
 };
 
 export interface DecideInput {
   items: readonly DecisionItem[];
   /** Results of automated items (manual items are resolved here from sign-offs). */
   results: readonly ItemResult[];
+  /** The gate's attestations, oldest first; only those that count under `binding` are used. */
   attestations: readonly Attestation[];
   rules: DecisionRules;
-  /** The moment the decision is made, ms since the epoch: waivers past their expiry no longer count. */
+  /** The release, environment, config and runs the attestations must be bound to. */
+  binding: Binding;
+  /** The moment the decision is made, ms since the epoch: waivers and item sign-offs past their time no longer count. */
   now: number;
 }
 
@@ -45,18 +55,20 @@ export interface DecideOutput {
   decision: Decision;
   /** Every item's final status, in item order: manual items attested, waivers applied. */
   results: ItemResult[];
+  /** Every attestation with its standing: what counted, and why the others did not. */
+  attestations: AttestationView[];
 }
 
+/** `decision`, `stage:<id>` or `item:<id>`. */
 export function signoffKey(s: Signoff): string {
-  return s.target.type === 'decision' ? 'decision' : `${s.target.type}:${s.target.id}`;
+  return targetKey(s.target);
 }
 
-/** May `role` sign `key` (`decision`, `stage:security`, `item:SEC-001`) under these rules? */
-export function roleMaySign(rules: DecisionRules, role: string, key: string): boolean {
-  const grants = rules.roles[role];
-  if (!grants) return false;
-  const family = key.split(':')[0];
-  return grants.includes(key) || grants.includes(family) || grants.includes('*');
+/** How many distinct people must sign `key`. */
+function approvalsNeeded(authority: Authority, key: string): number {
+  if (key === 'decision') return authority.decision.requiredApprovals;
+  if (key.startsWith('stage:')) return authority.stages[key.slice('stage:'.length)]?.requiredApprovals ?? 1;
+  return 1;
 }
 
 function emptyCount(): TierCount {
@@ -82,13 +94,9 @@ export function countStatuses(statuses: Iterable<Status>): TierCount {
   return c;
 }
 
-function liveWaiver(waivers: readonly Waiver[], itemId: string, now: number): Waiver | undefined {
-  // The newest waiver wins; an expired one no longer counts.
-  for (let i = waivers.length - 1; i >= 0; i--) {
-    const w = waivers[i];
-    if (w.itemId === itemId) return Date.parse(w.expires) > now ? w : undefined;
-  }
-  return undefined;
+/** The newest waiver of the item among those that count (expired and revoked ones were judged out). */
+function liveWaiver(waivers: readonly Waiver[], itemId: string): Waiver | undefined {
+  return waivers.filter((w) => w.itemId === itemId).at(-1);
 }
 
 /**
@@ -98,10 +106,12 @@ function liveWaiver(waivers: readonly Waiver[], itemId: string, now: number): Wa
 export function decide(input: DecideInput): DecideOutput {
   const { items, rules, now } = input;
   const byId = new Map(input.results.map((r) => [r.id, r]));
-  const signoffs = input.attestations.filter((a): a is Signoff => a.kind === 'signoff');
-  const waivers = input.attestations.filter((a): a is Waiver => a.kind === 'waiver');
-  const validSignoffs = signoffs.filter((s) => roleMaySign(rules, s.role, signoffKey(s)));
-  const signed = new Set(validSignoffs.map(signoffKey));
+  const views = judgeAttestations(input.attestations, rules.authority, input.binding, now);
+  const counting = views.filter((v) => v.standing === 'counts').map((v) => v.attestation);
+  const validSignoffs = counting.filter((a): a is Signoff => a.kind === 'signoff');
+  const waivers = counting.filter((a): a is Waiver => a.kind === 'waiver');
+  const approvers = new Map<string, Set<string>>();
+  for (const s of validSignoffs) approvers.set(signoffKey(s), (approvers.get(signoffKey(s)) ?? new Set()).add(s.by));
 
   const results: ItemResult[] = items.map((item) => {
     let r: ItemResult = byId.get(item.id) ?? {
@@ -113,14 +123,14 @@ export function decide(input: DecideInput): DecideOutput {
       attempts: [],
     };
     if (item.manual) {
-      const s = validSignoffs.filter((x) => signoffKey(x) === `item:${item.id}` && (!item.signers || item.signers.includes(x.role)));
+      const s = validSignoffs.filter((x) => signoffKey(x) === `item:${item.id}`);
       const last = s.at(-1);
       r = last
         ? { ...r, status: 'pass', message: `signed by ${last.by} (${last.role}) at ${last.at}${last.note ? `: ${last.note}` : ''}` }
         : { ...r, status: 'pending', message: `awaiting sign-off${item.signers ? ` by ${item.signers.join(' or ')}` : ''}` };
     }
     if (r.status === 'fail' || r.status === 'error' || r.status === 'pending') {
-      const w = liveWaiver(waivers, item.id, now);
+      const w = liveWaiver(waivers, item.id);
       if (w) r = { ...r, status: 'waived', message: `${r.message} — waived until ${w.expires}: ${w.mitigation} (owner ${w.owner})` };
     }
     return r;
@@ -138,7 +148,12 @@ export function decide(input: DecideInput): DecideOutput {
   const highUnwaived = highOpen.filter((r) => r.status !== 'waived');
   const goMin = Math.floor(rules.goHighRatio * tiers.high.total);
   const condMin = Math.floor(rules.conditionsHighRatio * tiers.high.total);
-  const missingSignoffs = rules.requiredSignoffs.filter((k) => !signed.has(k));
+  const missingSignoffs = rules.requiredSignoffs.flatMap((k) => {
+    const have = approvers.get(k)?.size ?? 0;
+    const need = approvalsNeeded(rules.authority, k);
+    if (have >= need) return [];
+    return [need > 1 ? `${k} (${have} of ${need} approvals)` : k];
+  });
 
   const reasons: string[] = [];
   const blockers = [...new Set([...criticalOpen, ...blockerOpen].map((r) => r.id))];
@@ -170,5 +185,5 @@ export function decide(input: DecideInput): DecideOutput {
   const recommendedOpen = results.filter((r) => r.tier === 'recommended' && r.status !== 'pass' && r.status !== 'skipped');
   if (recommendedOpen.length > 0) reasons.push(`${recommendedOpen.length} recommended items open (never blocking): ${recommendedOpen.map((r) => r.id).join(', ')}`);
 
-  return { decision: { verdict, readiness, tiers, reasons, conditions, blockers, missingSignoffs }, results };
+  return { decision: { verdict, readiness, tiers, reasons, conditions, blockers, missingSignoffs }, results, attestations: views };
 }

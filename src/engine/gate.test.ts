@@ -8,6 +8,7 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { fakeClock } from '../test-support/clock.js';
 import { runGate } from './gate.js';
+import { gateState } from './state.js';
 import { serve } from '../test-support/server.js';
 import type { TestServer } from '../test-support/server.js';
 
@@ -79,13 +80,19 @@ test('validate --keep-going: every stage runs; a stage past its budget says so; 
     assert.equal(out.stages?.[0].durationMs, 0);
     assert.equal(out.stages?.[0].overBudget, false);
     assert.equal(security?.signedOff, false);
-    // A sign-off by a role the stage does not ask for does not count; by qa-lead it does.
-    await store.addAttestation({ kind: 'signoff', gate: 'staged', target: { type: 'stage', id: 'security' }, by: 'eve', role: 'engineer', at: new Date(clock.now()).toISOString() });
-    const again = await runGate({ loaded, store, clock, stageSet: 'staging', keepGoing: true });
-    assert.equal(again.stages?.[1].signedOff, false);
-    await store.addAttestation({ kind: 'signoff', gate: 'staged', target: { type: 'stage', id: 'security' }, by: 'quinn', role: 'qa-lead', at: new Date(clock.now()).toISOString() });
-    const signed = await runGate({ loaded, store, clock, stageSet: 'staging', keepGoing: true });
-    assert.equal(signed.stages?.[1].signedOff, true);
+    // A stage sign-off binds to the stage's last run: a row naming that run by a role the stage
+    // does not ask for does not count; by qa-lead it does, until the stage runs again.
+    const release = { id: out.release, source: 'option' as const };
+    const signoff = (by: string, role: string, runId: string) =>
+      store.addAttestation({ kind: 'signoff', gate: 'staged', release: release.id, env: 'staging', run: { id: runId, verdict: 'NO_GO', configHash: loaded.hash }, target: { type: 'stage', id: 'security' }, by, role, at: new Date(clock.now()).toISOString() });
+    await signoff('eve', 'engineer', out.runId);
+    const stageSigned = async (): Promise<boolean | undefined> => (await gateState({ loaded, store, clock, release })).attestations.some((v) => v.standing === 'counts');
+    assert.equal(await stageSigned(), false);
+    await signoff('quinn', 'qa-lead', out.runId);
+    assert.equal(await stageSigned(), true);
+    const again = await runGate({ loaded, store, clock, release, stageSet: 'staging', keepGoing: true });
+    assert.equal(again.stages?.[1].signedOff, false, 'the stage ran again: the sign-off was for its previous run');
+    assert.equal(await stageSigned(), false);
   });
 });
 

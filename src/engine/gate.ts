@@ -1,16 +1,19 @@
 import { hostname } from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
-import { selectEnvironment } from '../config/load.js';
 import type { ItemConfig, StageConfig } from '../config/schema.js';
-import type { Attestation, Decision, ItemResult, RunStatus, Tier } from '../model.js';
+import type { Decision, ItemResult, RunSelection, RunStatus, StageReport, Tier } from '../model.js';
+import { isPartial } from '../model.js';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
-import { decide, roleMaySign, signoffKey } from './decide.js';
-import type { DecisionRules } from './decide.js';
+import { decide } from './decide.js';
+import { resolveRelease } from './release.js';
+import type { Release } from './release.js';
+import { rulesOf, targetEnvironment } from './rules.js';
+import { bindingOf, gateState, itemDefinition } from './state.js';
+import type { GateState } from './state.js';
 import { runChecks } from './run.js';
 import type { EngineEvent } from './run.js';
-import type { TargetEnvironment } from '../checks/types.js';
 import type { HttpResponse } from '../util/http.js';
 import { Redactor } from '../util/redact.js';
 import type { Reaper } from '../util/reaper.js';
@@ -23,10 +26,14 @@ export interface Selection {
   tiers?: readonly Tier[];
 }
 
+export { rulesOf, targetEnvironment };
+
 export interface GateOptions {
   loaded: LoadedConfig;
   store: Store;
   clock: Clock;
+  /** What is being decided: the run, its results and the state are bound to it (default: `resolveRelease` for the config's folder). */
+  release?: Release;
   envName?: string;
   /** Replaces the environment's url (a preview deployment, a port chosen at run time). */
   urlOverride?: string;
@@ -38,23 +45,11 @@ export interface GateOptions {
   reaper?: Reaper;
 }
 
+/** Stage reports are part of the stored run (model.ts); renderers import them from here too. */
+export type { StageReport };
+
 /** A stage starting or ending, for the live view of `validate`. */
 export type StageEvent = { type: 'stage-start'; stage: StageConfig } | { type: 'stage-end'; report: StageReport };
-
-/** How one stage went: time against budget, failures, sign-offs. */
-export interface StageReport {
-  id: string;
-  title: string;
-  budgetMs: number;
-  durationMs: number;
-  overBudget: boolean;
-  status: 'passed' | 'failed' | 'not-run';
-  items: string[];
-  failedCritical: string[];
-  /** Roles asked to sign this stage, and whether a valid `stage:<id>` sign-off exists. */
-  signoffRoles: string[];
-  signedOff: boolean;
-}
 
 /** The outcome of `check` or `validate`: plain data for every renderer. */
 export interface GateOutcome {
@@ -62,28 +57,20 @@ export interface GateOutcome {
   gate: string;
   env: string;
   command: string;
+  /** What was decided: `--release`, the git commit of the config's tree (`+dirty`), or the config hash. */
+  release: string;
+  selection: RunSelection;
   status: RunStatus;
   startedAt: string;
   finishedAt: string;
+  /** The run's own decision: over its selection only when `partial`. */
   decision?: Decision;
   results: ItemResult[];
   /** True when --only or --tier left items out: the decision covers the selection only. */
   partial: boolean;
   stages?: StageReport[];
-}
-
-export function rulesOf(loaded: LoadedConfig): DecisionRules {
-  const r = loaded.config.rules;
-  return { goHighRatio: r.goHighRatio, conditionsHighRatio: r.conditionsHighRatio, requiredSignoffs: r.requiredSignoffs, roles: loaded.config.roles };
-}
-
-export function targetEnvironment(loaded: LoadedConfig, envName?: string, urlOverride?: string): TargetEnvironment {
-  const { name, env } = selectEnvironment(loaded, envName);
-  const vars = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
-  const url = urlOverride ?? env.url;
-  if (url !== undefined) vars.url = url;
-  // A command-line value is literal: `${VAR}` in it is text, never a variable's value sent to the target.
-  return { name, url, vars, ...(urlOverride !== undefined ? { literal: ['url'] } : {}) };
+  /** The gate's state for this release after the run (a partial run updates only the items it ran). */
+  state?: GateState;
 }
 
 /**
@@ -108,18 +95,14 @@ type EngineOptions = Parameters<typeof runChecks>[2];
  * Runs a stage set in order: each stage's checks against its budget, stopping after a stage with a
  * failed critical item unless `keepGoing`; items of stages not run end as `error` with the reason.
  */
-async function runStages(stages: readonly StageConfig[], items: readonly ItemConfig[], loaded: LoadedConfig, attestations: readonly Attestation[], engine: EngineOptions, opts: GateOptions & { keepGoing?: boolean }): Promise<{ results: ItemResult[]; reports: StageReport[] }> {
+async function runStages(stages: readonly StageConfig[], items: readonly ItemConfig[], loaded: LoadedConfig, engine: EngineOptions, opts: GateOptions & { keepGoing?: boolean }): Promise<{ results: ItemResult[]; reports: StageReport[] }> {
   const results: ItemResult[] = [];
   const reports: StageReport[] = [];
-  const rules = rulesOf(loaded);
   let stopped: string | undefined;
   for (const stage of stages) {
     const stageItems = items.filter((i) => stage.items.includes(i.id));
-    // A stage sign-off counts when its role may sign this stage, and is one the stage asks for.
-    const signedOff = attestations.some(
-      (a) => a.kind === 'signoff' && signoffKey(a) === `stage:${stage.id}` && roleMaySign(rules, a.role, `stage:${stage.id}`) && (!stage.signoff || stage.signoff.includes(a.role)),
-    );
-    const base = { id: stage.id, title: stage.title, budgetMs: parseDuration(stage.budget), items: stage.items, signoffRoles: stage.signoff ?? [], signedOff };
+    // Whether a sign-off counts is known once the run is recorded (it binds to the stage's last run).
+    const base = { id: stage.id, title: stage.title, budgetMs: parseDuration(stage.budget), items: stage.items, signoffRoles: stage.signoff ?? [], signedOff: false };
     if (stopped || engine.signal?.aborted) {
       const report: StageReport = { ...base, durationMs: 0, overBudget: false, status: 'not-run', failedCritical: [] };
       reports.push(report);
@@ -186,6 +169,7 @@ class Recorder {
 export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing?: boolean }): Promise<GateOutcome> {
   const { loaded, store, clock } = opts;
   const env = targetEnvironment(loaded, opts.envName, opts.urlOverride);
+  const release = opts.release ?? (await resolveRelease({ dir: loaded.dir, configHash: loaded.hash }));
   let items = selectItems(loaded.config.items, opts.selection);
   let stages: StageConfig[] | undefined;
   if (opts.stageSet !== undefined) {
@@ -197,12 +181,19 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     const inStages = new Set(stages.flatMap((s) => s.items));
     items = items.filter((i) => inStages.has(i.id));
   }
-  const partial = items.length < loaded.config.items.length && opts.stageSet === undefined;
+  const selection: RunSelection = {
+    ...(opts.selection?.only ? { only: [...opts.selection.only] } : {}),
+    ...(opts.selection?.tiers ? { tiers: [...opts.selection.tiers] } : {}),
+    ...(opts.stageSet !== undefined ? { stageSet: opts.stageSet } : {}),
+  };
+  const partial = isPartial(selection);
   const command = opts.stageSet !== undefined ? `validate:${opts.stageSet}` : 'check';
   const processEnv = opts.processEnv ?? process.env;
   const redactor = configRedactor(loaded, processEnv);
+  // Each result records the definition it was made under: the state ignores it once that changes.
+  const definitions = new Map(items.map((i) => [i.id, itemDefinition(i, env)]));
   const startedAt = iso(clock);
-  const runId = await store.beginRun({ gate: loaded.gate, env: env.name, command, configHash: loaded.hash, startedAt, pid: process.pid, host: hostname() });
+  const runId = await store.beginRun({ gate: loaded.gate, env: env.name, command, release: release.id, selection, configHash: loaded.hash, startedAt, pid: process.pid, host: hostname() });
   const recorder = new Recorder(store, runId, redactor);
   // The run is alive while its lease is renewed; a run killed anywhere is ended by the next opener.
   // One renewal lost to a busy store is survivable (the lease outlasts several); a run that another
@@ -222,20 +213,19 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     redactor,
     reaper: opts.reaper,
     onEvent: (e) => {
-      if (e.type === 'end') recorder.save(e.result);
+      if (e.type === 'end') recorder.save({ ...e.result, definition: definitions.get(e.result.id) });
       opts.onEvent?.(e);
     },
     // Each test user logs in once for the whole run, across stages.
     logins: new Map<string, Promise<HttpResponse>>(),
   };
-  const outcome = { runId, gate: loaded.gate, env: env.name, command, startedAt, partial };
+  const outcome = { runId, gate: loaded.gate, env: env.name, command, release: release.id, selection, startedAt, partial };
 
   try {
     let automated: ItemResult[];
     let stageReports: StageReport[] | undefined;
     if (stages) {
-      const attestationsBefore = await store.listAttestations(loaded.gate);
-      ({ results: automated, reports: stageReports } = await runStages(stages, items, loaded, attestationsBefore, engine, opts));
+      ({ results: automated, reports: stageReports } = await runStages(stages, items, loaded, engine, opts));
     } else {
       automated = await runChecks(items, loaded.conditions, engine);
     }
@@ -244,20 +234,28 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     if (signal.aborted) {
       const finishedAt = iso(clock);
       await lease.stop();
-      await store.endRun(runId, { status: 'aborted', finishedAt });
+      await store.endRun(runId, { status: 'aborted', finishedAt, stages: stageReports });
       return { ...outcome, status: 'aborted', finishedAt, results: automated, stages: stageReports };
     }
-    const attestations = await store.listAttestations(loaded.gate);
-    const { decision, results } = decide({ items, results: automated, attestations, rules: rulesOf(loaded), now: clock.now() });
-    if (partial) decision.reasons.unshift(`partial run: covers ${items.length} of ${loaded.config.items.length} items (--only/--tier)`);
+    // The run's own decision binds attestations as the state will once it is recorded: this run is
+    // the release's newest, so no decision sign-off can count for it yet.
+    const [runs, attestations] = await Promise.all([store.listRuns({ gate: loaded.gate, release: release.id, env: env.name }), store.listAttestations(loaded.gate)]);
+    const thisRun = { ...outcome, id: runId, status: 'completed' as const, configHash: loaded.hash, stages: stageReports };
+    const binding = bindingOf([thisRun, ...runs.filter((r) => r.id !== runId)], loaded, release, env.name);
+    const { decision, results } = decide({ items, results: automated, attestations, rules: rulesOf(loaded), binding, now: clock.now() });
+    if (partial) decision.reasons.unshift(`partial run: covers ${items.length} of ${loaded.config.items.length} items (--only/--tier); the gate's state for the release is shown beside it`);
     // Manual items are resolved by the decision; store them too so the record is whole.
     const automatedIds = new Set(automated.map((r) => r.id));
     for (const r of results) if (!automatedIds.has(r.id)) await store.saveResult(runId, redactor.value(r));
     const finishedAt = iso(clock);
     // No renewal may race the end of the run.
     await lease.stop();
-    await store.endRun(runId, { status: 'completed', finishedAt, decision: redactor.value(decision) });
-    return { ...outcome, status: 'completed', finishedAt, decision, results, stages: stageReports };
+    await store.endRun(runId, { status: 'completed', finishedAt, decision: redactor.value(decision), stages: stageReports });
+    const state = await gateState({ loaded, store, clock, release: release, envName: env.name });
+    for (const report of stageReports ?? []) {
+      report.signedOff = state.attestations.some((v) => v.standing === 'counts' && v.attestation.kind === 'signoff' && v.attestation.target.type === 'stage' && v.attestation.target.id === report.id);
+    }
+    return { ...outcome, status: 'completed', finishedAt, decision, results, stages: stageReports, state };
   } catch (err) {
     // Never left `running`, never completed: the record says the run did not decide.
     await lease.stop();
@@ -266,18 +264,4 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
   } finally {
     await lease.stop();
   }
-}
-
-/**
- * The decision as it stands now: the last completed run's automated results with today's
- * sign-offs and waivers (an attestation given after the run counts without re-running).
- */
-export async function currentState(loaded: LoadedConfig, store: Store, clock: Clock): Promise<{ decision: Decision; results: ItemResult[]; lastRun?: { id: string; startedAt: string; finishedAt?: string; env: string; command: string } }> {
-  const [summary] = (await store.listRuns({ gate: loaded.gate, limit: 20 })).filter((r) => r.status === 'completed');
-  const run = summary ? await store.getRun(summary.id) : undefined;
-  const manual = new Set(loaded.config.items.filter((i) => i.manual).map((i) => i.id));
-  const automated = (run?.results ?? []).filter((r) => !manual.has(r.id));
-  const attestations = await store.listAttestations(loaded.gate);
-  const { decision, results } = decide({ items: loaded.config.items, results: automated, attestations, rules: rulesOf(loaded), now: clock.now() });
-  return { decision, results, lastRun: run && { id: run.id, startedAt: run.startedAt, finishedAt: run.finishedAt, env: run.env, command: run.command } };
 }

@@ -1,0 +1,21 @@
+// The config seen as the engine and the decision need it: the rules and the target environment.
+import type { TargetEnvironment } from '../checks/types.js';
+import type { LoadedConfig } from '../config/load.js';
+import { selectEnvironment } from '../config/load.js';
+import { authorityOf } from './authority.js';
+import type { DecisionRules } from './decide.js';
+
+export function rulesOf(loaded: LoadedConfig): DecisionRules {
+  const r = loaded.config.rules;
+  return { goHighRatio: r.goHighRatio, conditionsHighRatio: r.conditionsHighRatio, requiredSignoffs: r.requiredSignoffs, authority: authorityOf(loaded.config) };
+}
+
+export function targetEnvironment(loaded: LoadedConfig, envName?: string, urlOverride?: string): TargetEnvironment {
+  const { name, env } = selectEnvironment(loaded, envName);
+  const vars = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));
+  const url = urlOverride ?? env.url;
+  if (url !== undefined) vars.url = url;
+  // A command-line value is literal: `${VAR}` in it is text, never a variable's value sent to the target.
+  return { name, url, vars, ...(urlOverride !== undefined ? { literal: ['url'] } : {}) };
+}
+

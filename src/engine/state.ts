@@ -1,0 +1,135 @@
+// The gate's current state: what `status`, `report`, the end of every run and the dashboard show.
+// One notion of "current": the latest result of every item under the current config, across the
+// completed runs of one release in one environment, with the attestations that count for it.
+import { createHash } from 'node:crypto';
+import type { TargetEnvironment } from '../checks/types.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { ItemConfig } from '../config/schema.js';
+import type { Attestation, Decision, ItemResult } from '../model.js';
+import type { RunSummary, Store } from '../store/types.js';
+import type { Clock } from '../util/clock.js';
+import { parseDuration } from '../util/duration.js';
+import { decide } from './decide.js';
+import { rulesOf, targetEnvironment } from './rules.js';
+import type { Release } from './release.js';
+import type { Binding } from './standing.js';
+
+/** Why an attestation counts or does not, as the authority rules judged it now. */
+export type Standing = 'counts' | 'stale' | 'revoked' | 'expired' | 'refused' | 'other-release';
+
+/** One attestation of the gate with its standing: `status` lists them all, not only those that count. */
+export interface AttestationView {
+  attestation: Attestation;
+  standing: Standing;
+  /** Why it does not count (or, for one that counts, what it is bound to). */
+  why: string;
+}
+
+/** The gate's state for one release in one environment. */
+export interface GateState {
+  gate: string;
+  release: string;
+  env: string;
+  /** The config the state is judged under (sha256 of its bytes). */
+  configHash: string;
+  decision: Decision;
+  /**
+   * Every item in config order. Automated items carry the run they came from (`runId`); an item that
+   * never ran, or whose definition changed since its last result, is `error` "not run" (never passed).
+   */
+  results: ItemResult[];
+  /** Items whose last result was made under a different definition than the current config's. */
+  staleItems: string[];
+  /** The newest completed run of this release and environment, if any. */
+  lastRun?: RunSummary;
+  /** The config file changed since `lastRun` was made. */
+  configChanged: boolean;
+  attestations: AttestationView[];
+  /** What attestations are bound to in this state: the run a decision sign-off must name, each stage's last run. */
+  binding: Binding;
+}
+
+/** How a gate's state is computed: the config, the store, the release and the environment. */
+export interface StateOptions {
+  loaded: LoadedConfig;
+  store: Store;
+  clock: Clock;
+  release: Release;
+  /** The environment (default: the config's first). */
+  envName?: string;
+  /** An attestation about to be given, counted as if recorded: what the state would be with it. */
+  pending?: Attestation;
+}
+
+/**
+ * The definition an item's result is judged under: its check and the environment it ran against
+ * (the url after `--url`). A result made under another definition is stale: it says nothing of the
+ * item as configured now.
+ */
+export function itemDefinition(item: ItemConfig, env: TargetEnvironment): string {
+  const text = JSON.stringify({ check: item.check ?? null, manual: item.manual ?? false, env: env.vars });
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** The binding of a release's attestations: its newest completed run and each stage's last run. */
+export function bindingOf(runs: readonly RunSummary[], loaded: LoadedConfig, release: Release, env: string): Binding {
+  const completed = runs.filter((r) => r.status === 'completed');
+  const stageRuns: Record<string, string> = {};
+  for (const run of completed) for (const s of run.stages ?? []) if (s.status !== 'not-run') stageRuns[s.id] ??= run.id;
+  return {
+    release: release.id,
+    env,
+    configHash: loaded.hash,
+    decisionRun: completed[0]?.id,
+    stageRuns,
+    releaseAuthor: release.author,
+    signoffTtlMs: parseDuration(loaded.config.rules.signoffTtl),
+  };
+}
+
+/**
+ * The gate's state: the newest result of every automated item across the completed runs of the
+ * release in the environment, judged under the current config (a result made under another
+ * definition is `not run`), with the attestations that count for it, decided by `decide()`.
+ */
+export async function gateState(o: StateOptions): Promise<GateState> {
+  const { loaded, store, clock, release } = o;
+  const env = targetEnvironment(loaded, o.envName);
+  const [runs, latest, attestations] = await Promise.all([
+    store.listRuns({ gate: loaded.gate, release: release.id, env: env.name }),
+    store.latestResults({ gate: loaded.gate, release: release.id, env: env.name }),
+    store.listAttestations(loaded.gate).then((list) => (o.pending ? [...list, o.pending] : list)),
+  ]);
+  const binding = bindingOf(runs, loaded, release, env.name);
+  const lastRun = runs.find((r) => r.status === 'completed');
+  const byId = new Map(latest.map((r) => [r.id, r]));
+  const staleItems: string[] = [];
+  const automated: ItemResult[] = [];
+  for (const item of loaded.config.items) {
+    if (item.manual) continue;
+    const r = byId.get(item.id);
+    if (!r) {
+      automated.push({ id: item.id, tier: item.tier, status: 'error', message: `not run for release ${release.id}`, durationMs: 0, attempts: [] });
+    } else if (r.definition !== itemDefinition(item, env)) {
+      staleItems.push(item.id);
+      automated.push({ id: item.id, tier: item.tier, status: 'error', message: `not run: its definition changed since run ${r.runId}`, durationMs: 0, attempts: [], runId: r.runId });
+    } else {
+      automated.push({ ...r, tier: item.tier });
+    }
+  }
+  const { decision, results, attestations: views } = decide({ items: loaded.config.items, results: automated, attestations, rules: rulesOf(loaded), binding, now: clock.now() });
+  if (staleItems.length > 0) decision.reasons.unshift(`config changed: ${staleItems.length} item${staleItems.length === 1 ? '' : 's'} must run again (${staleItems.join(', ')})`);
+  return {
+    gate: loaded.gate,
+    release: release.id,
+    env: env.name,
+    configHash: loaded.hash,
+    decision,
+    results,
+    staleItems,
+    ...(lastRun ? { lastRun } : {}),
+    configChanged: lastRun !== undefined && lastRun.configHash !== loaded.hash,
+    attestations: views,
+    binding,
+  };
+}
