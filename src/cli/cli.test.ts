@@ -45,6 +45,7 @@ environments:
 roles:
   release-manager: [decision, stage, item]
   engineer: [item]
+  eng-lead: [waive]
 ${extra}items:
 ${items}`,
   );
@@ -90,7 +91,7 @@ test('cli: GO WITH CONDITIONS exits 3, or 0 with --accept-conditions; waivers an
   const w = workspace(health('C-1', 'critical') + highs);
   assert.equal((await gonogo(w.dir, 'check', '-q')).code, 1, 'unwaived failures are NO-GO');
   for (const id of ['H-0', 'H-1']) {
-    const r = await gonogo(w.dir, 'waive', id, '--mitigation', 'feature flag off', '--owner', 'dana', '--expires', '2999-01-01');
+    const r = await gonogo(w.dir, 'waive', id, '--mitigation', 'feature flag off', '--owner', 'dana', '--expires', '2999-01-01', '--as', 'dana', '--role', 'eng-lead');
     assert.equal(r.code, 0, r.stderr);
   }
   const r = await gonogo(w.dir, 'check', '-q');
@@ -98,7 +99,66 @@ test('cli: GO WITH CONDITIONS exits 3, or 0 with --accept-conditions; waivers an
   assert.match(r.stdout, /Decision: GO WITH CONDITIONS/);
   assert.match(r.stdout, /H-0: .*feature flag off/);
   assert.equal((await gonogo(w.dir, 'check', '-q', '--accept-conditions')).code, 0);
-  assert.equal((await gonogo(w.dir, 'waive', 'H-0', '--mitigation', 'x', '--owner', 'y', '--expires', '2001-01-01')).code, 2, 'a past expiry is refused');
+  assert.equal((await gonogo(w.dir, 'waive', 'H-0', '--mitigation', 'x', '--owner', 'y', '--expires', '2001-01-01', '--as', 'dana', '--role', 'eng-lead')).code, 2, 'a past expiry is refused');
+  // A waiver needs a role with the waive permission; without one nothing is recorded.
+  const unauthorised = await gonogo(w.dir, 'waive', 'H-2', '--mitigation', 'x', '--owner', 'y', '--expires', '2999-01-01', '--as', 'eve', '--role', 'engineer');
+  assert.equal(unauthorised.code, 2);
+  assert.match(unauthorised.stderr, /refused: role engineer may not waive: it lacks the waive permission; nothing was recorded/);
+  assert.equal((await gonogo(w.dir, 'waive', 'H-2', '--mitigation', 'x', '--owner', 'y', '--expires', '2999-01-01')).code, 2, '--as and --role are required');
+  const status = await gonogo(w.dir, 'status');
+  assert.equal(status.code, 3, 'status exits with the state: GO WITH CONDITIONS');
+  assert.equal((status.stdout.match(/waiver H-/g) ?? []).length, 2, status.stdout);
+});
+
+test('cli: a QA lead cannot close the security stage; the security lead can; status lists it with its id; a revocation withdraws it', async () => {
+  const w = workspace(health('C-1', 'critical'), `  qa-lead: [stage]
+  security-lead: [stage, revoke]
+people: { quinn: [qa-lead], sam: [security-lead] }
+rules: { requiredSignoffs: ['stage:security'] }
+stages:
+  staging:
+    - { id: security, title: Security, budget: 1h, items: [C-1], signoff: [security-lead] }
+`);
+  const before = await gonogo(w.dir, 'signoff', '--stage', 'security', '--as', 'sam', '--role', 'security-lead');
+  assert.equal(before.code, 2);
+  assert.match(before.stderr, /no completed run of stage security/);
+  assert.equal((await gonogo(w.dir, 'validate', 'staging', '-q')).code, 1, 'the stage sign-off is missing');
+  const qa = await gonogo(w.dir, 'signoff', '--stage', 'security', '--as', 'quinn', '--role', 'qa-lead');
+  assert.equal(qa.code, 2);
+  assert.match(qa.stderr, /refused: stage security is signed by security-lead \(its signoff:\), not qa-lead; nothing was recorded/);
+  const impostor = await gonogo(w.dir, 'signoff', '--stage', 'security', '--as', 'quinn', '--role', 'security-lead');
+  assert.equal(impostor.code, 2);
+  assert.match(impostor.stderr, /quinn does not hold the role security-lead/);
+  const signed = await gonogo(w.dir, 'signoff', '--stage', 'security', '--as', 'sam', '--role', 'security-lead');
+  assert.equal(signed.code, 0, signed.stderr);
+  const id = /attestation (\w+)/.exec(signed.stdout)?.[1] ?? '';
+  assert.match(signed.stdout, /state of release .* GO/);
+  const status = await gonogo(w.dir, 'status');
+  assert.equal(status.code, 0, status.stdout);
+  assert.match(status.stdout, new RegExp(`✔ ${id}  sign-off stage security — sam \\(security-lead\\)`));
+  const revoked = await gonogo(w.dir, 'revoke', id, '--as', 'sam', '--role', 'security-lead', '--reason', 'pen test findings reopened');
+  assert.equal(revoked.code, 0, revoked.stderr);
+  const after = await gonogo(w.dir, 'status');
+  assert.equal(after.code, 1);
+  assert.match(after.stdout, new RegExp(`✖ ${id} .* revoked: revoked by sam`));
+});
+
+test('cli: a partial run prints its selection and the state after it; history marks it partial; status keeps the whole state', async () => {
+  const w = workspace(health('C-1', 'critical', '/broken') + health('H-1', 'high'));
+  assert.equal((await gonogo(w.dir, 'check', '-q')).code, 1);
+  const partial = await gonogo(w.dir, 'check', '-q', '--only', 'H-1');
+  assert.equal(partial.code, 0, 'the selection is GO');
+  assert.match(partial.stdout, /partial run: covers 1 of 2 items/);
+  const history = await gonogo(w.dir, 'history');
+  assert.match(history.stdout.split('\n')[0], /partial \(--only H-1\)/);
+  assert.doesNotMatch(history.stdout.split('\n')[1], /partial/);
+  const status = await gonogo(w.dir, 'status');
+  assert.equal(status.code, 1, 'the release is still NO-GO: C-1 failed and has not run since');
+  assert.match(status.stdout, /Last run: +check \(partial\)/);
+  const other = await gonogo(w.dir, '--release', 'v2.0.0', 'status');
+  assert.equal(other.code, 1);
+  assert.match(other.stdout, /not run for release v2\.0\.0/);
+  assert.equal((await gonogo(w.dir, '--release', '-rf', 'status')).code, 2, 'a release id is plain text, never an option');
 });
 
 test('cli: manual items pass only when signed by an allowed role; status and history show it', async () => {
@@ -111,7 +171,7 @@ test('cli: manual items pass only when signed by an allowed role; status and his
   assert.equal((await gonogo(w.dir, 'check', '-q')).code, 1);
   const refused = await gonogo(w.dir, 'signoff', '--item', 'RUNBOOK-01', '--as', 'eve', '--role', 'engineer');
   assert.equal(refused.code, 2);
-  assert.match(refused.stderr, /attested by release-manager, not engineer/);
+  assert.match(refused.stderr, /attested by release-manager \(signers:\), not engineer/);
   assert.equal((await gonogo(w.dir, 'signoff', '--item', 'RUNBOOK-01', '--as', 'erin', '--role', 'release-manager', '--note', 'read it')).code, 0);
   const status = await gonogo(w.dir, 'status');
   assert.equal(status.code, 0);

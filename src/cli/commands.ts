@@ -6,19 +6,24 @@ import { checkSecretValues, ConfigError, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import { jsonSchemaText } from '../config/json-schema.js';
 import { registry } from '../checks/index.js';
-import { configRedactor, currentState, runGate } from '../engine/gate.js';
+import { configRedactor, runGate, selectItems } from '../engine/gate.js';
 import type { GateOutcome } from '../engine/gate.js';
-import { roleMaySign } from '../engine/decide.js';
-import { rulesOf } from '../engine/gate.js';
-import { TIERS } from '../model.js';
-import type { Attestation, SignoffTarget, Tier } from '../model.js';
+import { giveRevocation, giveSignoff, giveWaiver } from '../engine/attest.js';
+import type { AttestContext } from '../engine/attest.js';
+import { resolveRelease } from '../engine/release.js';
+import type { Release } from '../engine/release.js';
+import { gateState } from '../engine/state.js';
+import { isPartial, TIERS } from '../model.js';
+import type { SignoffTarget, Tier } from '../model.js';
 import { openStore, StoreError } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { systemClock } from '../util/clock.js';
 import { parseStrictDate } from '../util/date.js';
 import { createReaper } from '../util/reaper.js';
-import { renderJson } from '../report/json.js';
-import { renderOutcomeText, renderStatusText, VERDICT_LABEL } from '../report/text.js';
+import { renderJson, stateDocument } from '../report/json.js';
+import { renderAnnotations } from '../report/annotations.js';
+import { renderStateText } from '../report/state-text.js';
+import { renderOutcomeText, VERDICT_LABEL } from '../report/text.js';
 import { renderJunit } from '../report/junit.js';
 import { renderReportMarkdown, renderRunMarkdown } from '../report/markdown.js';
 import { EXIT, exitCodeFor, UsageError } from './exit.js';
@@ -32,6 +37,7 @@ export interface Globals {
   config: string;
   store?: string;
   maxConfigBytes?: string;
+  release?: string;
 }
 
 /** What a command writes to and reads from: the process's streams in use, memory sinks in tests. */
@@ -73,6 +79,16 @@ async function load(g: Globals, cli: Cli): Promise<LoadedConfig> {
   return loaded;
 }
 
+/** `--release`, or the git commit of the config's tree, or the config hash. */
+async function releaseOf(g: Globals, loaded: LoadedConfig): Promise<Release> {
+  try {
+    return await resolveRelease({ dir: loaded.dir, explicit: g.release, configHash: loaded.hash });
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /** Writes a document to `--out` (redacted like everything else) or to stdout. */
 async function emit(cli: Cli, text: string, out?: string): Promise<void> {
   if (out) {
@@ -109,6 +125,7 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
   const unknown = (only ?? []).filter((id) => !known.has(id));
   if (unknown.length > 0) throw new UsageError(`--only: unknown item ids: ${unknown.join(', ')}`);
   const selection = { only, tiers: tiers?.filter((t): t is Tier => TIERS.some((x) => x === t)) };
+  const release = await releaseOf(o, loaded);
 
   const controller = new AbortController();
   // Every process a check starts ends with gonogo: on a second Ctrl-C, on SIGTERM, on exit.
@@ -127,12 +144,15 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.on('exit', onExit);
-  const view = liveView(loaded.config.items.filter((i) => !only || only.includes(i.id)), { quiet: o.quiet, out: cli.err, env: cli.io.env });
+  // The live view shows what this run selected: its tiers, its ids, its stage set's items.
+  const inStages = o.stageSet !== undefined ? new Set((loaded.config.stages[o.stageSet] ?? []).flatMap((s) => s.items)) : undefined;
+  const selected = selectItems(loaded.config.items, selection).filter((i) => !inStages || inStages.has(i.id));
+  const view = liveView(selected, { quiet: o.quiet, out: cli.err, env: cli.io.env });
   try {
     let outcome: GateOutcome;
     try {
       outcome = await withStore(o, loaded, cli, (store) =>
-        runGate({ loaded, store, clock: systemClock, envName: o.env, urlOverride: o.url, selection, signal: controller.signal, onEvent: (e) => view.onEvent(e), stageSet: o.stageSet, keepGoing: o.keepGoing, processEnv: cli.io.env, reaper }),
+        runGate({ loaded, store, clock: systemClock, release, envName: o.env, urlOverride: o.url, selection, signal: controller.signal, onEvent: (e) => view.onEvent(e), stageSet: o.stageSet, keepGoing: o.keepGoing, processEnv: cli.io.env, reaper }),
       );
     } catch (err) {
       if (err instanceof StoreError) throw new StoreError(`${err.message}; no decision was made`);
@@ -140,6 +160,11 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
     }
     await view.close();
     const items = loaded.config.items;
+    // On GitHub Actions failed items are also annotations; they go to stderr when stdout carries a document.
+    if (cli.io.env.GITHUB_ACTIONS === 'true') {
+      const annotations = renderAnnotations(outcome, items);
+      if (annotations) await (o.format === 'text' || o.out ? cli.out : cli.err).write(annotations);
+    }
     const rendered =
       o.format === 'json' ? renderJson(outcome, items) : o.format === 'junit' ? renderJunit(outcome, items) : o.format === 'markdown' ? renderRunMarkdown(outcome, items) : renderOutcomeText(outcome, items);
     await emit(cli, rendered, o.out);
@@ -157,89 +182,85 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
   }
 }
 
-export async function cmdSignoff(cli: Cli, g: Globals, o: { item?: string; stage?: string; decision?: boolean; as: string; role: string; note?: string }): Promise<number> {
+/** Where attestations are given and states read: the config, the store, the release, the environment. */
+async function attestContext(g: Globals, loaded: LoadedConfig, store: Store, envName?: string): Promise<AttestContext> {
+  return { loaded, store, clock: systemClock, release: await releaseOf(g, loaded), envName };
+}
+
+export async function cmdSignoff(cli: Cli, g: Globals, o: { item?: string; stage?: string; decision?: boolean; as: string; role: string; note?: string; run?: string; env?: string }): Promise<number> {
   const loaded = await load(g, cli);
   const chosen = [o.item !== undefined, o.stage !== undefined, Boolean(o.decision)].filter(Boolean).length;
   if (chosen !== 1) throw new UsageError('signoff: give exactly one of --item ID, --stage ID or --decision');
-  let target: SignoffTarget;
-  if (o.item !== undefined) {
-    const item = loaded.config.items.find((i) => i.id === o.item);
-    if (!item) throw new UsageError(`signoff: unknown item "${o.item}"`);
-    if (item.signers && !item.signers.includes(o.role)) throw new UsageError(`signoff: item ${item.id} is attested by ${item.signers.join(' or ')}, not ${o.role}`);
-    target = { type: 'item', id: item.id };
-  } else if (o.stage !== undefined) {
-    const stages = Object.values(loaded.config.stages).flat();
-    if (!stages.some((s) => s.id === o.stage)) throw new UsageError(`signoff: unknown stage "${o.stage}" (stages: ${[...new Set(stages.map((s) => s.id))].join(', ')})`);
-    target = { type: 'stage', id: o.stage };
-  } else {
-    target = { type: 'decision' };
-  }
-  const key = target.type === 'decision' ? 'decision' : `${target.type}:${target.id}`;
-  if (!roleMaySign(rulesOf(loaded), o.role, key)) {
-    const roles = Object.keys(loaded.config.roles);
-    throw new UsageError(`signoff: role "${o.role}" may not sign ${key} (roles in ${loaded.file}: ${roles.join(', ') || 'none: add a roles: section'})`);
-  }
-  const people = loaded.config.people;
-  if (people && !(people[o.as] ?? []).includes(o.role)) throw new UsageError(`signoff: ${o.as} does not hold the role ${o.role} (see people: in ${loaded.file})`);
-  const a: Attestation = { kind: 'signoff', gate: loaded.gate, target, by: o.as, role: o.role, note: o.note, at: new Date(systemClock.now()).toISOString() };
-  await withStore(g, loaded, cli, (store) => store.addAttestation(a));
-  await cli.out.write(`signed ${key} as ${o.as} (${o.role})\n`);
+  if (o.run !== undefined && !o.decision && o.stage === undefined) throw new UsageError('signoff: --run names the run a decision or stage sign-off signs');
+  const target: SignoffTarget = o.item !== undefined ? { type: 'item', id: o.item } : o.stage !== undefined ? { type: 'stage', id: o.stage } : { type: 'decision' };
+  const { attestation, state } = await withStore(g, loaded, cli, async (store) => giveSignoff(await attestContext(g, loaded, store, o.env), { target, by: o.as, role: o.role, note: o.note, runId: o.run }));
+  const signed = attestation.kind === 'signoff' && attestation.run ? ` run ${attestation.run.id} (${VERDICT_LABEL[attestation.run.verdict]})` : '';
+  const key = target.type === 'decision' ? 'decision' : `${target.type} ${target.id}`;
+  await cli.out.write(`signed ${key}${signed} of release ${attestation.release} as ${o.as} (${o.role}): attestation ${attestation.id}\n`);
+  await cli.out.write(`state of release ${state.release} on ${state.env}: ${VERDICT_LABEL[state.decision.verdict]}\n`);
   return EXIT.GO;
 }
 
-export async function cmdWaive(cli: Cli, g: Globals, id: string, o: { mitigation: string; owner: string; expires: string; as?: string }): Promise<number> {
+export async function cmdWaive(cli: Cli, g: Globals, id: string, o: { mitigation: string; owner: string; expires: string; as: string; role: string }): Promise<number> {
   const loaded = await load(g, cli);
   const item = loaded.config.items.find((i) => i.id === id);
   if (!item) throw new UsageError(`waive: unknown item "${id}"`);
   const parsed = parseStrictDate(o.expires);
   if ('error' in parsed) throw new UsageError(`waive: --expires: ${parsed.error}`);
-  const expires = parsed.ms;
-  if (expires <= systemClock.now()) throw new UsageError(`waive: --expires ${o.expires} is already past`);
+  if (parsed.ms <= systemClock.now()) throw new UsageError(`waive: --expires ${o.expires} is already past`);
+  const a = await withStore(g, loaded, cli, async (store) => giveWaiver(await attestContext(g, loaded, store), { itemId: id, by: o.as, role: o.role, mitigation: o.mitigation, owner: o.owner, expires: parsed.ms }));
   if (parsed.note) await cli.err.write(`note: --expires ${parsed.note}\n`);
   if (item.tier === 'critical') await cli.err.write(`note: ${id} is critical: a waiver is recorded but critical items must pass for any GO\n`);
-  const a: Attestation = { kind: 'waiver', gate: loaded.gate, itemId: id, mitigation: o.mitigation, owner: o.owner, expires: new Date(expires).toISOString(), by: o.as, at: new Date(systemClock.now()).toISOString() };
-  await withStore(g, loaded, cli, (store) => store.addAttestation(a));
-  await cli.out.write(`waived ${id} until ${a.expires} (owner ${o.owner})\n`);
+  await cli.out.write(`waived ${id} until ${a.kind === 'waiver' ? a.expires : ''} (owner ${o.owner}) as ${o.as} (${o.role}): attestation ${a.id}\n`);
   return EXIT.GO;
 }
 
-export async function cmdStatus(cli: Cli, g: Globals, format: string): Promise<number> {
+export async function cmdRevoke(cli: Cli, g: Globals, id: string, o: { as: string; role: string; reason: string }): Promise<number> {
   const loaded = await load(g, cli);
-  const state = await withStore(g, loaded, cli, (store) => currentState(loaded, store, systemClock), { readonly: true });
-  if (format === 'json') {
-    await cli.out.write(`${JSON.stringify({ gate: loaded.gate, decision: state.decision.verdict, ...state.decision, lastRun: state.lastRun ?? null, items: state.results }, null, 2)}\n`);
-  } else {
-    await cli.out.write(renderStatusText({ gate: loaded.gate, decision: state.decision, results: state.results, items: loaded.config.items, lastRun: state.lastRun, now: systemClock.now() }));
-  }
+  const a = await withStore(g, loaded, cli, async (store) => giveRevocation(await attestContext(g, loaded, store), { attestationId: id, by: o.as, role: o.role, reason: o.reason }));
+  await cli.out.write(`revoked ${id} as ${o.as} (${o.role}): attestation ${a.id}\n`);
   return EXIT.GO;
+}
+
+export async function cmdStatus(cli: Cli, g: Globals, o: { format: string; env?: string; acceptConditions?: boolean }): Promise<number> {
+  const loaded = await load(g, cli);
+  const state = await withStore(g, loaded, cli, async (store) => gateState(await attestContext(g, loaded, store, o.env)), { readonly: true });
+  if (o.format === 'json') {
+    await cli.out.write(`${JSON.stringify(stateDocument(state, loaded.config.items, new Date(systemClock.now()).toISOString()), null, 2)}\n`);
+  } else {
+    await cli.out.write(renderStateText(state, loaded.config.items, systemClock.now()));
+  }
+  // A deploy job asks for the signed state of its release: the exit code is the state's decision.
+  return exitCodeFor(state.decision.verdict, Boolean(o.acceptConditions));
 }
 
 export async function cmdHistory(cli: Cli, g: Globals, limit: number, format: string): Promise<number> {
   if (!Number.isInteger(limit) || limit < 1) throw new UsageError('history: --limit takes a whole number of 1 or more');
   const loaded = await load(g, cli);
-  const runs = await withStore(g, loaded, cli, (store) => store.listRuns({ gate: loaded.gate, limit }), { readonly: true });
+  const runs = await withStore(g, loaded, cli, (store) => store.listRuns({ gate: loaded.gate, release: g.release, limit }), { readonly: true });
   if (format === 'json') {
-    await cli.out.write(`${JSON.stringify(runs, null, 2)}\n`);
+    await cli.out.write(`${JSON.stringify(runs.map((r) => ({ ...r, partial: isPartial(r.selection) })), null, 2)}\n`);
     return EXIT.GO;
   }
   if (runs.length === 0) await cli.out.write('no runs yet\n');
   for (const r of runs) {
     const verdict = r.verdict ? VERDICT_LABEL[r.verdict] : r.status === 'aborted' ? 'ABORTED' : r.status.toUpperCase();
     const readiness = r.readiness !== undefined ? ` ${r.readiness}%` : '';
-    await cli.out.write(`${r.startedAt}  ${r.id}  ${r.command.padEnd(18)} ${r.env.padEnd(12)} ${verdict}${readiness}  config ${r.configHash.slice(0, 12)}\n`);
+    const partial = isPartial(r.selection) ? `  partial (${[r.selection.tiers && `--tier ${r.selection.tiers.join(',')}`, r.selection.only && `--only ${r.selection.only.join(',')}`].filter(Boolean).join(' ')})` : '';
+    await cli.out.write(`${r.startedAt}  ${r.id}  ${r.command.padEnd(18)} ${r.env.padEnd(12)} release ${(r.release || '-').padEnd(14)} ${verdict}${readiness}  config ${r.configHash.slice(0, 12)}${partial}\n`);
   }
   return EXIT.GO;
 }
 
-export async function cmdReport(cli: Cli, g: Globals, format: string, out?: string): Promise<number> {
+export async function cmdReport(cli: Cli, g: Globals, o: { format: string; out?: string; env?: string }): Promise<number> {
   const loaded = await load(g, cli);
-  const state = await withStore(g, loaded, cli, (store) => currentState(loaded, store, systemClock), { readonly: true });
+  const state = await withStore(g, loaded, cli, async (store) => gateState(await attestContext(g, loaded, store, o.env)), { readonly: true });
   const now = new Date(systemClock.now()).toISOString();
   const text =
-    format === 'json'
-      ? `${JSON.stringify({ gate: loaded.gate, generatedAt: now, decision: state.decision, lastRun: state.lastRun ?? null, items: state.results }, null, 2)}\n`
+    o.format === 'json'
+      ? `${JSON.stringify(stateDocument(state, loaded.config.items, now), null, 2)}\n`
       : renderReportMarkdown({ gate: loaded.gate, generatedAt: now, items: loaded.config.items, results: state.results, decision: state.decision, lastRun: state.lastRun });
-  await emit(cli, text, out);
+  await emit(cli, text, o.out);
   return EXIT.GO;
 }
 

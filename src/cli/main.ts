@@ -65,12 +65,13 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     .option('-c, --config <file>', 'config file', 'gonogo.yaml')
     .option('--store <location>', 'store: a SQLite file path (default .gonogo/gonogo.db beside the config; env GONOGO_STORE)')
     .option('--max-config-bytes <n>', 'refuse a config file larger than this (default 5 MB)')
+    .option('--release <id>', 'the release being decided (default: the git commit of the config\'s tree, short SHA with +dirty when tracked files changed; outside git, config- and the config hash)')
     .addHelpText('after', HELP_FOOTER)
     .exitOverride()
     .configureOutput({ writeOut: (s) => void cli.out.write(s), writeErr: (s) => void cli.err.write(s) })
     .showHelpAfterError('(run gonogo --help for usage)');
 
-  const globals = (): { config: string; store?: string; maxConfigBytes?: string } => program.opts();
+  const globals = (): { config: string; store?: string; maxConfigBytes?: string; release?: string } => program.opts();
 
   program
     .command('init')
@@ -110,14 +111,16 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
 
   program
     .command('signoff')
-    .description('record a sign-off: an item attestation, a stage sign-off or the decision')
-    .option('--item <id>', 'attest a manual item')
+    .description('record a sign-off for the release: a manual item, a stage (binds to its last run) or the decision (binds to the newest completed run); refused, with the rule, unless roles:, people: and the stage\'s signoff: allow it')
+    .option('--item <id>', 'attest a manual item (counts for the release until rules.signoffTtl)')
     .option('--stage <id>', 'sign off a stage')
     .option('--decision', 'sign off the decision')
+    .option('--run <id>', 'the run signed (must be the newest completed run of the release; default: that run)')
+    .option('-e, --env <name>', 'the environment whose state is signed (default: the first in the config)')
     .requiredOption('--as <name>', 'who signs')
-    .requiredOption('--role <role>', 'in which role (must be allowed by `roles:` in the config)')
+    .requiredOption('--role <role>', 'in which role (its permissions in roles:, held by the person in people:)')
     .option('--note <text>', 'a note kept with the sign-off')
-    .action(async (o: { item?: string; stage?: string; decision?: boolean; as: string; role: string; note?: string }) => {
+    .action(async (o: { item?: string; stage?: string; decision?: boolean; as: string; role: string; note?: string; run?: string; env?: string }) => {
       const { cmdSignoff } = await import('./commands.js');
       code = await cmdSignoff(cli, globals(), o);
     });
@@ -129,24 +132,39 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     .requiredOption('--mitigation <text>', 'what limits the risk meanwhile')
     .requiredOption('--owner <name>', 'who owns the follow-up')
     .requiredOption('--expires <date>', 'ISO date or time after which the waiver no longer counts')
-    .option('--as <name>', 'who records the waiver')
-    .action(async (id: string, o: { mitigation: string; owner: string; expires: string; as?: string }) => {
+    .requiredOption('--as <name>', 'who records the waiver')
+    .requiredOption('--role <role>', 'in which role (needs the waive permission)')
+    .action(async (id: string, o: { mitigation: string; owner: string; expires: string; as: string; role: string }) => {
       const { cmdWaive } = await import('./commands.js');
       code = await cmdWaive(cli, globals(), id, o);
     });
 
   program
+    .command('revoke')
+    .argument('<attestation-id>', 'the id `gonogo status` lists beside each attestation')
+    .description('withdraw a sign-off or a waiver: appends a revocation, deletes nothing (the revoke permission, or your own attestation)')
+    .requiredOption('--as <name>', 'who revokes')
+    .requiredOption('--role <role>', 'in which role')
+    .requiredOption('--reason <text>', 'why it no longer holds')
+    .action(async (id: string, o: { as: string; role: string; reason: string }) => {
+      const { cmdRevoke } = await import('./commands.js');
+      code = await cmdRevoke(cli, globals(), id, o);
+    });
+
+  program
     .command('status')
-    .description('the one-page quick reference: decision, readiness, tiers, blockers, pending sign-offs, last run')
+    .description("the release's state: the latest result of every item under the current config, its decision, attestations and what counts; exits with the decision's code (0 GO, 3 GO WITH CONDITIONS, 1 NO-GO)")
+    .option('-e, --env <name>', 'environment (default: the first in the config)')
+    .option('--accept-conditions', 'exit 0 on GO WITH CONDITIONS instead of 3')
     .addOption(formatOption(['text', 'json']))
-    .action(async (o: { format: string }) => {
+    .action(async (o: { format: string; env?: string; acceptConditions?: boolean }) => {
       const { cmdStatus } = await import('./commands.js');
-      code = await cmdStatus(cli, globals(), o.format);
+      code = await cmdStatus(cli, globals(), o);
     });
 
   program
     .command('history')
-    .description('list runs, newest first')
+    .description('list runs, newest first, with their release; partial runs (--only, --tier) are marked (with --release: that release only)')
     .option('-n, --limit <n>', 'how many', '20')
     .addOption(formatOption(['text', 'json']))
     .action(async (o: { limit: string; format: string }) => {
@@ -156,12 +174,13 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
 
   program
     .command('report')
-    .description('render the go/no-go checklist with live status and the readiness assessment')
+    .description("render the go/no-go checklist with the release's state and the readiness assessment")
+    .option('-e, --env <name>', 'environment (default: the first in the config)')
     .addOption(formatOption(['markdown', 'json']).default('markdown'))
     .option('-o, --out <file>', 'write to a file instead of stdout')
-    .action(async (o: { format: string; out?: string }) => {
+    .action(async (o: { format: string; out?: string; env?: string }) => {
       const { cmdReport } = await import('./commands.js');
-      code = await cmdReport(cli, globals(), o.format, o.out);
+      code = await cmdReport(cli, globals(), o);
     });
 
   program
@@ -188,7 +207,8 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
       return err.exitCode === 0 ? EXIT.GO : EXIT.USAGE;
     }
     const { ConfigError } = await import('../config/load.js');
-    if (err instanceof ConfigError || err instanceof UsageError) {
+    const { AuthorityError } = await import('../engine/attest.js');
+    if (err instanceof ConfigError || err instanceof UsageError || err instanceof AuthorityError) {
       await cli.err.write(`${err.message}\n`);
       return EXIT.USAGE;
     }
@@ -204,6 +224,7 @@ export interface RunCliOptions {
   config: string;
   store?: string;
   maxConfigBytes?: string;
+  release?: string;
   env?: string;
   tier?: string;
   only?: string;

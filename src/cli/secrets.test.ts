@@ -131,7 +131,7 @@ test('secrets: 10 secrets x every output surface, 0 leaks', async () => {
   assert.equal(await run('check json', ['check', '--format', 'json']), 1);
   assert.equal(await run('check junit', ['check', '--format', 'junit', '--out', join(w.dir, 'out', 'junit.xml')]), 1);
   assert.equal(await run('check markdown', ['check', '--format', 'markdown', '--out', join(w.dir, 'out', 'run.md')]), 1);
-  assert.equal(await run('validate-less status', ['status']), 0);
+  assert.equal(await run('validate-less status', ['status']), 1, 'status exits with the NO-GO state');
   await run('status json', ['status', '--format', 'json']);
   await run('history', ['history', '--format', 'json']);
   await run('report', ['report']);
