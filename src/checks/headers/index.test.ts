@@ -269,6 +269,9 @@ describe('framing, HSTS, referrer, leaks, cookies', () => {
   });
 
   test('leaks: a version is medium, a name alone is low (framework) or info (server)', () => {
+    // A placeholder names no software (issue 9, point 12).
+    for (const v of ['hidden', 'None', 'n/a', '-', '***']) assert.deepEqual(analyzeLeaks({ 'x-powered-by': v, server: v }), [], v);
+    assert.deepEqual(ids(analyzeLeaks({ 'x-powered-by': 'Hiddenware' }), 'low'), ['leak.x-powered-by.product']);
     const f = analyzeLeaks({ server: 'Apache/2.4.1 (Unix)', 'x-powered-by': 'PHP/8.1.2' });
     assert.deepEqual(ids(f, 'medium'), ['leak.server.version', 'leak.x-powered-by.version']);
     assert.deepEqual(ids(analyzeLeaks({ server: 'nginx' }), 'info'), ['leak.server.product']);

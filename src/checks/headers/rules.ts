@@ -113,11 +113,14 @@ const LEAK_HEADERS: { header: string; productSeverity: Finding['severity'] }[] =
 
 const VERSION = linear(/\d+\.\d+|\/\s*v?\d/);
 
+/** Values that say the software is hidden, not which it is (`X-Powered-By: hidden`). */
+const PLACEHOLDER = linear(/^(hidden|none|unknown|redacted|secret|private|confidential|n\/?a|null|undefined|nothing|nope|-+|\*+|x+|\?+|0)$/i);
+
 export function analyzeLeaks(headers: Record<string, string>): Finding[] {
   const findings: Finding[] = [];
   for (const { header, productSeverity } of LEAK_HEADERS) {
     const value = headers[header];
-    if (value === undefined || value.trim() === '') continue;
+    if (value === undefined || value.trim() === '' || PLACEHOLDER.test(value.trim())) continue;
     if (VERSION.test(value)) {
       findings.push({ id: `leak.${header}.version`, severity: 'medium', message: `${header} reveals a version: "${value}"`, observed: value });
     } else {

@@ -35,7 +35,7 @@ const ids = (findings: Finding[]) => findings.map((f) => f.id).sort();
 
 async function probe(url: string, opts: Record<string, unknown> = {}, clock?: Clock) {
   const ctx = testContext({ url });
-  const out = await rateLimit.run(opts, clock ? { ...ctx, clock } : ctx);
+  const out = await rateLimit.run({ path: '/api/login', ...opts }, clock ? { ...ctx, clock } : ctx);
   return { out, o: out.observations, findings: out.observations.findings as Finding[] };
 }
 
@@ -150,3 +150,44 @@ describe('rate-limit probe against the recipes app', () => {
     assert.match(String(o.retry_after), /^\d+$/);
   });
 });
+
+describe('rate-limit: what a burst cannot see, and what the target announces (issue 9, points 2 and 12)', () => {
+  /** express-rate-limit's draft-6 headers for a limit of `limit` per 15 minutes, counting down; never reached here. */
+  const announcing = (limit: number, countDown = true) => (_req: IncomingMessage, res: ServerResponse, n: number) =>
+    res
+      .writeHead(401, { 'ratelimit-policy': `${limit};w=900`, 'ratelimit-limit': String(limit), 'ratelimit-remaining': String(countDown ? limit - n : limit), 'ratelimit-reset': '900' })
+      .end('{"error":"invalid credentials"}');
+
+  test('a limit above the burst, announced and counting down, is seen in a few requests: limited, an info note', async (t) => {
+    const s = await serve(announcing(1000));
+    t.after(s.close);
+    const { o, findings } = await probe(s.url, { burst: 50, concurrency: 1 });
+    assert.deepEqual(ids(findings), ['rate-limit.announced']);
+    assert.equal(o.limited, true);
+    assert.ok(s.hits() <= 3, `stopped after ${s.hits()} requests`);
+    assert.deepEqual(o.announced, { limit: 1000, remaining: 998, windowS: 900, source: 'RateLimit-Policy' });
+  });
+
+  test('an announced limit that never counts down is no evidence: the burst says what it could not see', async (t) => {
+    const s = await serve(announcing(1000, false));
+    t.after(s.close);
+    const { o, findings } = await probe(s.url, { burst: 30, concurrency: 1 });
+    assert.deepEqual(ids(findings), ['rate-limit.none']);
+    assert.equal(o.limited, false);
+    assert.match(findings[0].message, /no 429\/503 within 30 requests; a limit above that cannot be seen \(it announces 1000 in RateLimit-Policy, but did not count down\)/);
+  });
+
+  test('a GET burst sends no login body; the path defaults to the configured login, not an app\'s', async (t) => {
+    const s = await serve(limitedLogin(3));
+    t.after(s.close);
+    await probe(s.url, { method: 'GET', path: '/search', concurrency: 1 });
+    assert.deepEqual(new Set(s.bodies), new Set(['']));
+    const login = await serve(limitedLogin(3));
+    t.after(login.close);
+    const ctx = { ...testContext({ url: login.url }), auth: { login: { url: '/session', method: 'POST', headers: {}, csrfHeader: 'X-CSRF-Token' }, users: {} } };
+    const out = await rateLimit.run({ concurrency: 1 }, ctx);
+    assert.equal(out.observations.limited_after, 3);
+    await assert.rejects(rateLimit.run({}, testContext({ url: s.url })), /rate-limit needs `path`/);
+  });
+});
+
