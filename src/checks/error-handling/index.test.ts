@@ -6,6 +6,7 @@ import { findLeaks } from '../_shared/leaks.js';
 import type { Finding } from '../_shared/probe.js';
 import { testContext } from '../../test-support/context.js';
 import { recipesAuth, serve } from '../../test-support/server.js';
+import { authSchema } from '../_shared/auth.js';
 import type { AuthConfig } from '../_shared/auth.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
 
@@ -86,6 +87,29 @@ describe('leak detectors', () => {
   });
 });
 
+/** The reference app's endpoints: app-specific paths belong in config (issue 9, point 11), as here. */
+const RECIPES_REQUESTS = [
+  { name: 'malformed JSON', method: 'POST', path: '/api/recipes', send: 'malformed-json' },
+  { name: 'malformed id', path: "/api/recipes/gonogo'" },
+  { name: 'unknown route', path: '/gonogo-no-such-route' },
+  { name: 'unknown API route', path: '/api/gonogo-no-such-route' },
+  { name: 'oversized body', method: 'POST', path: '/api/recipes', send: 'oversized' },
+  { name: 'wrong method', method: 'PATCH', path: '/api/recipes' },
+];
+
+test('the defaults name no app: the root, unknown paths, and the configured login for the bodies', async (t) => {
+  const seen: string[] = [];
+  const s = await serve((req, res) => drain(req, () => (seen.push(`${req.method ?? ''} ${req.url ?? ''}`), res.writeHead(404).end())));
+  t.after(s.close);
+  await probe(s.url, { oversizeBytes: 4096 });
+  assert.deepEqual(seen.filter((r) => r.startsWith('POST')), ['POST /', 'POST /']);
+  seen.length = 0;
+  const auth = authSchema.parse({ login: { url: '/session' }, users: {} });
+  await probe(s.url, { oversizeBytes: 4096 }, auth);
+  assert.deepEqual(seen.filter((r) => r.startsWith('POST')), ['POST /session', 'POST /session']);
+  assert.ok(!seen.some((r) => r.includes('recipes')), seen.join(', '));
+});
+
 describe('error-handling probe against live servers', () => {
   /**
    * A fixture API: `leaky` renders errors with a stack and the database URL. The stack is fixed, not
@@ -114,7 +138,7 @@ describe('error-handling probe against live servers', () => {
   test('leaking errors: stack trace (medium) and credentials URL (high), with the request named', async (t) => {
     const s = await serve(api(true));
     t.after(s.close);
-    const { out, findings } = await probe(s.url, { oversizeBytes: 4096 });
+    const { out, findings } = await probe(s.url, { oversizeBytes: 4096, paths: RECIPES_REQUESTS });
     assert.deepEqual(ids(findings), ['leak.secret', 'leak.stack-trace']);
     const secret = findings.find((f) => f.id === 'leak.secret');
     assert.equal((secret?.observed as { request: string }).request, 'malformed JSON');
@@ -126,7 +150,7 @@ describe('error-handling probe against live servers', () => {
   test('a bare 500 is not a finding (counted in server_errors)', async (t) => {
     const s = await serve(api(false));
     t.after(s.close);
-    const { out, findings } = await probe(s.url, { oversizeBytes: 4096 });
+    const { out, findings } = await probe(s.url, { oversizeBytes: 4096, paths: RECIPES_REQUESTS });
     assert.deepEqual(findings, []);
     assert.equal(out.observations.server_errors, 1);
     assert.equal(out.observations.requests, 6);
@@ -188,10 +212,10 @@ describe('error-handling probe against the recipes app', () => {
   test('"stack-traces" on: caught anonymously (malformed id) and logged in (malformed JSON too)', async (t) => {
     const app = await startApp({ defects: ['stack-traces'] });
     t.after(app.close);
-    const anon = await probe(app.url);
+    const anon = await probe(app.url, { paths: RECIPES_REQUESTS });
     assert.deepEqual(ids(anon.findings, 'high'), ['leak.secret']);
     assert.deepEqual(ids(anon.findings, 'medium'), ['leak.sql-error', 'leak.stack-trace']);
-    const logged = await probe(app.url, { loginAs: 'alice' }, auth);
+    const logged = await probe(app.url, { loginAs: 'alice', paths: RECIPES_REQUESTS }, auth);
     const requests = new Set(logged.findings.map((f) => (f.observed as { request: string }).request));
     assert.deepEqual(requests, new Set(['malformed JSON', 'malformed id']));
   });
@@ -200,8 +224,8 @@ describe('error-handling probe against the recipes app', () => {
     for (const spa of [false, true]) {
       const app = await startApp({ spa });
       t.after(app.close);
-      assert.deepEqual((await probe(app.url)).findings, []);
-      const logged = await probe(app.url, { loginAs: 'alice' }, auth);
+      assert.deepEqual((await probe(app.url, { paths: RECIPES_REQUESTS })).findings, []);
+      const logged = await probe(app.url, { loginAs: 'alice', paths: RECIPES_REQUESTS }, auth);
       assert.deepEqual(logged.findings, []);
       // Logged in, the oversized body reaches the body limit: 413, not a reset.
       const statuses = (logged.out.observations.responses as { name: string; status: number }[]).map((r) => [r.name, r.status]);

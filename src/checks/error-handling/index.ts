@@ -45,14 +45,21 @@ const request = z.union([
   }),
 ]);
 
-const DEFAULT_REQUESTS: z.input<typeof request>[] = [
-  { name: 'malformed JSON', method: 'POST', path: '/api/recipes', send: 'malformed-json' },
-  { name: 'malformed id', path: "/api/recipes/gonogo'" },
-  { name: 'unknown route', path: '/gonogo-no-such-route' },
-  { name: 'unknown API route', path: '/api/gonogo-no-such-route' },
-  { name: 'oversized body', method: 'POST', path: '/api/recipes', send: 'oversized' },
-  { name: 'wrong method', method: 'PATCH', path: '/api/recipes' },
-];
+/**
+ * Requests that fit any app (issue 9, point 11): the root and unknown paths, and the login the
+ * config names, if any (an endpoint that surely parses a body). App-specific paths belong in config.
+ */
+function defaultRequests(loginUrl: string | undefined): z.output<typeof request>[] {
+  const post = loginUrl ?? '/';
+  return [
+    { name: 'malformed JSON', method: 'POST', path: post, send: 'malformed-json' },
+    { name: 'malformed path', method: 'GET', path: "/gonogo-no-such-route/'%22<>", send: 'none' },
+    { name: 'unknown route', method: 'GET', path: '/gonogo-no-such-route', send: 'none' },
+    { name: 'unknown API route', method: 'GET', path: '/api/gonogo-no-such-route', send: 'none' },
+    { name: 'oversized body', method: 'POST', path: post, send: 'oversized' },
+    { name: 'wrong method', method: 'PATCH', path: '/', send: 'none' },
+  ];
+}
 
 const MiB = 1024 * 1024;
 
@@ -64,9 +71,9 @@ const options = z.strictObject({
     .array(request)
     .min(1)
     .max(50)
-    .prefault(DEFAULT_REQUESTS)
+    .optional()
     .describe(
-      'Requests that should fail gracefully. Default: malformed JSON and an oversized body POSTed to /api/recipes, a malformed id, an unknown page and API route, and PATCH (a wrong method) on /api/recipes.',
+      'Requests that should fail gracefully. Default: malformed JSON and an oversized body POSTed to the configured login (or /), a malformed path, an unknown page and API route, and PATCH (a wrong method) on /.',
     ),
   oversizeBytes: z
     .number()
@@ -119,7 +126,7 @@ export default defineKind({
   async run(o, ctx) {
     const client = new ProbeClient(ctx, o);
     return client.guard(async () => {
-      const requests = o.paths.map(normalize);
+      const requests = (o.paths ?? defaultRequests(ctx.auth?.login?.url)).map(normalize);
       client.assertOnTarget(requests.map((r) => r.path));
       const session = o.loginAs !== undefined ? await login(ctx.auth, o.loginAs, ctx, client) : undefined;
       const findings: Finding[] = [];
