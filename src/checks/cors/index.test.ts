@@ -7,6 +7,7 @@ import { testContext } from '../../test-support/context.js';
 import { recipesAuth, serve } from '../../test-support/server.js';
 import type { AuthConfig } from '../_shared/auth.js';
 import { startApp } from '../../../examples/recipes-app/src/app.js';
+import { wildcardAdminApp } from '../../test-support/fixtures/apps.js';
 
 /** An API whose CORS policy is `policy(origin)`; /api/me needs the `sid` cookie. */
 function api(policy: (origin: string, req: IncomingMessage) => Record<string, string>) {
@@ -36,7 +37,7 @@ const ids = (findings: Finding[], ...severities: Finding['severity'][]) =>
   findings.filter((f) => severities.length === 0 || severities.includes(f.severity)).map((f) => f.id).sort();
 
 async function probe(url: string, opts: Record<string, unknown> = {}, auth?: AuthConfig) {
-  const out = await cors.run(opts, testContext({ url, auth }));
+  const out = await cors.run({ path: '/api/me', ...opts }, testContext({ url, auth }));
   return { out, findings: out.observations.findings as Finding[] };
 }
 
@@ -176,5 +177,29 @@ describe('cors probe against the recipes app', () => {
       assert.deepEqual((await probe(app.url)).findings, []);
       assert.deepEqual((await probe(app.url, { loginAs: 'alice' }, auth)).findings, []);
     }
+  });
+});
+
+describe('cors: judge what `*` opens, not its shape (issue 9, point 6)', () => {
+  test('a wildcard admin API without login that takes cross-origin writes: medium for the writes, high for private data', async (t) => {
+    const [open, closed] = await Promise.all([serve(wildcardAdminApp()), serve(wildcardAdminApp({ wildcard: false }))]);
+    t.after(open.close);
+    t.after(closed.close);
+    const plain = (await cors.run({ path: '/admin/api/users' }, testContext({ url: open.url }))).observations;
+    assert.deepEqual([...new Set(ids(plain.findings as Finding[], 'medium'))], ['cors.preflight.wildcard-writes']);
+    const priv = (await cors.run({ path: '/admin/api/users', private: true }, testContext({ url: open.url }))).observations;
+    assert.deepEqual([...new Set(ids(priv.findings as Finding[], 'high'))], ['cors.get.wildcard-private']);
+    const quiet = (await cors.run({ path: '/admin/api/users', private: true }, testContext({ url: closed.url }))).observations;
+    assert.deepEqual(quiet.findings, []);
+  });
+
+  test('`*` on public static content stays info', async (t) => {
+    const s = await serve(wildcardAdminApp());
+    t.after(s.close);
+    const o = (await cors.run({ path: '/static/app.js' }, testContext({ url: s.url }))).observations;
+    assert.equal(o.high, 0);
+    assert.equal(o.medium, 0);
+    assert.equal(o.low, 0);
+    assert.ok(ids(o.findings as Finding[], 'info').includes('cors.get.wildcard'));
   });
 });

@@ -25,11 +25,18 @@ import { login } from '../_shared/auth.js';
 import type { HttpResponse } from '../../util/http.js';
 import { linear } from '../../util/pattern.js';
 
+/** Methods a page may send cross-site without a preflight: `*` letting these through is no news. */
+const SIMPLE = new Set(['GET', 'HEAD', 'POST']);
+
 /** A foreign origin that can never belong to anyone: `.invalid` is reserved (RFC 6761). */
 export const PROBE_ORIGIN = 'https://gonogo-probe.invalid';
 
 const options = z.strictObject({
-  path: z.string().default('/api/me').describe('An authenticated API path on the target whose responses must not be readable cross-site.'),
+  path: z.string().default('/').describe('An API path on the target whose responses must not be readable (or writable) cross-site; default the root, which fits any app.'),
+  private: z
+    .boolean()
+    .default(false)
+    .describe('The path serves data that is not public (an admin API, a user list): `*` there lets any site read it through a visitor\'s browser (high), not "info".'),
   loginAs: z.string().optional().describe('A user name from `auth.users`: the GET carries that session, as a victim\'s browser would.'),
   origins: z
     .array(z.string().min(1))
@@ -89,7 +96,7 @@ const listHas = (list: string | undefined, wanted: string, credentials: boolean)
 /** `Vary` names Origin (or everything); read on the linear-time engine, as every target-sent text. */
 const VARY_ORIGIN = linear(/(^|,)\s*(origin|\*)\s*(,|$)/i);
 
-function judge(res: HttpResponse, p: Presented, request: 'get' | 'preflight', ctx: { authenticated: boolean; method: string }): Finding[] {
+function judge(res: HttpResponse, p: Presented, request: 'get' | 'preflight', ctx: { authenticated: boolean; method: string; private: boolean }): Finding[] {
   const h = res.headers;
   const acao = h['access-control-allow-origin']?.trim();
   const credentials = h['access-control-allow-credentials']?.trim().toLowerCase() === 'true';
@@ -99,6 +106,14 @@ function judge(res: HttpResponse, p: Presented, request: 'get' | 'preflight', ct
   if (acao === '*') {
     if (credentials) {
       return [{ id: `cors.${request}.wildcard-credentials`, severity: 'info', message: `${label}: Allow-Origin * with Allow-Credentials true (browsers refuse this combination)`, observed }];
+    }
+    // What `*` opens, not its shape: writes from any page on an API that needs no login, or data
+    // the config says is private, read anonymously.
+    if (request === 'preflight' && !ctx.authenticated && listHas(h['access-control-allow-methods'], ctx.method, false) && listHas(h['access-control-allow-headers'], 'content-type', false) && !SIMPLE.has(ctx.method.toUpperCase())) {
+      return [{ id: 'cors.preflight.wildcard-writes', severity: 'medium', message: `preflight: Access-Control-Allow-Origin * lets any site send ${ctx.method} with a JSON body to an API that needs no login (through a visitor's browser, from inside their network)`, observed }];
+    }
+    if (request === 'get' && ctx.private && !ctx.authenticated && res.status >= 200 && res.status < 300) {
+      return [{ id: 'cors.get.wildcard-private', severity: 'high', message: `GET: Access-Control-Allow-Origin * on private data served without a login (${res.status}): any site can read it through a visitor's browser`, observed }];
     }
     return [
       {
@@ -164,14 +179,14 @@ export default defineKind({
         // Without a session, a 401/403 tells us the path is an authenticated API.
         const authenticated = session !== undefined || get.status === 401 || get.status === 403;
         if (get.status === 404) notFound = true;
-        findings.push(...judge(get, p, 'get', { authenticated, method: o.method }));
+        findings.push(...judge(get, p, 'get', { authenticated, method: o.method, private: o.private }));
         // Browsers send preflights without cookies.
         const pre = await client.sendOrSkip({
           path: o.path,
           method: 'OPTIONS',
           headers: { origin: p.origin, 'access-control-request-method': o.method, 'access-control-request-headers': 'content-type' },
         });
-        if (pre) findings.push(...judge(pre, p, 'preflight', { authenticated, method: o.method }));
+        if (pre) findings.push(...judge(pre, p, 'preflight', { authenticated, method: o.method, private: o.private }));
         responses.push({ origin: p.origin, get: corsView(get), preflight: pre ? corsView(pre) : null });
       }
       if (notFound) {
