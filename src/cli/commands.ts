@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { checkSecretValues, ConfigError, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import { jsonSchemaText } from '../config/json-schema.js';
+import { checkUrl } from '../config/url.js';
 import { registry } from '../checks/index.js';
 import { configRedactor, runGate, selectItems } from '../engine/gate.js';
 import type { GateOutcome } from '../engine/gate.js';
@@ -31,7 +30,6 @@ import { liveView } from './live.js';
 import type { RunCliOptions } from './main.js';
 import type { CliIo, Output } from './io.js';
 
-const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 export interface Globals {
   config: string;
@@ -103,15 +101,6 @@ function list(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-export async function cmdInit(cli: Cli, file: string, force: boolean): Promise<number> {
-  if (existsSync(file) && !force) throw new UsageError(`${file} already exists (use --force to overwrite)`);
-  const template = await readFile(join(packageRoot, 'templates', 'gonogo.yaml'), 'utf8');
-  const schemaPath = relative(dirname(resolve(file)), join(packageRoot, 'schema', 'gonogo.schema.json')) || 'gonogo.schema.json';
-  await writeFile(file, template.replace('__SCHEMA__', schemaPath));
-  await cli.out.write(`wrote ${file}: edit environments and items, then run \`gonogo check\`\n`);
-  return EXIT.GO;
-}
-
 export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
   const loaded = await load(o, cli);
   // A secret too short to redact is refused before anything is sent anywhere.
@@ -119,7 +108,8 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
   if (short.length > 0) throw new ConfigError(short);
   const tiers = list(o.tier);
   for (const t of tiers ?? []) if (!TIERS.includes(t as Tier)) throw new UsageError(`--tier: unknown tier "${t}" (expected ${TIERS.join(', ')})`);
-  if (o.url !== undefined && !URL.canParse(o.url)) throw new UsageError(`--url: not a URL: ${o.url}`);
+  const badUrl = o.url === undefined ? undefined : checkUrl(o.url);
+  if (badUrl !== undefined) throw new UsageError(`--url: ${badUrl}`);
   const only = list(o.only);
   const known = new Set(loaded.config.items.map((i) => i.id));
   const unknown = (only ?? []).filter((id) => !known.has(id));
@@ -147,7 +137,7 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
   // The live view shows what this run selected: its tiers, its ids, its stage set's items.
   const inStages = o.stageSet !== undefined ? new Set((loaded.config.stages[o.stageSet] ?? []).flatMap((s) => s.items)) : undefined;
   const selected = selectItems(loaded.config.items, selection).filter((i) => !inStages || inStages.has(i.id));
-  const view = liveView(selected, { quiet: o.quiet, out: cli.err, env: cli.io.env });
+  const view = liveView(selected, { quiet: o.quiet, out: cli.err, env: cli.io.env, stages: o.stageSet !== undefined ? loaded.config.stages[o.stageSet] : undefined });
   try {
     let outcome: GateOutcome;
     try {
@@ -259,7 +249,7 @@ export async function cmdReport(cli: Cli, g: Globals, o: { format: string; out?:
   const text =
     o.format === 'json'
       ? `${JSON.stringify(stateDocument(state, loaded.config.items, now), null, 2)}\n`
-      : renderReportMarkdown({ gate: loaded.gate, generatedAt: now, items: loaded.config.items, results: state.results, decision: state.decision, lastRun: state.lastRun });
+      : renderReportMarkdown({ gate: loaded.gate, generatedAt: now, items: loaded.config.items, results: state.results, decision: state.decision, lastRun: state.lastRun, release: state.release });
   await emit(cli, text, o.out);
   return EXIT.GO;
 }

@@ -68,7 +68,7 @@ export async function cmdList(cli: Cli, g: Globals, o: ListOptions): Promise<num
     env: o.env,
     selection: { only, tiers: tiers?.filter(isTier) },
     urlOverride: o.url,
-    release: o.release,
+    release: o.release ?? g.release,
     processEnv: cli.io.env,
   });
   await cli.out.write(o.format === 'json' ? `${JSON.stringify(plan, null, 2)}\n` : renderText(plan));

@@ -1,4 +1,6 @@
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
+import type { ListrTask } from 'listr2';
+import type { StageConfig } from '../config/schema.js';
 import type { ItemConfig } from '../config/schema.js';
 import type { EngineEvent } from '../engine/run.js';
 import type { StageEvent } from '../engine/gate.js';
@@ -19,7 +21,7 @@ export interface LiveView {
  * `CI` is set (logs stay readable); nothing but notices with `quiet`. Plain lines go through the
  * redacting output; the task list shows only results the engine has already redacted.
  */
-export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; out: Output; env: Readonly<Record<string, string | undefined>> }): LiveView {
+export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; out: Output; env: Readonly<Record<string, string | undefined>>; stages?: readonly StageConfig[] }): LiveView {
   const { out } = opts;
   const titles = new Map(items.map((i) => [i.id, i.title]));
   // What a check did to the target that a person should know of (the SSRF payload classes): once, even when quiet.
@@ -58,24 +60,29 @@ export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; 
     return entry;
   };
   const automated = items.filter((i) => i.check);
-  const list = new Listr(
-    automated.map((item) => ({
-      title: `${item.id} ${item.title}`,
-      task: async (_: unknown, task: { title: string; skip(m?: string): void }) => {
-        const r = await settle(item.id).promise;
-        const base = `${item.id} ${item.title} (${formatDuration(r.durationMs)})`;
-        if (r.status === 'pass') task.title = base;
-        else if (r.status === 'skipped') task.skip(`${base}: ${r.message}`);
-        else throw new Error(`${base}: ${r.status}: ${r.message}`);
-      },
-    })),
-    {
-      concurrent: true,
-      exitOnError: false,
-      registerSignalListeners: false,
-      rendererOptions: { collapseErrors: false, logger: new ListrLogger({ processOutput: new ProcessOutput(stream, stream) }) },
+  const itemTask = (item: ItemConfig): ListrTask => ({
+    title: `${item.id} ${item.title}`,
+    task: async (_, task) => {
+      const r = await settle(item.id).promise;
+      const base = `${item.id} ${item.title} (${formatDuration(r.durationMs)})`;
+      if (r.status === 'pass') task.title = base;
+      else if (r.status === 'skipped') task.skip(`${base}: ${r.message}`);
+      else throw new Error(`${base}: ${r.status}: ${r.message}`);
     },
-  );
+  });
+  // `validate`: one group per stage, in order, its items beneath it.
+  const tasks: ListrTask[] = opts.stages
+    ? opts.stages.map((stage) => ({
+        title: `stage ${stage.id}: ${stage.title} (budget ${stage.budget})`,
+        task: (_, task) => task.newListr(automated.filter((i) => stage.items.includes(i.id)).map(itemTask), { concurrent: true, exitOnError: false }),
+      }))
+    : automated.map(itemTask);
+  const list = new Listr(tasks, {
+    concurrent: !opts.stages,
+    exitOnError: false,
+    registerSignalListeners: false,
+    rendererOptions: { collapseErrors: false, logger: new ListrLogger({ processOutput: new ProcessOutput(stream, stream) }) },
+  });
   const running = list.run().catch(() => undefined);
   return {
     onEvent(e) {

@@ -4,6 +4,7 @@ import { EXIT, UsageError } from './exit.js';
 import { Output, OutputError, processIo } from './io.js';
 import type { CliIo } from './io.js';
 import type { Cli } from './commands.js';
+import type { ListOptions } from './list.js';
 
 const HELP_FOOTER = `
 Exit codes:
@@ -75,11 +76,25 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
 
   program
     .command('init')
-    .description("write gonogo.yaml: the seed's checklist (25 critical, 18 high, 15 recommended items), stages and rules")
+    .description("write gonogo.yaml: a generic web-service checklist (25 critical, 18 high, 15 recommended items), stages and rules; --template seed writes the seed's own")
+    .addOption(new Option('--template <name>', 'which checklist').choices(['web-service', 'seed']).default('web-service'))
     .option('--force', 'overwrite an existing file')
-    .action(async (o: { force?: boolean }) => {
-      const { cmdInit } = await import('./commands.js');
-      code = await cmdInit(cli, globals().config, Boolean(o.force));
+    .action(async (o: { force?: boolean; template: string }) => {
+      const { cmdInit } = await import('./init.js');
+      code = await cmdInit(cli, globals().config, { force: Boolean(o.force), template: o.template });
+    });
+
+  program
+    .command('list')
+    .description('print what a run would do, item by item (kind, target, what it checks); sends nothing')
+    .option('-e, --env <name>', 'environment (default: the first in the config)')
+    .option('--url <url>', "replace the environment's url")
+    .option('--tier <tiers>', 'only items of these tiers (comma list)')
+    .option('--only <ids>', 'only these item ids (comma list)')
+    .addOption(formatOption(['text', 'json']))
+    .action(async (o: ListOptions) => {
+      const { cmdList } = await import('./list.js');
+      code = await cmdList(cli, globals(), o);
     });
 
   const runOptions = (cmd: Command): Command =>

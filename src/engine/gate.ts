@@ -10,6 +10,7 @@ import { decide } from './decide.js';
 import { resolveRelease } from './release.js';
 import type { Release } from './release.js';
 import { rulesOf, targetEnvironment } from './rules.js';
+import { resolveEnvironment } from '../config/environment.js';
 import { bindingOf, gateState, itemDefinition } from './state.js';
 import type { GateState } from './state.js';
 import { runChecks } from './run.js';
@@ -168,8 +169,11 @@ class Recorder {
  */
 export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing?: boolean }): Promise<GateOutcome> {
   const { loaded, store, clock } = opts;
-  const env = targetEnvironment(loaded, opts.envName, opts.urlOverride);
   const release = opts.release ?? (await resolveRelease({ dir: loaded.dir, configHash: loaded.hash }));
+  const processEnv = opts.processEnv ?? process.env;
+  // Refused here, before anything is sent, when its url's ${VAR} is unset or not an http(s) URL.
+  const env = resolveEnvironment(loaded, { name: opts.envName, urlOverride: opts.urlOverride, release: release.id, processEnv });
+  const written = targetEnvironment(loaded, opts.envName, opts.urlOverride);
   let items = selectItems(loaded.config.items, opts.selection);
   let stages: StageConfig[] | undefined;
   if (opts.stageSet !== undefined) {
@@ -188,10 +192,11 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
   };
   const partial = isPartial(selection);
   const command = opts.stageSet !== undefined ? `validate:${opts.stageSet}` : 'check';
-  const processEnv = opts.processEnv ?? process.env;
   const redactor = configRedactor(loaded, processEnv);
-  // Each result records the definition it was made under: the state ignores it once that changes.
-  const definitions = new Map(items.map((i) => [i.id, itemDefinition(i, env)]));
+  // Each result records the definition it was made under (the environment as written: a ${VAR}
+  // url's value is a secret, and the state must be readable without it); the state ignores the
+  // result once that changes.
+  const definitions = new Map(items.map((i) => [i.id, itemDefinition(i, written)]));
   const startedAt = iso(clock);
   const runId = await store.beginRun({ gate: loaded.gate, env: env.name, command, release: release.id, selection, configHash: loaded.hash, startedAt, pid: process.pid, host: hostname() });
   const recorder = new Recorder(store, runId, redactor);

@@ -10,6 +10,10 @@ export function rulesOf(loaded: LoadedConfig): DecisionRules {
   return { goHighRatio: r.goHighRatio, conditionsHighRatio: r.conditionsHighRatio, requiredSignoffs: r.requiredSignoffs, authority: authorityOf(loaded.config) };
 }
 
+/**
+ * The environment as written in the config (a `${VAR}` url stays as written), with `--url` applied:
+ * what an item's definition is judged by. Runs resolve it with `resolveEnvironment`.
+ */
 export function targetEnvironment(loaded: LoadedConfig, envName?: string, urlOverride?: string): TargetEnvironment {
   const { name, env } = selectEnvironment(loaded, envName);
   const vars = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)]));

@@ -217,7 +217,7 @@ test('markdown run summary: an aborted run has no decision and is never GO', () 
 test('markdown: reportInputOf takes a finished run, not an aborted one', () => {
   const input = GO();
   const o = outcome(input, { stages: STAGES });
-  assert.deepEqual(reportInputOf(o, ITEMS), { ...input, partial: false, stages: STAGES });
+  assert.deepEqual(reportInputOf(o, ITEMS), { ...input, partial: false, stages: STAGES, release: o.release });
   assert.equal(reportInputOf({ ...o, status: 'aborted', decision: undefined }, ITEMS), undefined);
 });
 

@@ -24,6 +24,9 @@ export interface ReportInput {
   lastRun?: { id: string; startedAt: string; finishedAt?: string; env: string; command: string };
   /** The results cover a selection (--only/--tier), not the whole checklist. */
   partial?: boolean;
+  /** The release decided, and for a run the release's state after it. */
+  release?: string;
+  releaseState?: { verdict: Verdict; missingSignoffs: readonly string[] };
   /** Stage reports of a `validate` run. */
   stages?: readonly StageReport[];
 }
@@ -40,6 +43,8 @@ export function reportInputOf(outcome: GateOutcome, items: readonly ItemConfig[]
     lastRun: { id: outcome.runId, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt, env: outcome.env, command: outcome.command },
     partial: outcome.partial,
     stages: outcome.stages,
+    release: outcome.release,
+    ...(outcome.state ? { releaseState: { verdict: outcome.state.decision.verdict, missingSignoffs: outcome.state.decision.missingSignoffs } } : {}),
   };
 }
 
@@ -107,6 +112,7 @@ const tierLabel = (t: string): string => (t === 'critical' || t === 'high' || t 
 function header(state: ReportInput): string {
   const run = state.lastRun;
   const rows = [['Environment', run ? inline(run.env) : '—']];
+  if (state.release) rows.push(['Release', inline(state.release)]);
   if (run) {
     const span = run.finishedAt ? `${run.startedAt} → ${run.finishedAt}` : `started ${run.startedAt}`;
     rows.push(['Last run', `${inline(run.id)} (${inline(run.command)}), ${span}`]);
@@ -117,6 +123,10 @@ function header(state: ReportInput): string {
   rows.push(['Decision', `**${VERDICT_HEADING[state.decision.verdict]}**`]);
   rows.push(['Readiness', criticalHeadline(state.decision)]);
   if (state.partial) rows.push(['Coverage', 'partial run (--only/--tier): the decision covers the selection only']);
+  if (state.releaseState) {
+    const missing = state.releaseState.missingSignoffs.length > 0 ? ` (missing sign-offs: ${state.releaseState.missingSignoffs.map(inline).join(', ')})` : '';
+    rows.push(['Release state after this run', `${VERDICT_HEADING[state.releaseState.verdict]}${missing}`]);
+  }
   return rows.map(([name, value]) => `- **${name}:** ${value}`).join('\n');
 }
 

@@ -45,12 +45,19 @@ export function renderOutcomeText(outcome: GateOutcome, items: readonly ItemConf
     out.push('Run aborted: no decision recorded (an interrupted run is never GO).');
     return `${out.join('\n')}\n`;
   }
-  out.push(`Decision: ${VERDICT_LABEL[d.verdict]}`);
+  out.push(`Decision: ${VERDICT_LABEL[d.verdict]}${outcome.partial ? ' (this run\'s selection)' : ''}`);
   out.push(`Readiness: ${d.tiers.critical.passed}/${d.tiers.critical.total} critical (${d.readiness}%) · ${tierLine(d)}`);
   for (const r of d.reasons) out.push(`  - ${r}`);
   if (d.conditions.length > 0) {
     out.push('Conditions:');
     for (const c of d.conditions) out.push(`  - ${c}`);
+  }
+  const state = outcome.state;
+  if (state) {
+    // What the release stands at after this run: a partial run updated only the items it ran.
+    const earlier = state.results.filter((r) => r.runId !== undefined && r.runId !== outcome.runId).length;
+    out.push(`Release ${state.release} on ${state.env}: ${VERDICT_LABEL[state.decision.verdict]} · ${tierLine(state.decision)}${earlier > 0 ? ` (${earlier} item${earlier === 1 ? '' : 's'} from earlier runs)` : ''}`);
+    if (state.decision.missingSignoffs.length > 0) out.push(`  - missing sign-offs: ${state.decision.missingSignoffs.join(', ')} (gonogo signoff --release ${state.release} ...)`);
   }
   return `${out.join('\n')}\n`;
 }
