@@ -173,7 +173,10 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
   const processEnv = opts.processEnv ?? process.env;
   // Refused here, before anything is sent, when its url's ${VAR} is unset or not an http(s) URL.
   const env = resolveEnvironment(loaded, { name: opts.envName, urlOverride: opts.urlOverride, release: release.id, processEnv });
-  const written = targetEnvironment(loaded, opts.envName, opts.urlOverride);
+  // An item's definition is judged by the environment as the config writes it: a `${VAR}` url's value
+  // is a secret (the state must be readable without it), and a `--url` run (a preview deployment of
+  // the release) counts for the environment it was run as.
+  const written = targetEnvironment(loaded, opts.envName);
   let items = selectItems(loaded.config.items, opts.selection);
   let stages: StageConfig[] | undefined;
   if (opts.stageSet !== undefined) {
@@ -193,9 +196,7 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
   const partial = isPartial(selection);
   const command = opts.stageSet !== undefined ? `validate:${opts.stageSet}` : 'check';
   const redactor = configRedactor(loaded, processEnv);
-  // Each result records the definition it was made under (the environment as written: a ${VAR}
-  // url's value is a secret, and the state must be readable without it); the state ignores the
-  // result once that changes.
+  // Each result records the definition it was made under; the state ignores it once that changes.
   const definitions = new Map(items.map((i) => [i.id, itemDefinition(i, written)]));
   const startedAt = iso(clock);
   const runId = await store.beginRun({ gate: loaded.gate, env: env.name, command, release: release.id, selection, configHash: loaded.hash, startedAt, pid: process.pid, host: hostname() });

@@ -165,3 +165,14 @@ test('a waiver needs the waive permission and spans releases until it expires', 
     assert.equal(later.attestations.find((v) => v.attestation.id === waiver.id)?.standing, 'expired');
   });
 });
+
+test('a --url run (a preview deployment of the release) counts for the environment it was run as', async () => {
+  await withStore(async (store) => {
+    flaky = 200;
+    const loaded = config();
+    await runGate({ loaded, store, clock, release: R1, urlOverride: server.url.replace('127.0.0.1', 'localhost') });
+    const state = await gateState({ loaded, store, clock, release: R1 });
+    assert.deepEqual(state.staleItems, []);
+    assert.equal(state.decision.verdict, 'GO');
+  });
+});

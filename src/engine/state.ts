@@ -62,9 +62,9 @@ export interface StateOptions {
 }
 
 /**
- * The definition an item's result is judged under: its check and the environment it ran against
- * (the url after `--url`). A result made under another definition is stale: it says nothing of the
- * item as configured now.
+ * The definition an item's result is judged under: its check and its environment as the config
+ * writes it. A result made under another definition is stale: it says nothing of the item as
+ * configured now.
  */
 export function itemDefinition(item: ItemConfig, env: TargetEnvironment): string {
   const text = JSON.stringify({ check: item.check ?? null, manual: item.manual ?? false, env: env.vars });
