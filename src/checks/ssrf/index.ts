@@ -47,9 +47,18 @@ export const DEFAULT_MARKERS: readonly string[] = [
   'root:x:0:0:',
 ];
 
+const PLACEMENTS = ['template', 'query', 'json', 'form', 'header', 'path'] as const;
+
 const endpointSchema = z.strictObject({
   method: z.string().default('POST').describe('HTTP method.'),
   path: z.string().describe('Path of the URL-fetching endpoint; may contain `{{payload}}` (URL-encoded), for GET endpoints.'),
+  placement: z
+    .enum(PLACEMENTS)
+    .default('template')
+    .describe(
+      'Where the payload goes: `template` (`{{payload}}` in path and body, as written), `query` (`?<param>=`), `json` (`{"<param>": ...}`), `form` (`<param>=`), `header` (`<param>: `), or `path`: appended raw, unencoded, as an open proxy takes it (`/http://...`).',
+    ),
+  param: z.string().default('url').describe('Name of the query parameter, JSON field, form field or header that carries the payload.'),
   body: z
     .string()
     .optional()
@@ -185,6 +194,32 @@ function escapeFor(contentType: string, value: string): string {
   return value;
 }
 
+type Endpoint = z.output<typeof endpointSchema>;
+
+/** The request that carries one payload, by the endpoint's placement. */
+function place(e: Endpoint, method: string, url: string): { path: string; body?: string; contentType: string; headers: Record<string, string> } {
+  const bodyless = method === 'GET' || method === 'HEAD';
+  const templated = (contentType: string) => (bodyless ? undefined : fillTemplate(e.body ?? '{"url":"{{payload}}"}', { payload: escapeFor(contentType, url) }));
+  const path = fillTemplate(e.path, { payload: encodeURIComponent(url) });
+  switch (e.placement) {
+    case 'query': {
+      const sep = path.includes('?') ? '&' : '?';
+      return { path: `${path}${sep}${encodeURIComponent(e.param)}=${encodeURIComponent(url)}`, body: templated(e.contentType), contentType: e.contentType, headers: {} };
+    }
+    case 'json':
+      return { path, body: JSON.stringify({ [e.param]: url }), contentType: 'application/json', headers: {} };
+    case 'form':
+      return { path, body: new URLSearchParams({ [e.param]: url }).toString(), contentType: 'application/x-www-form-urlencoded', headers: {} };
+    case 'header':
+      return { path, body: templated(e.contentType), contentType: e.contentType, headers: { [e.param.toLowerCase()]: url } };
+    case 'path':
+      // Unencoded, after a slash: `/http://127.0.0.1:1234/t/x` stays a path on the target.
+      return { path: `${path.replace(/\/+$/, '')}/${url}`, body: templated(e.contentType), contentType: e.contentType, headers: {} };
+    default:
+      return { path, body: templated(e.contentType), contentType: e.contentType, headers: {} };
+  }
+}
+
 interface Sent {
   endpoint: string;
   payload: string;
@@ -243,16 +278,17 @@ export default defineKind({
           for (const template of usable) {
             const token = randomBytes(8).toString('hex');
             const url = fillTemplate(template, { canary: canaryUrl, canaryPort: String(canaryPort), token });
-            const hasBody = method !== 'GET' && method !== 'HEAD';
-            const body = hasBody ? fillTemplate(e.body ?? '{"url":"{{payload}}"}', { payload: escapeFor(e.contentType, url) }) : undefined;
+            const placed = place(e, method, url);
+            const hasBody = placed.body !== undefined;
+            const body = placed.body;
             const s: Sent = { endpoint: label, payload: template, url, token, markers: [], reflected: false };
             sent.push(s);
             byToken.set(token, s);
             try {
               const res = await client.send({
-                path: fillTemplate(e.path, { payload: encodeURIComponent(url) }),
+                path: placed.path,
                 method,
-                headers: { ...(session ? session.headers() : {}), origin, ...(hasBody ? { 'content-type': e.contentType } : {}) },
+                headers: { ...(session ? session.headers() : {}), origin, ...(hasBody ? { 'content-type': placed.contentType } : {}), ...placed.headers },
                 body,
               });
               session?.absorb(res);
@@ -271,7 +307,11 @@ export default defineKind({
           if (answered.every((s) => s.error !== undefined)) throw new Error(`${label} answered none of the payloads: ${answered[0]?.error ?? ''}`);
           if (statuses.size === 1 && (statuses.has(401) || statuses.has(404) || statuses.has(405))) {
             const status = answered[0]?.status ?? 0;
-            throw new Error(`${label} answered ${status} to every payload: ${status === 401 ? 'it needs a login (set loginAs)' : 'no such endpoint'}; nothing was verified`);
+            if (status === 404) {
+              // A route that exists may 404 on a payload in the wrong place; it is no proof of "no such endpoint".
+              throw new Error(`${label}: the endpoint answered 404 to the payload: check the placement (now ${e.placement}${e.placement === 'template' ? '' : ` ${e.param}`}); nothing was verified`);
+            }
+            throw new Error(`${label} answered ${status} to every payload: ${status === 401 ? 'it needs a login (set loginAs)' : 'the method is not allowed there'}; nothing was verified`);
           }
         }
 
