@@ -6,6 +6,8 @@ export const EXIT = {
   NO_GO: 1,
   USAGE: 2,
   GO_WITH_CONDITIONS: 3,
+  /** A bug in gonogo (sysexits' EX_SOFTWARE): never "your config is wrong" (2) nor a decision. */
+  INTERNAL: 70,
   INTERRUPTED: 130,
 } as const;
 

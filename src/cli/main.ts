@@ -15,6 +15,7 @@ Exit codes:
        the output could not be written (a full disk); one line, never a stack trace.
        A reader that closes the pipe early (gonogo status | head -1) keeps the command's own code.
   3    GO WITH CONDITIONS
+  70   internal error: a bug in gonogo, one line (GONOGO_DEBUG=1 prints the stack trace)
   130  interrupted (Ctrl-C): the run is stored as aborted, never GO
 
 Environment:
@@ -227,11 +228,21 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
       await cli.err.write(`${err.message}\n`);
       return EXIT.USAGE;
     }
-    // A store fault, an unwritable output, anything unforeseen: one line, exit 2, never a NO-GO code.
-    await cli.err.write(`gonogo: ${err instanceof Error ? err.message : String(err)}\n`);
+    // A store fault or an unwritable output (a full disk, an unwritable --out): nothing could be
+    // recorded or written, one line, exit 2. Anything else is a bug in gonogo: its own code, so CI
+    // never reads it as "your config is wrong", and never a decision's code.
+    const { StoreError } = await import('../store/errors.js');
+    const expected = err instanceof StoreError || err instanceof OutputError || isSystemError(err);
+    await cli.err.write(`gonogo: ${expected ? '' : 'internal error: '}${err instanceof Error ? err.message : String(err)}\n`);
     if (cli.io.env.GONOGO_DEBUG && err instanceof Error && !(err instanceof OutputError)) await cli.err.write(`${err.stack}\n`);
-    return EXIT.USAGE;
+    else if (!expected) await cli.err.write('gonogo: this is a bug; GONOGO_DEBUG=1 prints its stack trace for a report\n');
+    return expected ? EXIT.USAGE : EXIT.INTERNAL;
   }
+}
+
+/** An error from the operating system (EACCES, ENOSPC, ...): a file could not be read or written, not a bug. */
+function isSystemError(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && typeof err.code === 'string' && /^E[A-Z]+$/.test(err.code) && 'syscall' in err;
 }
 
 /** Options of `check` and `validate` as commander hands them over. */
