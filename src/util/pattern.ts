@@ -151,13 +151,33 @@ export function patternString(options: PatternOptions = {}): z.ZodString {
 
 /**
  * A pattern written in the code as a RegExp literal (for its syntax and flags), compiled for the
- * linear-time engine; V8 never runs it. A literal the engine cannot take throws when the module
- * loads, so any test that imports it finds the mistake.
+ * linear-time engine on first use; V8 never runs it. A literal using what the engine cannot do
+ * (lookaround, backreferences) throws when the module loads, so any test that imports it finds the
+ * mistake; the detectors' own tests use each one.
  */
 export function linear(regex: RegExp, maxScan = MAX_SCAN): Pattern {
-  const r = compilePattern(regex.source, { ignoreCase: regex.ignoreCase, multiline: regex.multiline, dotAll: regex.dotAll, maxScan });
-  if (!r.ok) throw new Error(`built-in pattern /${regex.source}/ at ${r.column}: ${r.error}`);
-  return r.pattern;
+  // What RE2 refuses of JavaScript's syntax (lookaround, backreferences) is caught here, when the
+  // module loads; the RE2 compile itself waits for the first use: built-in detectors are
+  // module-level tables, and compiling them all at import cost every command about 0.4 s of CPU.
+  const refused = structure(regex.source).refused;
+  if (refused) throw new Error(`built-in pattern /${regex.source}/ at ${refused.column}: ${refused.error}`);
+  let compiled: Pattern | undefined;
+  const get = (): Pattern => {
+    if (compiled) return compiled;
+    const r = compilePattern(regex.source, { ignoreCase: regex.ignoreCase, multiline: regex.multiline, dotAll: regex.dotAll, maxScan });
+    if (!r.ok) throw new Error(`built-in pattern /${regex.source}/ at ${r.column}: ${r.error}`);
+    compiled = r.pattern;
+    return compiled;
+  };
+  return {
+    source: regex.source,
+    maxScan,
+    test: (text) => get().test(text),
+    exec: (text) => get().exec(text),
+    matchAll: (text) => get().matchAll(text),
+    replaceAll: (text, replace) => get().replaceAll(text, replace),
+    split: (text) => get().split(text),
+  };
 }
 
 /** The matcher's current match, shaped like RegExp's. */
