@@ -20,6 +20,10 @@ export type StoreFaultKind =
   /** The run is no longer running: it ended, or another process ended it after its lease lapsed. */
   | 'run-ended'
   | 'unknown-run'
+  /** A database server that cannot be reached: refused, unknown host, timed out, no such database. */
+  | 'unreachable'
+  /** The server refused the credentials. */
+  | 'auth'
   | 'other';
 
 /** A store could not do what was asked. `message` is one line: what failed, where, and why. */

@@ -49,10 +49,13 @@ test('options reach the store: read-only refuses writes, a bad lease is refused'
   await assert.rejects(openStore(file, { leaseMs: 0 }), /leaseMs must be a positive number/);
 });
 
-test('a PostgreSQL URL is refused clearly, without echoing its password', async () => {
-  for (const url of ['postgres://gonogo:s3cret@db.example/gonogo', 'postgresql://gonogo:s3cret@db.example/gonogo', 'POSTGRES://db']) {
+test('a PostgreSQL URL opens the PostgreSQL store: a server that is not there is one line, without the password', async () => {
+  for (const url of ['postgres://gonogo:s3cret@127.0.0.1:1/gonogo', 'postgresql://gonogo:s3cret@127.0.0.1:1/gonogo', 'POSTGRES://gonogo:s3cret@127.0.0.1:1/gonogo']) {
     await assert.rejects(openStore(url), (error: Error) => {
-      assert.equal(error.message, 'PostgreSQL store is not available yet');
+      assert.ok(error instanceof StoreError);
+      assert.equal(error.kind, 'unreachable');
+      assert.match(error.message, /^could not open the store postgres(ql)?:\/\/gonogo@127\.0\.0\.1:1\/gonogo: connection refused/i);
+      assert.doesNotMatch(error.message, /s3cret/);
       return true;
     });
   }

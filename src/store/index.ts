@@ -8,6 +8,9 @@ export { DEFAULT_LEASE_MS, keepAlive } from './lease.js';
 export type { KeepAlive } from './lease.js';
 export { DEFAULT_LOCK_TIMEOUT_MS, openSqliteStore } from './sqlite.js';
 export type { SqliteStoreOptions } from './sqlite.js';
+export type { PostgresStoreOptions } from './postgres.js';
+export { verifyChain } from './audit.js';
+export type { ChainProblem, ChainReport } from './audit.js';
 
 /**
  * Opens the store a location names: `postgres://...` or `postgresql://...` for a team's
@@ -17,7 +20,11 @@ export type { SqliteStoreOptions } from './sqlite.js';
  */
 export async function openStore(location: string, options: OpenStoreOptions = {}): Promise<Store> {
   // The location is never echoed back when it is a URL: it may carry a password.
-  if (/^postgres(ql)?:\/\//i.test(location)) throw new Error('PostgreSQL store is not available yet');
+  if (/^postgres(ql)?:\/\//i.test(location)) {
+    // Loaded only when used: a SQLite user never pays for the PostgreSQL client at start-up.
+    const { openPostgresStore } = await import('./postgres.js');
+    return openPostgresStore(location, options);
+  }
   const file = location.startsWith('sqlite:') ? location.slice('sqlite:'.length) : location;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(file);
   if (scheme) throw new Error(`unsupported store location scheme "${scheme[1]}:": use a file path, sqlite:PATH or postgres://...`);

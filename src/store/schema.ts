@@ -2,6 +2,7 @@
 // JSON kept as TEXT, no engine-specific types or functions) and the mapping between rows and the
 // model's plain objects.
 import type { Attempt, Attestation, Decision, ItemResult, RunRecord, RunSelection, RunStatus, StageReport, Status, Tier, Verdict } from '../model.js';
+import { attestationRef, AUDITED, GENESIS, resultRef, runRef } from './audit.js';
 import { leaseLapsed } from './lease.js';
 import type { RunSummary } from './types.js';
 
@@ -73,7 +74,72 @@ export const MIGRATIONS: readonly string[] = [
    DROP TABLE attestations;
    ALTER TABLE attestations_v3 RENAME TO attestations;
    CREATE INDEX attestations_by_gate ON attestations (gate, id);`,
+  // The audit chain (audit.ts): entries per gate, and each gate's head, the row a writer locks to
+  // append (so two writers never fork a chain). Rows from before are adopted by the opener.
+  `CREATE TABLE audit_entries (
+     gate TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     ref TEXT NOT NULL,
+     body TEXT NOT NULL,
+     prev TEXT NOT NULL,
+     hash TEXT NOT NULL,
+     PRIMARY KEY (gate, seq)
+   );
+   CREATE TABLE audit_heads (
+     gate TEXT PRIMARY KEY,
+     seq INTEGER NOT NULL,
+     hash TEXT NOT NULL
+   );`,
 ];
+
+/** The schema version that brought the audit chain: rows of a store migrated past it are adopted into the chain. */
+export const AUDIT_VERSION = 4;
+
+/**
+ * The chain's statements, shared by every store (`?` placeholders; PostgreSQL numbers them). The
+ * head row is created empty on first use; reading it is where PostgreSQL takes the row lock.
+ */
+export const CHAIN_SQL = {
+  initHead: `INSERT INTO audit_heads (gate, seq, hash) VALUES (?, 0, '${GENESIS}') ON CONFLICT (gate) DO NOTHING`,
+  head: 'SELECT seq, hash FROM audit_heads WHERE gate = ?',
+  insertEntry: 'INSERT INTO audit_entries (gate, seq, ref, body, prev, hash) VALUES (?, ?, ?, ?, ?, ?)',
+  moveHead: 'UPDATE audit_heads SET seq = ?, hash = ? WHERE gate = ?',
+  entries: 'SELECT gate, seq, ref, body, prev, hash FROM audit_entries WHERE gate = ? AND seq > ? ORDER BY seq LIMIT ?',
+  gates: 'SELECT gate FROM audit_heads WHERE seq > 0 ORDER BY gate',
+  runRow: `SELECT ${AUDITED.run} FROM runs WHERE id = ?`,
+  resultRow: `SELECT ${AUDITED.result} FROM results WHERE run_id = ? AND item_id = ?`,
+  attestationRow: `SELECT ${AUDITED.attestation} FROM attestations WHERE id = ?`,
+  gateRuns: `SELECT ${AUDITED.run} FROM runs WHERE gate = ?`,
+  gateResults: `SELECT ${AUDITED.result.split(', ').map((c) => `res.${c}`).join(', ')} FROM results res JOIN runs r ON r.id = res.run_id WHERE r.gate = ?`,
+  gateAttestations: `SELECT ${AUDITED.attestation} FROM attestations WHERE gate = ?`,
+} as const;
+
+/** The ref of a row read with CHAIN_SQL's gateRuns, gateResults or gateAttestations (values in AUDITED order). */
+export const refOf = {
+  run: (row: readonly unknown[]): string => runRef(String(row[0])),
+  result: (row: readonly unknown[]): string => resultRef(String(row[0]), String(row[1])),
+  attestation: (row: readonly unknown[]): string => attestationRef(String(row[0])),
+};
+
+/** What an entry shows a reader of the log about a run row (AUDITED.run order). */
+export function runData(row: readonly unknown[]): Record<string, unknown> {
+  const [id, , env, command, , release, , status, , , verdict] = row;
+  return { run: id, env, command, release, status, ...(verdict !== null ? { verdict } : {}) };
+}
+
+/** What an entry shows about a result row (AUDITED.result order). */
+export function resultData(row: readonly unknown[]): Record<string, unknown> {
+  const [run, item, , tier, status] = row;
+  return { run, item, tier, status };
+}
+
+/** What an entry shows about an attestation. */
+export function attestationData(a: Attestation): Record<string, unknown> {
+  const base = { id: a.id, kind: a.kind, release: a.release, by: a.by, role: a.role };
+  if (a.kind === 'signoff') return { ...base, target: a.target };
+  if (a.kind === 'waiver') return { ...base, item: a.itemId, expires: a.expires };
+  return { ...base, revokes: a.attestationId };
+}
 
 /** A row of `runs`. */
 export interface RunRow {
@@ -129,9 +195,32 @@ export function evidenceText(evidence: unknown): string | null {
   return evidence === undefined ? null : (JSON.stringify(evidence) ?? null);
 }
 
+/**
+ * The attempts as stored: the last attempt's evidence is the result's own (the engine keeps both),
+ * so it is stored once, with the result, and the attempt says so.
+ */
+function attemptsText(attempts: readonly Attempt[], evidence: string | null): string {
+  const last = attempts.at(-1);
+  if (evidence === null || last === undefined || last.evidence === undefined || evidenceText(last.evidence) !== evidence) return JSON.stringify(attempts);
+  const { evidence: _same, ...rest } = last;
+  return JSON.stringify([...attempts.slice(0, -1), { ...rest, evidenceOfResult: true }]);
+}
+
+/** The attempts as the model has them: the last one gets the result's evidence back. */
+function attemptsOf(text: string, evidence: string | null): Attempt[] {
+  const attempts = parseJson<Array<Attempt & { evidenceOfResult?: boolean }>>(text);
+  const last = attempts.at(-1);
+  if (last?.evidenceOfResult && evidence !== null) {
+    delete last.evidenceOfResult;
+    last.evidence = parseJson<unknown>(evidence);
+  }
+  return attempts;
+}
+
 /** The columns of a result besides its keys, in the order `ResultRow` lists them. */
 export function resultColumns(r: ItemResult): [string, string, string, string | null, number, string, string | null] {
-  return [r.tier, r.status, r.message, evidenceText(r.evidence), r.durationMs, JSON.stringify(r.attempts), r.definition ?? null];
+  const evidence = evidenceText(r.evidence);
+  return [r.tier, r.status, r.message, evidence, r.durationMs, attemptsText(r.attempts, evidence), r.definition ?? null];
 }
 
 /** A result row back to the model's ItemResult (absent evidence stays absent). */
@@ -143,7 +232,7 @@ export function toResult(row: ResultRow): ItemResult {
     message: row.message,
     ...(row.evidence !== null ? { evidence: parseJson<unknown>(row.evidence) } : {}),
     durationMs: row.duration_ms,
-    attempts: parseJson<Attempt[]>(row.attempts),
+    attempts: attemptsOf(row.attempts, row.evidence),
     ...(row.definition !== null ? { definition: row.definition } : {}),
   };
 }
@@ -191,3 +280,24 @@ export function toAttestation(row: { id: string; body: string }): Attestation {
   const body = parseJson<Attestation>(row.body);
   return { ...body, id: row.id, release: body.release ?? '', role: body.role ?? '', by: body.by ?? '' };
 }
+
+/**
+ * The writes every store makes (`?` placeholders). A result's seq is MAX + 1 within its run: safe
+ * because every write holds its run's row (SQLite's write lock; PostgreSQL's FOR UPDATE) until it
+ * commits, so two saves of one run never read the same MAX.
+ */
+export const WRITE_SQL = {
+  insertRun: "INSERT INTO runs (id, gate, env, command, release_id, selection, config_hash, status, started_at, heartbeat_at, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+  // A result keeps the position of its first save; saving it again replaces its content.
+  upsertResult: `INSERT INTO results (run_id, item_id, seq, tier, status, message, evidence, duration_ms, attempts, definition)
+     VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM results WHERE run_id = ?), ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (run_id, item_id) DO UPDATE SET
+       tier = excluded.tier, status = excluded.status, message = excluded.message,
+       evidence = excluded.evidence, duration_ms = excluded.duration_ms, attempts = excluded.attempts,
+       definition = excluded.definition`,
+  finishRun: "UPDATE runs SET status = ?, finished_at = ?, verdict = ?, readiness = ?, decision = ?, stages = ? WHERE id = ? AND status = 'running'",
+  renew: "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'",
+  insertAttestation: 'INSERT INTO attestations (id, gate, kind, release_id, at, body) VALUES (?, ?, ?, ?, ?, ?)',
+  // Only if the heartbeat is still the one judged: a run renewed meanwhile is alive.
+  abortLapsed: "UPDATE runs SET status = 'aborted', finished_at = ? WHERE id = ? AND status = 'running' AND COALESCE(heartbeat_at, started_at) = ?",
+} as const;

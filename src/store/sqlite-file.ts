@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { StoreError } from './errors.js';
-import { MIGRATIONS } from './schema.js';
+import { AUDIT_VERSION, MIGRATIONS } from './schema.js';
+import { adoptExisting } from './sqlite-chain.js';
 import { busySliceMs, failed, storeError, withRetry } from './sqlite-faults.js';
 import type { FaultContext } from './sqlite-faults.js';
 
@@ -106,6 +107,8 @@ function migrate(ctx: FaultContext, db: Database.Database): void {
       throw refuse(ctx, `it has store schema version ${current}, but this gonogo knows versions up to ${MIGRATIONS.length}: it was written by a newer gonogo, upgrade to open it`, 'newer-schema');
     }
     for (const step of MIGRATIONS.slice(current)) db.exec(step);
+    // Runs and attestations recorded before the chain existed join it now, once.
+    if (current > 0 && current < AUDIT_VERSION) adoptExisting(db, new Date(ctx.clock.now()).toISOString());
     if (row === undefined) db.prepare('INSERT INTO schema_version (version) VALUES (?)').run(MIGRATIONS.length);
     else if (current < MIGRATIONS.length) db.prepare('UPDATE schema_version SET version = ?').run(MIGRATIONS.length);
   }).immediate();
@@ -180,6 +183,10 @@ export async function openWriter(ctx: FaultContext, file: string, options: Write
       // Judged before anything is written: setting the journal mode would write another program's file.
       const version = await withRetry(ctx, 'open', () => inspect(ctx, db));
       await withRetry(ctx, 'open', () => db.pragma('journal_mode = WAL'));
+      // Under WAL, NORMAL syncs at checkpoints, not at every commit: a power cut may lose the last
+      // commits, but never a commit without those before it (the log is replayed in order), so a
+      // result is still on disk before the decision of its run.
+      db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       if (version < MIGRATIONS.length) await withRetry(ctx, 'open', () => migrate(ctx, db));
     } catch (error) {

@@ -4,14 +4,16 @@
 import type Database from 'better-sqlite3';
 import type { Attestation, ItemResult, NewAttestation } from '../model.js';
 import { systemClock } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
 import { StoreError } from './errors.js';
 import { idGenerator } from './id.js';
 import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
-import { asOf, resultColumns, toAttestation, toRecord, toResult, toSummary } from './schema.js';
+import { asOf, AUDIT_VERSION, resultColumns, WRITE_SQL, toAttestation, toRecord, toResult, toSummary } from './schema.js';
 import type { ResultRow, RunRow } from './schema.js';
 import { failed, withRetry } from './sqlite-faults.js';
 import type { FaultContext } from './sqlite-faults.js';
 import { openReader, openWriter } from './sqlite-file.js';
+import { sqliteAuditReads, sqliteChain } from './sqlite-chain.js';
 import type { Connection } from './sqlite-file.js';
 import type { LatestResult, NewRun, OpenStoreOptions, RunEnd, RunQuery, Store } from './types.js';
 
@@ -89,6 +91,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
 
 /** Records as aborted, finished at their last heartbeat, the running runs whose lease lapsed: their process was killed. */
 async function endLapsedRuns(db: Database.Database, ctx: FaultContext, leaseMs: number): Promise<void> {
+  const chain = sqliteChain(db);
   const now = ctx.clock.now();
   const running = await withRetry(ctx, 'open', () =>
     db.prepare<[], { id: string; beat: string }>("SELECT id, COALESCE(heartbeat_at, started_at) AS beat FROM runs WHERE status = 'running'").all(),
@@ -97,11 +100,12 @@ async function endLapsedRuns(db: Database.Database, ctx: FaultContext, leaseMs: 
   if (lapsed.length === 0) return;
   // Only if the heartbeat is still the one judged: a run renewed meanwhile is alive.
   const abort = db.prepare(
-    "UPDATE runs SET status = 'aborted', finished_at = ? WHERE id = ? AND status = 'running' AND COALESCE(heartbeat_at, started_at) = ?",
+    WRITE_SQL.abortLapsed,
   );
   await withRetry(ctx, 'open', () =>
     db.transaction(() => {
-      for (const r of lapsed) abort.run(r.beat, r.id, r.beat);
+      const at = new Date(now).toISOString();
+      for (const r of lapsed) if (abort.run(r.beat, r.id, r.beat).changes === 1) chain.run(r.id, 'run-end', at, { lapsed: true });
     }).immediate(),
   );
 }
@@ -142,39 +146,38 @@ function prepareReads(db: Database.Database, version: number) {
           )
         : undefined,
     attestations: db.prepare<[string], { id: string; body: string }>('SELECT id, body FROM attestations WHERE gate = ? ORDER BY id'),
+    audit: version >= AUDIT_VERSION ? sqliteAuditReads(db) : undefined,
   };
 }
 
 /** The writes, as transactions that take the write lock up front. */
-function prepareWrites(db: Database.Database, location: string) {
+function prepareWrites(db: Database.Database, location: string, clock: Clock) {
+  const chain = sqliteChain(db);
+  const at = (): string => new Date(clock.now()).toISOString();
   const insertRun = db.prepare(
-    "INSERT INTO runs (id, gate, env, command, release_id, selection, config_hash, status, started_at, heartbeat_at, pid, host) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+    WRITE_SQL.insertRun,
   );
-  const runStatus = db.prepare<[string], { status: RunRow['status'] }>('SELECT status FROM runs WHERE id = ?');
+  const runStatus = db.prepare<[string], { status: RunRow['status']; gate: string }>('SELECT status, gate FROM runs WHERE id = ?');
   // A result keeps the position of its first save; saving it again replaces its content.
   const upsertResult = db.prepare(
-    `INSERT INTO results (run_id, item_id, seq, tier, status, message, evidence, duration_ms, attempts, definition)
-     VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM results WHERE run_id = ?), ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (run_id, item_id) DO UPDATE SET
-       tier = excluded.tier, status = excluded.status, message = excluded.message,
-       evidence = excluded.evidence, duration_ms = excluded.duration_ms, attempts = excluded.attempts,
-       definition = excluded.definition`,
+    WRITE_SQL.upsertResult,
   );
   const finishRun = db.prepare(
-    "UPDATE runs SET status = ?, finished_at = ?, verdict = ?, readiness = ?, decision = ?, stages = ? WHERE id = ? AND status = 'running'",
+    WRITE_SQL.finishRun,
   );
-  const renew = db.prepare("UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'");
-  const insertAttestation = db.prepare('INSERT INTO attestations (id, gate, kind, release_id, at, body) VALUES (?, ?, ?, ?, ?, ?)');
+  const renew = db.prepare(WRITE_SQL.renew);
+  const insertAttestation = db.prepare(WRITE_SQL.insertAttestation);
 
   const refused = (kind: 'run-ended' | 'unknown-run', reason: string): StoreError =>
     new StoreError(`${failed('record', location)}: ${reason}`, { kind, location });
 
-  /** The run's status, or a rejection naming the unknown run. */
-  function statusOf(runId: string): RunRow['status'] {
+  /** The run's status and gate, or a rejection naming the unknown run. */
+  function runOf(runId: string): { status: RunRow['status']; gate: string } {
     const row = runStatus.get(runId);
     if (row === undefined) throw refused('unknown-run', `unknown run ${runId}`);
-    return row.status;
+    return row;
   }
+  const statusOf = (runId: string): RunRow['status'] => runOf(runId).status;
 
   // Writes take the write lock up front (IMMEDIATE): a deferred transaction that reads first and
   // then writes can fail at once with SQLITE_BUSY when another process committed in between,
@@ -182,6 +185,7 @@ function prepareWrites(db: Database.Database, location: string) {
   return {
     beginRun: db.transaction((id: string, run: NewRun) => {
       insertRun.run(id, run.gate, run.env, run.command, run.release, JSON.stringify(run.selection), run.configHash, run.startedAt, run.startedAt, run.pid ?? null, run.host ?? null);
+      chain.run(id, 'run-begin', at());
     }),
     heartbeat: db.transaction((runId: string, at: string) => {
       if (renew.run(at, runId).changes === 1) return;
@@ -189,9 +193,10 @@ function prepareWrites(db: Database.Database, location: string) {
       throw refused('run-ended', `run ${runId} is ${status}: its lease can no longer be renewed`);
     }),
     saveResult: db.transaction((runId: string, result: ItemResult) => {
-      const status = statusOf(runId);
+      const { status, gate } = runOf(runId);
       if (status !== 'running') throw refused('run-ended', `run ${runId} is ${status}: its results can no longer change`);
       upsertResult.run(runId, result.id, runId, ...resultColumns(result));
+      chain.result(gate, runId, result.id, at());
     }),
     endRun: db.transaction((runId: string, end: RunEnd) => {
       const status = statusOf(runId);
@@ -202,9 +207,11 @@ function prepareWrites(db: Database.Database, location: string) {
       const decision = end.status === 'completed' ? end.decision : undefined;
       const stages = end.stages ? JSON.stringify(end.stages) : null;
       finishRun.run(end.status, end.finishedAt, decision?.verdict ?? null, decision?.readiness ?? null, decision ? JSON.stringify(decision) : null, stages, runId);
+      chain.run(runId, 'run-end', at());
     }),
     addAttestation: db.transaction((a: Attestation) => {
       insertAttestation.run(a.id, a.gate, a.kind, a.release, a.at, JSON.stringify(a));
+      chain.attestation(a.id, at());
     }),
   };
 }
@@ -216,7 +223,7 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
   const nextId = idGenerator();
   // A read-only connection may move to a fresher database between operations: statements per database.
   const prepared = new WeakMap<Database.Database, Reads>();
-  const writes = conn.writable ? prepareWrites(conn.current().db, ctx.location) : undefined;
+  const writes = conn.writable ? prepareWrites(conn.current().db, ctx.location, ctx.clock) : undefined;
 
   // Rows are mapped inside: a stored value that no longer parses is a store fault too.
   const read = <T>(fn: (r: Reads) => T): Promise<T> =>
@@ -285,6 +292,23 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
 
     async listAttestations(gate: string) {
       return read((r) => r.attestations.all(gate).map(toAttestation));
+    },
+
+    // A store from before the audit chain, read without migrating it, has no chain yet.
+    async auditGates() {
+      return read((r) => r.audit?.auditGates() ?? []);
+    },
+
+    async auditHead(gate: string) {
+      return read((r) => r.audit?.auditHead(gate));
+    },
+
+    async auditEntries(gate: string, afterSeq: number, limit: number) {
+      return read((r) => r.audit?.auditEntries(gate, afterSeq, limit) ?? []);
+    },
+
+    async rowDigests(gate: string) {
+      return read((r) => r.audit?.rowDigests(gate) ?? new Map<string, string>());
     },
 
     async close() {

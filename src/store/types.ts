@@ -3,6 +3,9 @@
 // rejects with a StoreError (errors.ts), never with the driver's own error.
 import type { Attestation, Decision, ItemResult, NewAttestation, RunRecord, RunSelection, StageReport, Verdict } from '../model.js';
 import type { Clock } from '../util/clock.js';
+import type { AuditLog } from './audit.js';
+
+export type { AuditEntry, AuditLog, ChainHead } from './audit.js';
 
 /** What is known when a run starts. `pid` and `host` are kept for the record only: a killed run is found by its lapsed lease, not by them. */
 export interface NewRun {
@@ -63,8 +66,8 @@ export interface LatestResult extends ItemResult {
   runId: string;
 }
 
-/** Runs with their results and decisions, and the append-only sign-offs and waivers of each gate. */
-export interface Store {
+/** Runs with their results and decisions. */
+export interface RunStore {
   /** Records a run as `running`, its heartbeat at `startedAt`; returns its id, which sorts by creation time. */
   beginRun(run: NewRun): Promise<string>;
   /**
@@ -86,9 +89,22 @@ export interface Store {
    * (a partial run updates only the items it ran), in no particular order.
    */
   latestResults(q: { gate: string; release: string; env: string }): Promise<LatestResult[]>;
+}
+
+/** The append-only sign-offs, waivers and revocations of each gate. */
+export interface AttestationLog {
   /** Appends a sign-off, a waiver or a revocation and returns it with its id; nothing is ever updated or deleted. */
   addAttestation(a: NewAttestation): Promise<Attestation>;
   /** The gate's attestations, oldest (first added) first. */
   listAttestations(gate: string): Promise<Attestation[]>;
+}
+
+/**
+ * A store is composed of what it keeps: runs and results, the attestation log and the audit chain
+ * that covers both (every write to the first two appends to it in the same transaction). The
+ * watch's state (next) joins as a part of its own. Each part has a contract suite (contract.ts,
+ * audit-contract.ts) run against SQLite and PostgreSQL.
+ */
+export interface Store extends RunStore, AttestationLog, AuditLog {
   close(): Promise<void>;
 }

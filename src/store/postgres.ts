@@ -1,0 +1,407 @@
+// The PostgreSQL store: one database for a team (CI jobs, laptops, the watcher, the dashboard).
+// Same tables and migrations as SQLite (schema.ts); each write is one transaction that holds its
+// run's row and its gate's chain head (SELECT ... FOR UPDATE) until it commits, so concurrent
+// writers on many hosts never interleave a run's results or fork a gate's audit chain.
+import pg from 'pg';
+import type { PoolClient } from 'pg';
+import type { Attestation, ItemResult, NewAttestation } from '../model.js';
+import { systemClock } from '../util/clock.js';
+import type { Clock } from '../util/clock.js';
+import { attestationRef, nextEntry, resultRef, rowDigest, runRef } from './audit.js';
+import type { AuditEntry, ChainHead, EntryKind } from './audit.js';
+import { StoreError } from './errors.js';
+import type { StoreFaultKind } from './errors.js';
+import { idGenerator } from './id.js';
+import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
+import { asOf, attestationData, CHAIN_SQL, MIGRATIONS, refOf, resultColumns, resultData, runData, toAttestation, toRecord, toResult, toSummary, WRITE_SQL } from './schema.js';
+import type { ResultRow, RunRow } from './schema.js';
+import type { Doing } from './sqlite-faults.js';
+import { failed } from './sqlite-faults.js';
+import type { LatestResult, NewRun, OpenStoreOptions, RunQuery, RunEnd, Store } from './types.js';
+
+const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
+/** Any key, the same in every gonogo: migrations hold it so that two openers never both migrate. */
+const MIGRATION_LOCK = 7_460_611;
+
+/** `?` placeholders numbered as PostgreSQL wants them ($1, $2...); the shared SQL has no `?` in literals. */
+export function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/** The URL as it may be shown: never its password. */
+export function safeLocation(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '';
+    return u.toString().replace(/^(postgres(?:ql)?:\/\/[^:@/]*):?@/i, '$1@');
+  } catch {
+    return 'the PostgreSQL URL (unparseable)';
+  }
+}
+
+const RUN_COLUMNS = 'id, gate, env, command, config_hash, status, started_at, finished_at, verdict, readiness, decision, heartbeat_at, release_id, selection, stages';
+const RESULT_COLUMNS = 'item_id, tier, status, message, evidence, duration_ms, attempts, definition';
+
+/** What a PostgreSQL error (SQLSTATE) or a network error means for a store. */
+function classify(error: unknown): { kind: StoreFaultKind; reason: string } {
+  const text = error instanceof Error ? error.message : String(error);
+  const code = error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return { kind: 'unreachable', reason: 'connection refused (is PostgreSQL running and listening at that host and port?)' };
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return { kind: 'unreachable', reason: `host not found (${text})` };
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ECONNRESET':
+    case 'ENOENT': // a unix socket that is not there
+      return { kind: 'unreachable', reason: `${text} (is PostgreSQL running there?)` };
+    case '28P01':
+    case '28000':
+      return { kind: 'auth', reason: `${text} (check the user and password in the URL, or PGPASSWORD)` };
+    case '3D000':
+      return { kind: 'unreachable', reason: `${text} (create it first: createdb)` };
+    case '55P03':
+    case '40P01':
+    case '40001':
+      return { kind: 'locked', reason: `${text} (another writer held the lock too long)` };
+    case '53100':
+      return { kind: 'full', reason: text };
+    case '25006':
+    case '42501':
+      return { kind: 'read-only', reason: text };
+    case 'XX001':
+    case 'XX002':
+      return { kind: 'corrupt', reason: text };
+    default:
+      break;
+  }
+  if (/timeout exceeded when trying to connect|Connection terminated/i.test(text)) return { kind: 'unreachable', reason: `${text} (is PostgreSQL reachable?)` };
+  return { kind: 'other', reason: text };
+}
+
+function pgError(doing: Doing, location: string, error: unknown): StoreError {
+  if (error instanceof StoreError) return error;
+  const { kind, reason } = classify(error);
+  return new StoreError(`${failed(doing, location)}: ${reason}`, { kind, location, cause: error });
+}
+
+type Query = <R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<R[]>;
+type RawQuery = (sql: string, params?: unknown[]) => Promise<unknown[][]>;
+
+function queries(client: PoolClient): { q: Query; raw: RawQuery } {
+  return {
+    q: async (sql, params = []) => (await client.query(numbered(sql), params)).rows,
+    raw: async (sql, params = []) => (await client.query({ text: numbered(sql), values: params, rowMode: 'array' })).rows,
+  };
+}
+
+/** Appends the entry for a row a write just made, holding the gate's head row until the commit. */
+async function appendEntry(c: { q: Query; raw: RawQuery }, gate: string, kind: EntryKind, ref: string, at: string, data: Record<string, unknown>, row: unknown[]): Promise<void> {
+  await c.q(CHAIN_SQL.initHead, [gate]);
+  const [head] = await c.q<ChainHead>(`${CHAIN_SQL.head} FOR UPDATE`, [gate]);
+  const entry = nextEntry(head, { gate, kind, ref, at, data, row });
+  await c.q(CHAIN_SQL.insertEntry, [entry.gate, entry.seq, entry.ref, entry.body, entry.prev, entry.hash]);
+  await c.q(CHAIN_SQL.moveHead, [entry.seq, entry.hash, gate]);
+}
+
+async function chainRun(c: { q: Query; raw: RawQuery }, runId: string, kind: 'run-begin' | 'run-end', at: string, extra: Record<string, unknown> = {}): Promise<void> {
+  const [row] = await c.raw(CHAIN_SQL.runRow, [runId]);
+  await appendEntry(c, String(row[1]), kind, runRef(runId), at, { ...runData(row), ...extra }, row);
+}
+
+function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new RangeError(`openStore: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, got ${value}`);
+  return value;
+}
+
+function isoTime(what: string, value: string): void {
+  if (!Number.isFinite(Date.parse(value))) throw new RangeError(`${what} must be an ISO 8601 date-time, got ${JSON.stringify(value)}`);
+}
+
+/** Options of a PostgreSQL store beyond those every store has. */
+export interface PostgresStoreOptions extends OpenStoreOptions {
+  /** Connections this process may hold at once (default 4: a gate writes from one process, a little in parallel). */
+  maxConnections?: number;
+}
+
+/**
+ * Opens the PostgreSQL store at `url`. Read-write applies the migrations it lacks (one
+ * transaction each, under an advisory lock) and ends as aborted every running run whose lease
+ * lapsed, wherever it ran. Read-only changes nothing; a database without gonogo's tables reads as
+ * an empty store.
+ */
+export async function openPostgresStore(url: string, options: PostgresStoreOptions = {}): Promise<Store> {
+  const location = safeLocation(url);
+  const leaseMs = positive('leaseMs', options.leaseMs, DEFAULT_LEASE_MS);
+  const lockTimeoutMs = positive('lockTimeoutMs', options.lockTimeoutMs, DEFAULT_LOCK_TIMEOUT_MS, true);
+  const clock = options.clock ?? systemClock;
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.maxConnections ?? 4,
+    connectionTimeoutMillis: Math.max(1000, lockTimeoutMs),
+    application_name: 'gonogo',
+    // A writer waits this long for another's row lock, then fails as `locked`.
+    lock_timeout: Math.max(1, lockTimeoutMs),
+  });
+  // An idle connection that the server drops must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  try {
+    const version = options.readonly ? await schemaVersion(pool) : await migrate(pool);
+    if (version > MIGRATIONS.length) {
+      throw new StoreError(`${failed('open', location)}: it has store schema version ${version}, but this gonogo knows versions up to ${MIGRATIONS.length}: it was written by a newer gonogo, upgrade to open it`, { kind: 'newer-schema', location });
+    }
+    if (!options.readonly) await endLapsedRuns(pool, clock, leaseMs);
+    return postgresStore(pool, { location, clock, leaseMs, readonly: options.readonly ?? false, empty: version === 0 });
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw pgError('open', location, error);
+  }
+}
+
+/** The schema version, 0 for a database without gonogo's tables. */
+async function schemaVersion(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ present: boolean }>("SELECT to_regclass('schema_version') IS NOT NULL AS present");
+  if (!rows[0].present) return 0;
+  const got = await pool.query<{ version: number }>('SELECT version FROM schema_version');
+  return got.rows[0]?.version ?? 0;
+}
+
+/** Applies each missing step in a transaction of its own, under an advisory lock held by that transaction. */
+async function migrate(pool: pg.Pool): Promise<number> {
+  for (;;) {
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+      const { rows } = await client.query<{ version: number }>('SELECT version FROM schema_version');
+      const current = rows[0]?.version ?? 0;
+      if (current >= MIGRATIONS.length) {
+        await client.query('COMMIT');
+        return current;
+      }
+      await client.query(MIGRATIONS[current]);
+      if (rows.length === 0) await client.query('INSERT INTO schema_version (version) VALUES ($1)', [current + 1]);
+      else await client.query('UPDATE schema_version SET version = $1', [current + 1]);
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+}
+
+/** One transaction on one connection; rolled back on any failure. */
+async function inTransaction<T>(pool: pg.Pool, begin: string, fn: (c: { q: Query; raw: RawQuery }) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query(begin);
+    const result = await fn(queries(client));
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function endLapsedRuns(pool: pg.Pool, clock: Clock, leaseMs: number): Promise<void> {
+  const now = clock.now();
+  const { rows } = await pool.query<{ id: string; beat: string }>("SELECT id, COALESCE(heartbeat_at, started_at) AS beat FROM runs WHERE status = 'running'");
+  const at = new Date(now).toISOString();
+  for (const r of rows.filter((row) => leaseLapsed(row.beat, now, leaseMs))) {
+    await inTransaction(pool, 'BEGIN', async (c) => {
+      const changed = await c.q(`${WRITE_SQL.abortLapsed} RETURNING id`, [r.beat, r.id, r.beat]);
+      if (changed.length === 1) await chainRun(c, r.id, 'run-end', at, { lapsed: true });
+    });
+  }
+}
+
+interface Ctx {
+  location: string;
+  clock: Clock;
+  leaseMs: number;
+  readonly: boolean;
+  /** A read-only store over a database without gonogo's tables: every read is empty. */
+  empty: boolean;
+}
+
+function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
+  const nextId = idGenerator();
+  const { location } = ctx;
+  const at = (): string => new Date(ctx.clock.now()).toISOString();
+  const now = (row: RunRow): RunRow => asOf(row, ctx.clock.now(), ctx.leaseMs);
+
+  const refused = (kind: 'run-ended' | 'unknown-run', reason: string): StoreError => new StoreError(`${failed('record', location)}: ${reason}`, { kind, location });
+
+  // This process's writes go one at a time, in the order they were asked for, as on SQLite: a
+  // run's results keep the order they were saved in, whichever connection is free first.
+  let queue: Promise<unknown> = Promise.resolve();
+  const write = async <T>(fn: (c: { q: Query; raw: RawQuery }) => Promise<T>): Promise<T> => {
+    if (ctx.readonly) throw new StoreError(`${failed('record', location)}: the store was opened read-only`, { kind: 'read-only', location });
+    const done = queue.then(async () => {
+      try {
+        return await inTransaction(pool, 'BEGIN', fn);
+      } catch (error) {
+        throw pgError('record', location, error);
+      }
+    });
+    queue = done.catch(() => undefined);
+    return done;
+  };
+
+  const read = async <T>(fn: (c: { q: Query; raw: RawQuery }) => Promise<T>, empty: T): Promise<T> => {
+    if (ctx.empty) return empty;
+    try {
+      // One snapshot for every statement of the read.
+      return await inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn);
+    } catch (error) {
+      throw pgError('read', location, error);
+    }
+  };
+
+  /** Locks the run's row for the rest of the transaction; rejects for an unknown run. */
+  async function lockRun(c: { q: Query }, runId: string): Promise<{ status: RunRow['status']; gate: string }> {
+    const [row] = await c.q<{ status: RunRow['status']; gate: string }>('SELECT status, gate FROM runs WHERE id = ? FOR UPDATE', [runId]);
+    if (row === undefined) throw refused('unknown-run', `unknown run ${runId}`);
+    return row;
+  }
+
+  return {
+    async beginRun(run: NewRun) {
+      isoTime('beginRun: startedAt', run.startedAt);
+      const id = nextId();
+      await write(async (c) => {
+        await c.q(WRITE_SQL.insertRun, [id, run.gate, run.env, run.command, run.release, JSON.stringify(run.selection), run.configHash, run.startedAt, run.startedAt, run.pid ?? null, run.host ?? null]);
+        await chainRun(c, id, 'run-begin', at());
+      });
+      return id;
+    },
+
+    async heartbeat(runId: string, beat: string) {
+      isoTime('heartbeat: at', beat);
+      await write(async (c) => {
+        const renewed = await c.q(`${WRITE_SQL.renew} RETURNING id`, [beat, runId]);
+        if (renewed.length === 1) return;
+        const { status } = await lockRun(c, runId);
+        throw refused('run-ended', `run ${runId} is ${status}: its lease can no longer be renewed`);
+      });
+    },
+
+    async saveResult(runId: string, result: ItemResult) {
+      await write(async (c) => {
+        const { status, gate } = await lockRun(c, runId);
+        if (status !== 'running') throw refused('run-ended', `run ${runId} is ${status}: its results can no longer change`);
+        await c.q(WRITE_SQL.upsertResult, [runId, result.id, runId, ...resultColumns(result)]);
+        const [row] = await c.raw(CHAIN_SQL.resultRow, [runId, result.id]);
+        await appendEntry(c, gate, 'result', resultRef(runId, result.id), at(), resultData(row), row);
+      });
+    },
+
+    async endRun(runId: string, end: RunEnd) {
+      await write(async (c) => {
+        const { status } = await lockRun(c, runId);
+        if (status !== 'running') {
+          if (end.status === 'aborted') return;
+          throw refused('run-ended', `run ${runId} has already ended (${status}): it cannot be completed again`);
+        }
+        const decision = end.status === 'completed' ? end.decision : undefined;
+        const stages = end.stages ? JSON.stringify(end.stages) : null;
+        await c.q(WRITE_SQL.finishRun, [end.status, end.finishedAt, decision?.verdict ?? null, decision?.readiness ?? null, decision ? JSON.stringify(decision) : null, stages, runId]);
+        await chainRun(c, runId, 'run-end', at());
+      });
+    },
+
+    async getRun(id: string) {
+      return read(async (c) => {
+        const [row] = await c.q<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs WHERE id = ?`, [id]);
+        if (row === undefined) return undefined;
+        const results = await c.q<ResultRow>(`SELECT ${RESULT_COLUMNS} FROM results WHERE run_id = ? ORDER BY seq`, [id]);
+        return toRecord(now(row), results);
+      }, undefined);
+    },
+
+    async listRuns(q: RunQuery) {
+      if (q.limit !== undefined && !(Number.isInteger(q.limit) && q.limit >= 0)) {
+        throw new RangeError(`listRuns: limit must be a whole number >= 0, got ${q.limit}`);
+      }
+      const clauses: string[] = [];
+      const params: string[] = [];
+      for (const [column, value] of [['gate', q.gate], ['release_id', q.release], ['env', q.env]] as const) {
+        if (value === undefined) continue;
+        clauses.push(`${column} = ?`);
+        params.push(value);
+      }
+      const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
+      return read(async (c) => (await c.q<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs ${where} ORDER BY id DESC${q.limit !== undefined ? ` LIMIT ${q.limit}` : ''}`, params)).map((row) => toSummary(now(row))), []);
+    },
+
+    async latestResults(q: { gate: string; release: string; env: string }) {
+      return read(async (c) => {
+        const rows = await c.q<ResultRow & { run_id: string }>(
+          `SELECT res.run_id, ${RESULT_COLUMNS.split(', ').map((col) => `res.${col}`).join(', ')}
+           FROM results res JOIN runs r ON r.id = res.run_id
+           WHERE r.gate = ? AND r.release_id = ? AND r.env = ? AND r.status = 'completed'
+             AND NOT EXISTS (
+               SELECT 1 FROM results res2 JOIN runs r2 ON r2.id = res2.run_id
+               WHERE res2.item_id = res.item_id AND r2.gate = r.gate AND r2.release_id = r.release_id
+                 AND r2.env = r.env AND r2.status = 'completed' AND r2.id > r.id)`,
+          [q.gate, q.release, q.env],
+        );
+        return rows.map((row): LatestResult => ({ ...toResult(row), runId: row.run_id }));
+      }, []);
+    },
+
+    async addAttestation(a: NewAttestation) {
+      const stored: Attestation = { ...a, id: nextId() };
+      await write(async (c) => {
+        await c.q(WRITE_SQL.insertAttestation, [stored.id, stored.gate, stored.kind, stored.release, stored.at, JSON.stringify(stored)]);
+        const [row] = await c.raw(CHAIN_SQL.attestationRow, [stored.id]);
+        await appendEntry(c, stored.gate, 'attestation', attestationRef(stored.id), at(), attestationData(stored), row);
+      });
+      return stored;
+    },
+
+    async listAttestations(gate: string) {
+      return read(async (c) => (await c.q<{ id: string; body: string }>('SELECT id, body FROM attestations WHERE gate = ? ORDER BY id', [gate])).map(toAttestation), []);
+    },
+
+    async auditGates() {
+      return read(async (c) => (await c.q<{ gate: string }>(CHAIN_SQL.gates)).map((r) => r.gate), []);
+    },
+
+    async auditHead(gate: string) {
+      return read(async (c) => {
+        const [h] = await c.q<ChainHead>(CHAIN_SQL.head, [gate]);
+        return h === undefined || h.seq === 0 ? undefined : { seq: h.seq, hash: h.hash };
+      }, undefined);
+    },
+
+    async auditEntries(gate: string, afterSeq: number, limit: number) {
+      return read(async (c) => c.q<AuditEntry>(CHAIN_SQL.entries, [gate, afterSeq, limit]), []);
+    },
+
+    async rowDigests(gate: string) {
+      return read(async (c) => {
+        const out = new Map<string, string>();
+        for (const [sql, ref] of [[CHAIN_SQL.gateRuns, refOf.run], [CHAIN_SQL.gateResults, refOf.result], [CHAIN_SQL.gateAttestations, refOf.attestation]] as const) {
+          for (const row of await c.raw(sql, [gate])) out.set(ref(row), rowDigest(row));
+        }
+        return out;
+      }, new Map<string, string>());
+    },
+
+    async close() {
+      if (!pool.ended) await pool.end();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+// The audit chain on SQLite. Appending runs inside the caller's write transaction: SQLite's write
+// lock is held from its start (IMMEDIATE), so no other writer can read the same head and fork.
+import type Database from 'better-sqlite3';
+import { attestationRef, nextEntry, resultRef, rowDigest, runRef } from './audit.js';
+import type { AuditEntry, AuditLog, ChainHead, EntryKind } from './audit.js';
+import { attestationData, CHAIN_SQL, refOf, resultData, runData, toAttestation } from './schema.js';
+
+/** Appends entries for the rows a write just made, reading each row back as stored. */
+export interface SqliteChain {
+  run(runId: string, kind: 'run-begin' | 'run-end', at: string, extra?: Record<string, unknown>): void;
+  result(gate: string, runId: string, itemId: string, at: string): void;
+  attestation(id: string, at: string): void;
+}
+
+export function sqliteChain(db: Database.Database): SqliteChain {
+  const initHead = db.prepare(CHAIN_SQL.initHead);
+  const head = db.prepare<[string], ChainHead>(CHAIN_SQL.head);
+  const insert = db.prepare(CHAIN_SQL.insertEntry);
+  const move = db.prepare(CHAIN_SQL.moveHead);
+  const runRow = db.prepare<[string], unknown[]>(CHAIN_SQL.runRow).raw();
+  const resultRow = db.prepare<[string, string], unknown[]>(CHAIN_SQL.resultRow).raw();
+  const attestationRow = db.prepare<[string], unknown[]>(CHAIN_SQL.attestationRow).raw();
+
+  function append(gate: string, kind: EntryKind, ref: string, at: string, data: Record<string, unknown>, row: unknown[]): void {
+    initHead.run(gate);
+    const current = head.get(gate);
+    const entry = nextEntry(current, { gate, kind, ref, at, data, row });
+    insert.run(entry.gate, entry.seq, entry.ref, entry.body, entry.prev, entry.hash);
+    move.run(entry.seq, entry.hash, gate);
+  }
+
+  function must<T>(row: T | undefined, what: string): T {
+    if (row === undefined) throw new Error(`${what} vanished inside its own transaction`);
+    return row;
+  }
+
+  return {
+    run(runId, kind, at, extra = {}) {
+      const row = must(runRow.get(runId), `run ${runId}`);
+      append(String(row[1]), kind, runRef(runId), at, { ...runData(row), ...extra }, row);
+    },
+    result(gate, runId, itemId, at) {
+      const row = must(resultRow.get(runId, itemId), `result ${itemId}`);
+      append(gate, 'result', resultRef(runId, itemId), at, resultData(row), row);
+    },
+    attestation(id, at) {
+      const row = must(attestationRow.get(id), `attestation ${id}`);
+      append(String(row[1]), 'attestation', attestationRef(id), at, attestationData(toAttestation({ id, body: String(row[5]) })), row);
+    },
+  };
+}
+
+/**
+ * Puts the rows a store held before the chain existed into it (one entry each, marked adopted), in
+ * the migration's transaction: from then on they are covered like any other.
+ */
+export function adoptExisting(db: Database.Database, at: string): void {
+  const chain = sqliteChain(db);
+  const runs = db.prepare<[], { id: string; gate: string; status: string }>('SELECT id, gate, status FROM runs ORDER BY id').all();
+  const results = db.prepare<[string], { item_id: string }>('SELECT item_id FROM results WHERE run_id = ? ORDER BY seq');
+  for (const r of runs) {
+    chain.run(r.id, r.status === 'running' ? 'run-begin' : 'run-end', at, { adopted: true });
+    for (const res of results.all(r.id)) chain.result(r.gate, r.id, res.item_id, at);
+  }
+  for (const a of db.prepare<[], { id: string }>('SELECT id FROM attestations ORDER BY id').all()) chain.attestation(a.id, at);
+}
+
+/** The chain's reads on one SQLite database, synchronous (the store wraps them in its retries). */
+export type SyncAuditReads = { [K in keyof AuditLog]: (...args: Parameters<AuditLog[K]>) => Awaited<ReturnType<AuditLog[K]>> };
+
+export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
+  const head = db.prepare<[string], ChainHead>(CHAIN_SQL.head);
+  const entries = db.prepare<[string, number, number], AuditEntry>(CHAIN_SQL.entries);
+  const gates = db.prepare<[], string>(CHAIN_SQL.gates).pluck();
+  const digests = [
+    [db.prepare<[string], unknown[]>(CHAIN_SQL.gateRuns).raw(), refOf.run],
+    [db.prepare<[string], unknown[]>(CHAIN_SQL.gateResults).raw(), refOf.result],
+    [db.prepare<[string], unknown[]>(CHAIN_SQL.gateAttestations).raw(), refOf.attestation],
+  ] as const;
+  return {
+    auditGates() {
+      return gates.all();
+    },
+    auditHead(gate) {
+      const h = head.get(gate);
+      return h === undefined || h.seq === 0 ? undefined : { seq: h.seq, hash: h.hash };
+    },
+    auditEntries(gate, afterSeq, limit) {
+      return entries.all(gate, afterSeq, limit);
+    },
+    rowDigests(gate) {
+      const out = new Map<string, string>();
+      // One read transaction: the three tables as of one moment.
+      db.transaction(() => {
+        for (const [statement, ref] of digests) for (const row of statement.iterate(gate)) out.set(ref(row), rowDigest(row));
+      })();
+      return out;
+    },
+  };
+}
