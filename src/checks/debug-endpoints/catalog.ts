@@ -9,6 +9,7 @@
 import type { Severity } from '../_shared/probe.js';
 import { MAX_SCAN, linear } from '../../util/pattern.js';
 import type { Pattern } from '../../util/pattern.js';
+import { grownCatalog } from './grown.js';
 
 /** A response as a matcher sees it. */
 export interface Seen {
@@ -118,8 +119,8 @@ const secretKeyJson = all(/"[\w-]*(?:password|passwd|secret|api[_-]?key|private[
 
 const env = (path: string): Exposure => ({ path, what: 'environment file', severity: 'high', match: dotenv });
 
-/** The built-in list; `extra` in the config adds to it, `skip` removes from it. */
-export const CATALOG: readonly Exposure[] = [
+/** The first entries: the exposures every scanner knows. */
+const CORE: readonly Exposure[] = [
   // Secrets and configuration files.
   env('/.env'),
   env('/.env.local'),
@@ -220,6 +221,9 @@ export const CATALOG: readonly Exposure[] = [
   { path: '/bundle.js.map', what: 'source map', severity: 'low', match: sourceMap },
   { path: '/app.js.map', what: 'source map', severity: 'low', match: sourceMap },
 ];
+
+/** The built-in list (the core and the grown catalog); `extra` in the config adds to it, `skip` removes from it. */
+export const CATALOG: readonly Exposure[] = [...CORE, ...grownCatalog()];
 
 /** Markers of a debug toolbar or debugger rendered into an ordinary page. */
 export const PAGE_MARKERS: readonly { what: string; severity: Severity; pattern: Pattern }[] = [

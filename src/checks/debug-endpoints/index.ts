@@ -37,6 +37,8 @@ const options = z.strictObject({
   maxSourceMaps: z.number().int().min(0).max(20).default(5).describe('At most this many discovered source maps.'),
   concurrency: z.number().int().min(1).max(16).default(4).describe('Requests in flight at once.'),
   ...probeBudget,
+  // The catalog alone is a few hundred paths: the shared default of 100 would refuse the plan.
+  maxRequests: z.number().int().min(1).max(1000).default(400).describe('Most requests this probe may send (the catalog, two baselines, the page and its source maps).'),
 });
 
 type Options = z.output<typeof options>;
