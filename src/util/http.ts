@@ -1,4 +1,3 @@
-import { request as undiciRequest, Agent } from 'undici';
 import type { Dispatcher } from 'undici';
 
 /**
@@ -52,8 +51,19 @@ export interface HttpResponse {
 
 export class HttpCheckError extends Error {}
 
-// One shared agent: keep-alive connections across checks, no pipelining surprises.
-const defaultAgent = new Agent({ connections: 256, pipelining: 1, connect: { timeout: 10_000 } });
+/**
+ * A connection pool for one run (keep-alive connections across its checks, no pipelining
+ * surprises): the engine makes one per run and hands it to checks in their context. Loading the
+ * HTTP client waits for the first run that needs it, so commands that send nothing never load it.
+ */
+export async function createHttpAgent(): Promise<Dispatcher> {
+  const { Agent } = await import('undici');
+  return new Agent({ connections: 256, pipelining: 1, connect: { timeout: 10_000 } });
+}
+
+// For callers that pass no dispatcher (a check kind not yet taking the run's from its context):
+// created on first use, so the HTTP client is never loaded by a command that sends nothing.
+let fallbackAgent: Promise<Dispatcher> | undefined;
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -120,6 +130,8 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   let headers = req.headers;
   let body = req.body;
   const started = performance.now();
+  const { request: undiciRequest } = await import('undici');
+  const dispatcher = req.dispatcher ?? (await (fallbackAgent ??= createHttpAgent()));
   for (;;) {
     // undici would still open a connection for an already aborted signal: nothing is sent after an abort.
     if (req.signal.aborted) throw describeNetworkError(undefined, req.signal, url, 'before sending anything');
@@ -138,7 +150,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
         headers,
         body,
         signal: req.signal,
-        dispatcher: req.dispatcher ?? defaultAgent,
+        dispatcher,
         headersTimeout: 0,
         bodyTimeout: 0,
       });
