@@ -19,7 +19,8 @@ Exit codes:
   130  interrupted (Ctrl-C): the run is stored as aborted, never GO
 
 Environment:
-  GONOGO_STORE   where runs, sign-offs and waivers are kept (default .gonogo/gonogo.db beside the config)
+  GONOGO_STORE   where runs, sign-offs, waivers and the audit log are kept: a SQLite file (default
+                 .gonogo/gonogo.db beside the config) or postgres://user@host:5432/db for a team
   CI             plain progress lines instead of the live task list
   GITHUB_STEP_SUMMARY  when set, check and validate append a Markdown summary to it
 
@@ -65,7 +66,7 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     .description('A production go/no-go gate as code: runs the checklist, decides GO / GO WITH CONDITIONS / NO-GO by stated rules, keeps the record.')
     .version(version(), '-V, --version')
     .option('-c, --config <file>', 'config file', 'gonogo.yaml')
-    .option('--store <location>', 'store: a SQLite file path (default .gonogo/gonogo.db beside the config; env GONOGO_STORE)')
+    .option('--store <location>', 'store: a SQLite file path (default .gonogo/gonogo.db beside the config) or postgres://user@host:5432/db (env GONOGO_STORE)')
     .option('--max-config-bytes <n>', 'refuse a config file larger than this (default 5 MB)')
     .option('--release <id>', 'the release being decided (default: the git commit of the config\'s tree, short SHA with +dirty when tracked files changed; outside git, config- and the config hash)')
     .addHelpText('after', HELP_FOOTER)
@@ -197,6 +198,45 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     .action(async (o: { format: string; out?: string; env?: string }) => {
       const { cmdReport } = await import('./commands.js');
       code = await cmdReport(cli, globals(), o);
+    });
+
+  const audit = program.command('audit').description('the tamper-evident audit log: every run, result, decision and attestation, hash-chained per gate');
+  audit
+    .command('verify')
+    .description('walk the chain and compare it with the record: exit 0 "N entries, chain intact, head HASH", or 1 naming the first entry changed, deleted or inserted')
+    .option('--gate <name>', "the gate (default: the config's gate, or every gate in the store)")
+    .option('--expect-head <hash>', 'a head pinned earlier (gonogo audit head): also finds a removed tail')
+    .action(async (o: { gate?: string; expectHead?: string }) => {
+      const { cmdAuditVerify } = await import('./audit.js');
+      code = await cmdAuditVerify(cli, globals(), o);
+    });
+  audit
+    .command('head')
+    .description('print the hash of the last entry, to pin where the store\'s owner cannot rewrite it (a CI log, a git tag)')
+    .option('--gate <name>', "the gate (default: the config's gate, or every gate in the store)")
+    .action(async (o: { gate?: string }) => {
+      const { cmdAuditHead } = await import('./audit.js');
+      code = await cmdAuditHead(cli, globals(), o);
+    });
+  audit
+    .command('export')
+    .description('write the entries as JSON lines')
+    .option('--gate <name>', "the gate (default: the config's gate, or every gate in the store)")
+    .option('--since <entry|date>', 'from this entry number, or from entries made at or after this ISO date')
+    .action(async (o: { gate?: string; since?: string }) => {
+      const { cmdAuditExport } = await import('./audit.js');
+      code = await cmdAuditExport(cli, globals(), o);
+    });
+  program
+    .command('store')
+    .description("move the record between stores")
+    .command('copy')
+    .description('copy a SQLite store\'s whole history, audit log included, into an empty PostgreSQL database, and verify it there')
+    .requiredOption('--from <file>', 'the SQLite store file')
+    .requiredOption('--to <url>', 'postgres://user@host:5432/db')
+    .action(async (o: { from: string; to: string }) => {
+      const { cmdStoreCopy } = await import('./audit.js');
+      code = await cmdStoreCopy(cli, o);
     });
 
   program
