@@ -213,3 +213,26 @@ export async function verifyChain(log: AuditLog, gate: string, options: { expect
   if (first !== undefined) return { gate, entries, head: prev, intact: false, problem: first };
   return { gate, entries, head: prev, intact: true };
 }
+
+/**
+ * The gate's entries as JSON lines for an auditor: the stored fields with the body parsed, from
+ * entry `since.seq` on, or from the first entry made at or after `since.at`.
+ */
+export async function* exportEntries(log: AuditLog, gate: string, since: { seq?: number; at?: string } = {}): AsyncGenerator<string> {
+  let after = Math.max(0, (since.seq ?? 1) - 1);
+  for (;;) {
+    const batch = await log.auditEntries(gate, after, BATCH);
+    for (const e of batch) {
+      let entry: unknown;
+      try {
+        entry = JSON.parse(e.body);
+      } catch {
+        entry = e.body;
+      }
+      const at = typeof entry === 'object' && entry !== null && 'at' in entry ? String(entry.at) : '';
+      if (since.at === undefined || at >= since.at) yield canonicalJson({ gate: e.gate, seq: e.seq, ref: e.ref, entry, prev: e.prev, hash: e.hash });
+    }
+    if (batch.length < BATCH) return;
+    after = batch[batch.length - 1].seq;
+  }
+}

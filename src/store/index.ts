@@ -1,4 +1,5 @@
 import { openSqliteStore } from './sqlite.js';
+import type { CopyResult } from './copy.js';
 import type { OpenStoreOptions, Store } from './types.js';
 
 export type { NewRun, OpenStoreOptions, RunEnd, RunSummary, Store } from './types.js';
@@ -9,7 +10,8 @@ export type { KeepAlive } from './lease.js';
 export { DEFAULT_LOCK_TIMEOUT_MS, openSqliteStore } from './sqlite.js';
 export type { SqliteStoreOptions } from './sqlite.js';
 export type { PostgresStoreOptions } from './postgres.js';
-export { verifyChain } from './audit.js';
+export { exportEntries, verifyChain } from './audit.js';
+export type { CopyResult } from './copy.js';
 export type { ChainProblem, ChainReport } from './audit.js';
 
 /**
@@ -30,4 +32,10 @@ export async function openStore(location: string, options: OpenStoreOptions = {}
   if (scheme) throw new Error(`unsupported store location scheme "${scheme[1]}:": use a file path, sqlite:PATH or postgres://...`);
   if (file.trim() === '') throw new Error('the store location is empty: use a file path, sqlite:PATH or postgres://...');
   return openSqliteStore(file, options);
+}
+
+/** Copies a SQLite store's whole history (chains included) into an empty PostgreSQL database and verifies it there. */
+export async function copyStore(from: string, to: string): Promise<CopyResult> {
+  const copy = await import('./copy.js');
+  return copy.copyStore(from, to);
 }
