@@ -4,6 +4,7 @@ import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { postgresBinDir, requirePostgres, startCluster } from '../test-support/postgres.js';
 import type { PgCluster } from '../test-support/postgres.js';
+import { auditContract } from './audit-contract.js';
 import { newRun, rejectsAsStoreError, storeContract } from './contract.js';
 import { openStore } from './index.js';
 import { numbered, openPostgresStore, safeLocation } from './postgres.js';
@@ -23,6 +24,23 @@ if (postgresBinDir() === undefined) {
   storeContract('PostgreSQL', async () => {
     const url = await (await started()).createStore();
     return (options) => openPostgresStore(url, options);
+  });
+
+  auditContract('PostgreSQL', async () => {
+    const url = await (await started()).createStore();
+    return {
+      open: (options) => openPostgresStore(url, options),
+      async exec(sql) {
+        const { default: pg } = await import('pg');
+        const client = new pg.Client({ connectionString: url });
+        await client.connect();
+        try {
+          await client.query(sql);
+        } finally {
+          await client.end();
+        }
+      },
+    };
   });
 
   describe('PostgreSQL store', () => {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { fakeClock } from '../test-support/clock.js';
 import { requireProgram } from '../test-support/programs.js';
+import { auditContract } from './audit-contract.js';
 import { decision, itemResult, newRun, rejectsAsStoreError, storeContract, T0 } from './contract.js';
 import { StoreError } from './errors.js';
 import type { StoreFaultKind } from './errors.js';
@@ -35,6 +36,21 @@ after(() => {
 storeContract('SQLite file', async () => {
   const file = join(tempDir(), 'gonogo.db');
   return (options) => openSqliteStore(file, options);
+});
+
+auditContract('SQLite file', async () => {
+  const file = join(tempDir(), 'gonogo.db');
+  return {
+    open: (options) => openSqliteStore(file, options),
+    async exec(sql) {
+      const db = new Database(file);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    },
+  };
 });
 
 const childScript = fileURLToPath(new URL('./test-child.ts', import.meta.url));
