@@ -3,6 +3,8 @@ import type { Clock } from '../util/clock.js';
 import type { AuthConfig } from './_shared/auth.js';
 import type { HttpResponse } from '../util/http.js';
 import type { Reaper } from '../util/reaper.js';
+import type { Dispatcher } from 'undici';
+import type { Reach } from './kinds.js';
 
 /** What a check kind sees of the environment it runs against. */
 export interface TargetEnvironment {
@@ -52,6 +54,11 @@ export interface CheckContext {
    * exit) can end every one of them, including those that left their process group.
    */
   reaper?: Reaper;
+  /**
+   * The HTTP connection pool of this run (keep-alive connections shared by its checks), passed in
+   * so a long-running watcher or a test owns it; util/http's httpRequest takes it as `dispatcher`.
+   */
+  dispatcher?: Dispatcher;
 }
 
 /**
@@ -79,8 +86,15 @@ export interface CheckKind<S extends z.ZodObject = z.ZodObject> {
   /** Conditions used when the item gives no `expect:`. */
   defaultExpect: (options: z.output<S>) => string[];
   /**
-   * Host this check talks to, for the per-host limit. Without it, the environment's host is assumed
-   * (probes); a local kind (command, git, file) returns undefined.
+   * `remote` (the default): the kind talks to the target over the network, is counted against
+   * `perHost` and may only reach the target's origins. `local` (command, git, env, file): it works on
+   * this machine, is never throttled by `perHost` and is given no origins. The registry line
+   * (src/checks/kinds.ts) states it too, and wins.
+   */
+  reach?: Reach;
+  /**
+   * Host a remote check talks to, for the per-host limit (default: the environment's host). Ignored
+   * for a local kind.
    */
   host?: (options: z.output<S>, env: TargetEnvironment) => string | undefined;
   /**
@@ -119,6 +133,7 @@ export interface RegisteredKind {
   fields: readonly string[];
   exclusive: boolean;
   verbatim: readonly string[];
+  reach: Reach;
   defaultExpect(options: Record<string, unknown>): string[];
   host(options: Record<string, unknown>, env: TargetEnvironment): string | undefined;
   run(options: Record<string, unknown>, ctx: CheckContext): Promise<CheckOutcome>;
@@ -136,8 +151,12 @@ export function defineKind<S extends z.ZodObject>(kind: CheckKind<S>): Registere
     fields: kind.fields,
     exclusive: kind.exclusive ?? false,
     verbatim: kind.verbatim ?? [],
+    reach: kind.reach ?? 'remote',
     defaultExpect: (o) => kind.defaultExpect(kind.options.parse(o)),
-    host: (o, env) => (kind.host ? kind.host(kind.options.parse(o), env) : env.url ? new URL(env.url).host : undefined),
+    host: (o, env) => {
+      if (kind.reach === 'local') return undefined;
+      return kind.host ? kind.host(kind.options.parse(o), env) : env.url ? new URL(env.url).host : undefined;
+    },
     run: (o, ctx) => kind.run(kind.options.parse(o), ctx),
   };
 }

@@ -36,7 +36,7 @@ const ids = (findings: unknown, severity?: string) => (findings as Finding[]).fi
 
 // The leaky app's defects, each seen by one probe when nothing stands in the way.
 const probes: [string, RegisteredKind, Record<string, unknown>, string][] = [
-  ['debug-endpoints', debugEndpoints, { sourceMaps: false, maxRequests: 300 }, 'exposed:/.env'],
+  ['debug-endpoints', debugEndpoints, { sourceMaps: false }, 'exposed:/.env'],
   ['error-handling', errorHandling, { paths: ['/api/nothing-here', { path: '/api/notes', method: 'PATCH' }] }, 'leak.stack-trace'],
   ['cors', cors, { path: '/api/notes' }, 'cors.get.credentials'],
   ['auth-required', authRequired, { paths: ['/api/notes'] }, 'anonymous:GET /api/notes'],
@@ -73,7 +73,7 @@ test('the same app behind a limiter that asks to wait 1 s: probes wait as told a
 test('the hardened app behind the same limiter is quiet: waiting is not a finding', async (t) => {
   const clock = fakeClock();
   const server = await target(t, limiter(leakyApp({ hardened: true }), { limit: 5, windowMs: 1000, clock }));
-  const out = await drive(clock, debugEndpoints.run({ sourceMaps: false, maxRequests: 300 }, ctxOn(server.url, clock)));
+  const out = await drive(clock, debugEndpoints.run({ sourceMaps: false }, ctxOn(server.url, clock)));
   assert.equal(out.observations.high, 0);
   assert.equal(out.observations.medium, 0);
 });
@@ -87,7 +87,7 @@ test('a few unjudged answers under maxUnjudged are a note, not an error; a 503 w
     if (n === 3) return void res.writeHead(503, { 'retry-after': '3600' }).end('busy');
     app(req, res);
   });
-  const out = await drive(clock, debugEndpoints.run({ sourceMaps: false, maxRequests: 300 }, ctxOn(server.url, clock)));
+  const out = await drive(clock, debugEndpoints.run({ sourceMaps: false }, ctxOn(server.url, clock)));
   assert.deepEqual(ids(out.observations.findings, 'info').filter((id) => id.startsWith('probe.')), ['probe.unjudged']);
   assert.equal(out.observations.high, 0);
   assert.equal(isLimited({ status: 503, headers: {} }), false);
@@ -111,7 +111,7 @@ test('pace: requests start no closer than the rate allows', async (t) => {
 test('through the engine: a limited item is error with the evidence it gathered, never pass', async (t) => {
   const clock = fakeClock();
   const server = await target(t, limiter(leakyApp({ hardened: true }), { limit: 10, windowMs: 3_600_000, clock }));
-  const item = { id: 'SEC-DEBUG', title: 'debug endpoints', tier: 'critical', check: { kind: 'debug-endpoints', sourceMaps: false, maxRequests: 300 } } as unknown as ItemConfig;
+  const item = { id: 'SEC-DEBUG', title: 'debug endpoints', tier: 'critical', check: { kind: 'debug-endpoints', sourceMaps: false } } as unknown as ItemConfig;
   const conditions = ['high == 0', 'medium == 0'].map((c) => {
     const r = parseCondition(c, debugEndpoints.fields);
     assert.ok(r.ok);

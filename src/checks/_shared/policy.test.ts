@@ -39,7 +39,7 @@ test('a probe that errors keeps the exchanges it had and names the URL that fail
 test('ignore: an accepted finding leaves the counts but is reported with its reason; once expired it counts again', async (t) => {
   const s = await serve(leakyApp());
   t.after(s.close);
-  const base = { sourceMaps: false, maxRequests: 300 };
+  const base = { sourceMaps: false };
   const plain = (await debugEndpoints.run(base, testContext({ url: s.url }))).observations;
   assert.equal(plain.high, 1);
   const reason = 'dummy values only, removed in the next release';

@@ -322,6 +322,15 @@ export class ProbeClient {
       return await body();
     } catch (err) {
       if (err instanceof CheckError) throw err;
+      if (err instanceof UnjudgedAnswer) {
+        // A request the probe cannot do without (a baseline, the login, the control) was limited.
+        const statuses = [...new Set(this.givenUp.map((g) => g.split(' ').pop()))].join('/');
+        throw new CheckError(`could not verify: ${this.givenUp.length} of ${this.sent} answers were ${statuses} (rate limited), among them ${err.url}, which the probe needs`, {
+          exchanges: this.exchanges,
+          unjudged: this.givenUp,
+          failedUrl: err.url,
+        });
+      }
       const msg = err instanceof Error ? err.message : String(err);
       const failed = [...this.exchanges].reverse().find((e) => e.error !== undefined);
       const where = failed && !msg.includes(failed.url) ? ` (at ${failed.method} ${failed.url})` : '';
