@@ -6,6 +6,8 @@ import type { TargetEnvironment } from '../checks/types.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ItemConfig } from '../config/schema.js';
 import type { Attestation, Decision, ItemResult } from '../model.js';
+import { verifyChain } from '../store/audit.js';
+import type { ChainReport } from '../store/audit.js';
 import type { RunSummary, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
@@ -47,6 +49,8 @@ export interface GateState {
   attestations: AttestationView[];
   /** What attestations are bound to in this state: the run a decision sign-off must name, each stage's last run. */
   binding: Binding;
+  /** The gate's audit chain checked against the tables this state was read from: a forged row shows here at once. */
+  chain: ChainReport;
 }
 
 /** How a gate's state is computed: the config, the store, the release and the environment. */
@@ -95,10 +99,11 @@ export function bindingOf(runs: readonly RunSummary[], loaded: LoadedConfig, rel
 export async function gateState(o: StateOptions): Promise<GateState> {
   const { loaded, store, clock, release } = o;
   const env = targetEnvironment(loaded, o.envName);
-  const [runs, latest, attestations] = await Promise.all([
+  const [runs, latest, attestations, chain] = await Promise.all([
     store.listRuns({ gate: loaded.gate, release: release.id, env: env.name }),
     store.latestResults({ gate: loaded.gate, release: release.id, env: env.name }),
     store.listAttestations(loaded.gate).then((list) => (o.pending ? [...list, o.pending] : list)),
+    verifyChain(store, loaded.gate),
   ]);
   const binding = bindingOf(runs, loaded, release, env.name);
   const lastRun = runs.find((r) => r.status === 'completed');
@@ -131,5 +136,6 @@ export async function gateState(o: StateOptions): Promise<GateState> {
     configChanged: lastRun !== undefined && lastRun.configHash !== loaded.hash,
     attestations: views,
     binding,
+    chain,
   };
 }

@@ -41,6 +41,7 @@ export function renderStateText(state: GateState, items: readonly ItemConfig[], 
   } else {
     out.push(`Last run:   none for release ${state.release} (run \`gonogo check\`)`);
   }
+  if (!state.chain.intact) out.push(`Audit log:  BROKEN: ${state.chain.problem?.message ?? 'unknown problem'} (gonogo audit verify)`);
   if (state.configChanged) out.push(`Config:     changed since the last run${state.staleItems.length > 0 ? `: ${state.staleItems.length} item(s) must run again (${state.staleItems.slice(0, MAX_LISTED).join(', ')}${state.staleItems.length > MAX_LISTED ? ', …' : ''})` : ''}`);
   out.push('');
   out.push(`Blockers (${d.blockers.length}):`);
