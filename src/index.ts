@@ -2,9 +2,10 @@
 export { loadConfig, parseConfig, selectEnvironment, checkSecretValues, ConfigError, formatProblem, DEFAULT_MAX_CONFIG_BYTES } from './config/load.js';
 export type { LoadedConfig, LoadOptions, ConfigProblem, SecretRef } from './config/load.js';
 export { parseStrictDate } from './util/date.js';
-export { configSchema, jsonSchema } from './config/schema.js';
+export { configSchema, jsonSchema } from './config/json-schema.js';
+export { configSchemaFor } from './config/schema.js';
 export type { Config, ItemConfig, CheckConfig, StageConfig } from './config/schema.js';
-export { registry } from './checks/index.js';
+export { registry, loadKinds, KIND_NAMES } from './checks/index.js';
 export type { KindName } from './checks/index.js';
 export { defineKind } from './checks/types.js';
 export type { CheckKind, CheckContext, CheckOutcome, RegisteredKind, TargetEnvironment } from './checks/types.js';

@@ -2,10 +2,7 @@ import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { checkSecretValues, ConfigError, loadConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
-import { jsonSchemaText } from '../config/json-schema.js';
 import { checkUrl } from '../config/url.js';
-import { registry } from '../checks/index.js';
-import { configRedactor, runGate, selectItems } from '../engine/gate.js';
 import type { GateOutcome } from '../engine/gate.js';
 import { giveRevocation, giveSignoff, giveWaiver } from '../engine/attest.js';
 import type { AttestContext } from '../engine/attest.js';
@@ -18,18 +15,18 @@ import { openStore, StoreError } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { systemClock } from '../util/clock.js';
 import { parseStrictDate } from '../util/date.js';
-import { createReaper } from '../util/reaper.js';
-import { renderJson, stateDocument } from '../report/json.js';
-import { renderAnnotations } from '../report/annotations.js';
+import { Redactor } from '../util/redact.js';
+import { stateDocument } from '../report/json.js';
 import { renderStateText } from '../report/state-text.js';
-import { renderOutcomeText, VERDICT_LABEL } from '../report/text.js';
-import { renderJunit } from '../report/junit.js';
-import { renderReportMarkdown, renderRunMarkdown } from '../report/markdown.js';
+import { VERDICT_LABEL } from '../report/text.js';
+import { renderReportMarkdown } from '../report/markdown.js';
 import { EXIT, exitCodeFor, UsageError } from './exit.js';
-import { liveView } from './live.js';
 import type { RunCliOptions } from './main.js';
 import type { CliIo, Output } from './io.js';
 
+// Start-up is part of every command's cost: what only `check` and `validate` use (the engine, the
+// HTTP client, the live view, JUnit) is imported inside cmdRun, so `status`, `history`, `signoff`,
+// `waive` and `report` never load it; loading the config loads only the kinds it uses.
 
 export interface Globals {
   config: string;
@@ -71,7 +68,8 @@ async function load(g: Globals, cli: Cli): Promise<LoadedConfig> {
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new UsageError(`--max-config-bytes: expected a whole number of bytes, got ${JSON.stringify(g.maxConfigBytes)}`);
   }
   const loaded = await loadConfig(g.config, { maxBytes });
-  const redactor = configRedactor(loaded, cli.io.env);
+  // As the engine's configRedactor: the value of every `${VAR}` the config references.
+  const redactor = Redactor.of(loaded.secretRefs.map((r) => cli.io.env[r.name]).filter((v): v is string => v !== undefined && v !== ''));
   cli.out.redactor = redactor;
   cli.err.redactor = redactor;
   return loaded;
@@ -102,6 +100,16 @@ function list(value: string | undefined): string[] | undefined {
 }
 
 export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
+  const [{ runGate, selectItems }, { createReaper }, { liveView }, { renderJson }, { renderAnnotations }, { renderOutcomeText }, { renderRunMarkdown }] = await Promise.all([
+    import('../engine/gate.js'),
+    import('../util/reaper.js'),
+    import('./live.js'),
+    import('../report/json.js'),
+    import('../report/annotations.js'),
+    import('../report/text.js'),
+    import('../report/markdown.js'),
+  ]);
+  const renderJunit = o.format === 'junit' ? (await import('../report/junit.js')).renderJunit : undefined;
   const loaded = await load(o, cli);
   // A secret too short to redact is refused before anything is sent anywhere.
   const short = checkSecretValues(loaded, cli.io.env);
@@ -156,7 +164,7 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
       if (annotations) await (o.format === 'text' || o.out ? cli.out : cli.err).write(annotations);
     }
     const rendered =
-      o.format === 'json' ? renderJson(outcome, items) : o.format === 'junit' ? renderJunit(outcome, items) : o.format === 'markdown' ? renderRunMarkdown(outcome, items) : renderOutcomeText(outcome, items);
+      o.format === 'json' ? renderJson(outcome, items) : renderJunit ? renderJunit(outcome, items) : o.format === 'markdown' ? renderRunMarkdown(outcome, items) : renderOutcomeText(outcome, items);
     await emit(cli, rendered, o.out);
     if (o.out && o.format !== 'text') await cli.err.write(renderOutcomeText(outcome, items));
     const summary = cli.io.env.GITHUB_STEP_SUMMARY;
@@ -255,13 +263,15 @@ export async function cmdReport(cli: Cli, g: Globals, o: { format: string; out?:
 }
 
 export async function cmdSchema(cli: Cli): Promise<number> {
+  const { jsonSchemaText } = await import('../config/json-schema.js');
   await cli.out.write(jsonSchemaText());
   return EXIT.GO;
 }
 
 export async function cmdKinds(cli: Cli): Promise<number> {
+  const { loadKinds } = await import('../checks/kinds.js');
   const lines: string[] = [];
-  for (const kind of Object.values(registry)) {
+  for (const kind of Object.values(await loadKinds())) {
     lines.push(`${kind.name}: ${kind.description}`);
     const shape = kind.options.shape;
     for (const [name, schema] of Object.entries(shape)) lines.push(`  ${name}: ${schema.description ?? ''}`);

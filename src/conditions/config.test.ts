@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, formatProblem, parseConfig } from '../config/load.js';
+// parseConfig checks options against the kinds loaded: the registry loads them all.
+import '../checks/index.js';
 
 // The condition's first character is at line 13, column 12 (after `- '`).
 function config(condition: string): string {

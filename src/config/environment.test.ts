@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, formatProblem, parseConfig } from './load.js';
+// parseConfig checks options against the kinds loaded: the registry loads them all.
+import '../checks/index.js';
 import { resolveEnvironment } from './environment.js';
 
 const TEXT = `version: 1

@@ -4,9 +4,10 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isPair, isSeq, visit } from 'yaml';
 import type { Alias, Document, Node, Scalar } from 'yaml';
 import type { z } from 'zod';
-import { configSchema, KIND_NAMES } from './schema.js';
+import { configSchemaFor, KIND_NAMES } from './schema.js';
 import type { Config } from './schema.js';
-import { registry } from '../checks/index.js';
+import { loadedKinds, loadKinds } from '../checks/kinds.js';
+import type { KindTable } from '../checks/kinds.js';
 import { valueVariables } from '../checks/command/index.js';
 import { parseCondition, placeholdersOf } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
@@ -147,7 +148,9 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): { path: Path; mes
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => ({ path: [...path, key], key, message: `unknown key "${key}"` }));
   }
-  if (issue.code === 'invalid_union' && issue.discriminator === 'kind') {
+  // The same words whether the kinds' options are checked (a union on `kind`) or not (an enum of names).
+  const kindEnum = (issue.code === 'invalid_value' || issue.code === 'invalid_type') && path.at(-1) === 'kind' && path.at(-2) === 'check';
+  if ((issue.code === 'invalid_union' && issue.discriminator === 'kind') || kindEnum) {
     const kind = valueAt(raw, path);
     const message =
       kind === undefined
@@ -549,10 +552,9 @@ function hashOf(files: readonly SourceFile[]): string {
   return h.digest('hex');
 }
 
-/** The verbatim option paths of a raw check (`run.sh` for a command), for the checks that must skip them. */
-function verbatimOf(check: Record<string, unknown>): readonly string[] {
-  const kind = typeof check.kind === 'string' && Object.hasOwn(registry, check.kind) ? registry[check.kind as keyof typeof registry] : undefined;
-  return kind?.verbatim ?? [];
+/** The kind of a raw check, when it names one of `kinds`. */
+function kindOf(check: Record<string, unknown>, kinds: KindTable) {
+  return typeof check.kind === 'string' && Object.hasOwn(kinds, check.kind) ? kinds[check.kind] : undefined;
 }
 
 /**
@@ -562,20 +564,36 @@ function verbatimOf(check: Record<string, unknown>): readonly string[] {
  * with its file:line:column, and thrown together. A config that `extends` others needs them read:
  * use loadConfig.
  */
-export function parseConfig(source: string | Uint8Array, file: string): LoadedConfig {
+export function parseConfig(source: string | Uint8Array, file: string, kinds: KindTable = loadedKinds()): LoadedConfig {
   const src = parseFile(source, file);
   if (src.extends.length > 0) throw new ConfigError([src.locate.at(['extends'], 'extends: the files it names are read by loadConfig (gonogo check reads them); parseConfig takes one file')]);
-  return buildConfig([src]);
+  return buildConfig([src], kinds);
 }
 
-/** Validates the merged files and builds the loaded config. */
-function buildConfig(files: readonly SourceFile[]): LoadedConfig {
+/** The kind names the merged config's checks use (unknown names included: the schema reports them). */
+function usedKinds(raw: Record<string, unknown>): string[] {
+  return asArray(raw.items).flatMap((it) => {
+    const kind = asRecord(asRecord(it).check).kind;
+    return typeof kind === 'string' ? [kind] : [];
+  });
+}
+
+/**
+ * Validates the merged files and builds the loaded config: every check's options and conditions
+ * against its kind, which must be in `kinds` (loadConfig loads exactly the kinds the config uses).
+ * Options are always parsed by the kind's schema, never kept as written: the state of a release
+ * compares items by their parsed definition, so every command must see the same one.
+ */
+function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedConfig {
   const { raw, itemOrigins } = mergeSources(files);
   const sources = new Sources(files, itemOrigins);
   const rootFile = sources.root.file;
   const problems: ConfigProblem[] = [];
+  const missing = [...new Set(usedKinds(raw))].filter((k) => KIND_NAMES.some((n) => n === k) && !Object.hasOwn(checked, k));
+  // Only a library caller can get here (parseConfig before the kinds were loaded): loadConfig loads them.
+  if (missing.length > 0) throw new Error(`check kinds not loaded: ${missing.join(', ')} (use loadConfig, or await loadKinds() before parseConfig)`);
 
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchemaFor(checked).safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       for (const d of describeIssue(issue, raw)) problems.push(sources.at(d.path, d.message, 0, d.key));
@@ -606,7 +624,7 @@ function buildConfig(files: readonly SourceFile[]): LoadedConfig {
     if (item.check === undefined && item.manual !== true && Array.isArray(raw.items)) {
       problems.push(sources.at(['items', i], 'expected a "check" or "manual: true"'));
     }
-    const kind = typeof check.kind === 'string' && check.kind in registry ? registry[check.kind as keyof typeof registry] : undefined;
+    const kind = kindOf(check, checked);
     if (!kind) return;
     problems.push(...verbatimProblems(['items', i, 'check'], kind.verbatim, sources));
     const expect = check.expect;
@@ -652,7 +670,7 @@ function buildConfig(files: readonly SourceFile[]): LoadedConfig {
       at: (path, message) => problems.push(sources.at(path, message)),
       inString: (path, needle, nth, message) => problems.push(sources.inString(path, needle, nth, message)),
     },
-    verbatimOf,
+    (check) => kindOf(check, checked)?.verbatim ?? [],
   );
 
   // In file order: the root's problems after those of the files it extends.
@@ -736,7 +754,9 @@ async function readConfigBytes(file: string, maxBytes: number): Promise<Buffer> 
  * oversized file is a ConfigError too (at the `extends` entry naming it, for an extended file).
  */
 export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
-  return buildConfig(await readSources(file, opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES));
+  const files = await readSources(file, opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES);
+  // Only the kinds this config uses are loaded: a config of local checks never loads a probe.
+  return buildConfig(files, await loadKinds(usedKinds(mergeSources(files).raw)));
 }
 
 /**

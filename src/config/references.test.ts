@@ -6,6 +6,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, formatProblem, loadConfig, parseConfig } from './load.js';
+// parseConfig checks options against the kinds loaded: the registry loads them all.
+import '../checks/index.js';
 import { bindCondition, judge } from '../conditions/index.js';
 import { checkUrl } from './url.js';
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { registry } from '../checks/index.js';
-import type { KindName } from '../checks/index.js';
+import { KIND_NAMES, isKindName } from '../checks/kinds.js';
+import type { KindName, KindTable } from '../checks/kinds.js';
+import type { RegisteredKind } from '../checks/types.js';
 import { authSchema } from '../checks/_shared/auth.js';
 import { TIERS } from '../model.js';
 import { DURATION_PATTERN, MAX_DURATION_MS, readDuration } from '../util/duration.js';
@@ -46,9 +47,7 @@ function checkVariant(name: string, options: z.ZodObject, description: string) {
   return options.extend({ kind: z.literal(name), ...commonCheckFields }).describe(description);
 }
 
-const variants = Object.values(registry).map((k) => checkVariant(k.name, k.options, k.description));
-
-export const KIND_NAMES = Object.keys(registry);
+export { KIND_NAMES };
 
 /** A check as the engine sees it: the common fields typed, the kind's own options as parsed by its schema. */
 export interface CheckConfig {
@@ -60,23 +59,35 @@ export interface CheckConfig {
   [option: string]: unknown;
 }
 
-function isKindName(name: unknown): name is KindName {
-  return typeof name === 'string' && Object.hasOwn(registry, name);
+/** The parsed check's kind is a plain string to the compiler (kinds are runtime data); name it. */
+function named(c: Record<string, unknown>, ctx: { addIssue(issue: { code: 'custom'; message: string }): void }): CheckConfig {
+  const { kind, ...rest } = c;
+  if (!isKindName(kind)) {
+    ctx.addIssue({ code: 'custom', message: `unknown check kind ${JSON.stringify(kind)}` });
+    return z.NEVER;
+  }
+  return { ...rest, kind };
 }
 
-const [firstVariant, ...otherVariants] = variants;
-export const checkSchema = z
-  .discriminatedUnion('kind', [firstVariant, ...otherVariants])
-  // The registry is runtime data, so the parsed union's kind is a plain string to the compiler; name it.
-  .transform((c, ctx): CheckConfig => {
-    const { kind, ...rest } = c;
-    if (!isKindName(kind)) {
-      ctx.addIssue({ code: 'custom', message: `unknown check kind ${JSON.stringify(kind)}` });
-      return z.NEVER;
-    }
-    return { ...rest, kind };
-  })
-  .describe('An automated check: `kind` picks the check kind; the other fields are its options.');
+const DESCRIPTION = 'An automated check: `kind` picks the check kind; the other fields are its options.';
+
+/**
+ * The check schema for these kinds: each kind's own options, strictly. With none (a config whose
+ * checks name no known kind), the kind name is what is wrong, and is all that is checked.
+ */
+function checkSchemaFor(kinds: readonly RegisteredKind[] | undefined) {
+  if (!kinds || kinds.length === 0) {
+    return z
+      .looseObject({ kind: z.enum(KIND_NAMES), ...commonCheckFields })
+      .transform(named)
+      .describe(DESCRIPTION);
+  }
+  const [first, ...others] = kinds.map((k) => checkVariant(k.name, k.options, k.description));
+  return z
+    .discriminatedUnion('kind', [first, ...others])
+    .transform(named)
+    .describe(DESCRIPTION);
+}
 
 const estimate = z
   .strictObject({
@@ -86,7 +97,8 @@ const estimate = z
   })
   .describe('Hours of work left when the item is open: optimistic, likely, pessimistic.');
 
-export const itemSchema = z
+function itemSchemaFor(kinds: readonly RegisteredKind[] | undefined) {
+  return z
   .strictObject({
     id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'an id of letters, digits, dot, dash or underscore').describe('Unique id, e.g. SEC-001.'),
     title: z.string().min(1),
@@ -100,9 +112,10 @@ export const itemSchema = z
     description: z.string().optional(),
     manual: z.literal(true).optional().describe('Needs a person\'s sign-off instead of a check.'),
     signers: z.array(z.string()).optional().describe('Roles whose sign-off attests this manual item.'),
-    check: checkSchema.optional(),
+    check: checkSchemaFor(kinds).optional(),
   })
   .describe('One line of the checklist.');
+}
 
 const environmentSchema = z
   .object({
@@ -145,7 +158,8 @@ const stageSchema = z.strictObject({
   selfApproval: z.boolean().optional().describe('May the author of the release sign this stage (default true).'),
 });
 
-export const configSchema = z
+function buildConfigSchema(kinds: readonly RegisteredKind[] | undefined) {
+  return z
   .strictObject({
     $schema: z.string().optional(),
     version: z.literal(1).describe('Config format version.'),
@@ -181,15 +195,26 @@ export const configSchema = z
     people: z.record(z.string(), person).optional().describe('Who holds which role: when given, a person may attest only in the roles listed here.'),
     auth: authSchema.optional().describe('How probes log in as test users.'),
     stages: z.record(z.string(), z.array(stageSchema)).default({}).describe('Stage sets for `gonogo validate <set>`.'),
-    items: z.array(itemSchema).min(1),
+    items: z.array(itemSchemaFor(kinds)).min(1),
   })
   .describe('gonogo checklist as code.');
+}
 
-export type Config = z.output<typeof configSchema>;
-export type ItemConfig = z.output<typeof itemSchema>;
+export type Config = z.output<ReturnType<typeof buildConfigSchema>>;
+export type ItemConfig = z.output<ReturnType<typeof itemSchemaFor>>;
 export type StageConfig = z.output<typeof stageSchema>;
 
-/** The JSON Schema published for editors (`$schema`), generated from the zod schema. */
-export function jsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
+// Built once per set of kinds: a zod schema costs milliseconds to build, and a run loads one config.
+const built = new Map<string, ReturnType<typeof buildConfigSchema>>();
+
+/**
+ * The config schema checking the options of these kinds (every kind a config uses must be given);
+ * with none, kinds' options are not checked (see checkSchemaFor).
+ */
+export function configSchemaFor(kinds?: KindTable) {
+  const list = kinds ? KIND_NAMES.flatMap((n) => kinds[n] ?? []) : [];
+  const key = list.map((k) => k.name).join(',');
+  let schema = built.get(key);
+  if (!schema) built.set(key, (schema = buildConfigSchema(list)));
+  return schema;
 }

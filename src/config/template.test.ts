@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { ConfigError, formatProblem, parseConfig } from './load.js';
+// parseConfig checks options against the kinds loaded: the registry loads them all.
+import '../checks/index.js';
 import type { LoadedConfig } from './load.js';
 import { parseDuration } from '../util/duration.js';
 
