@@ -6,6 +6,8 @@ import startup from './startup.js';
 import memory from './memory.js';
 import securityStage from './security-stage.js';
 import regexGuard from './regex-guard.js';
+import auditVerify from './audit-verify.js';
+import storeGrowth from './store-growth.js';
 import { fixed, log } from './lib.js';
 import type { BenchResult } from './lib.js';
 
@@ -15,6 +17,8 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'memory (1,000 items)', run: memory },
   { name: 'security stage', run: securityStage },
   { name: 'regex guard', run: regexGuard },
+  { name: 'audit verify (1M entries)', run: auditVerify },
+  { name: 'store growth', run: storeGrowth },
 ];
 
 type Row = { result: BenchResult } | { name: string; error: string };
