@@ -11,6 +11,7 @@ import debugEndpoints from '../checks/debug-endpoints/index.js';
 import { testContext } from '../test-support/context.js';
 import { serve } from '../test-support/server.js';
 import { leakyApp } from '../test-support/fixtures/apps.js';
+import { skipAllBut } from '../test-support/fixtures/catalog.js';
 
 // The official SARIF 2.1.0 schema (draft-04), vendored: no network in tests.
 const schema: unknown = JSON.parse(readFileSync(new URL('./sarif-schema-2.1.0.json', import.meta.url), 'utf8'));
@@ -53,7 +54,7 @@ test('SARIF: one rule per finding id, severity as level, URL as location, eviden
   const app = await serve(leakyApp());
   t.after(app.close);
   const ignore = [{ finding: 'catch-all', reason: 'known SPA', until: '2099-12-31' }];
-  const probe = await debugEndpoints.run({ sourceMaps: false, maxRequests: 300, ignore }, testContext({ url: app.url }));
+  const probe = await debugEndpoints.run({ sourceMaps: false, ignore, skip: skipAllBut('/.env') }, testContext({ url: app.url }));
   const results = [
     result('SEC-DEBUG', 'fail', 'high == 0 failed', probe.evidence),
     result('HEALTH-01', 'fail', 'status == 200 failed (status = 503)', { url: `${app.url}/health`, status: 503 }),

@@ -9,6 +9,7 @@ import type { Finding, IgnoredFinding } from './probe.js';
 import { testContext } from '../../test-support/context.js';
 import { serve } from '../../test-support/server.js';
 import { bigBodyApp, leakyApp } from '../../test-support/fixtures/apps.js';
+import { skipAllBut } from '../../test-support/fixtures/catalog.js';
 
 const ids = (findings: unknown) => (findings as Finding[]).map((f) => f.id).sort();
 
@@ -39,7 +40,7 @@ test('a probe that errors keeps the exchanges it had and names the URL that fail
 test('ignore: an accepted finding leaves the counts but is reported with its reason; once expired it counts again', async (t) => {
   const s = await serve(leakyApp());
   t.after(s.close);
-  const base = { sourceMaps: false };
+  const base = { sourceMaps: false, skip: skipAllBut('/.env') };
   const plain = (await debugEndpoints.run(base, testContext({ url: s.url }))).observations;
   assert.equal(plain.high, 1);
   const reason = 'dummy values only, removed in the next release';
