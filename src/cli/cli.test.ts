@@ -77,6 +77,15 @@ test('cli: GO exits 0 and JSON carries decision, readiness, tiers, reasons and i
   assert.match(r.stderr, /✔ HEALTH-01/);
 });
 
+test('cli: --format sarif writes SARIF 2.1.0 with the failed item as a result', async () => {
+  const w = workspace(health('HEALTH-01', 'critical', '/broken'));
+  const r = await gonogo(w.dir, 'check', '-q', '--format', 'sarif');
+  assert.equal(r.code, 1, r.stderr);
+  const doc = JSON.parse(r.stdout);
+  assert.equal(doc.version, '2.1.0');
+  assert.ok(JSON.stringify(doc.runs[0].results).includes('HEALTH-01'));
+});
+
 test('cli: a failing critical item is NO-GO, exit 1, with the item and its observed value', async () => {
   const w = workspace(health('HEALTH-01', 'critical', '/broken'));
   const r = await gonogo(w.dir, 'check');

@@ -109,7 +109,8 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
     import('../report/text.js'),
     import('../report/markdown.js'),
   ]);
-  const renderJunit = o.format === 'junit' ? (await import('../report/junit.js')).renderJunit : undefined;
+  // The document formats that need a library of their own load only when asked for.
+  const renderDocument = o.format === 'junit' ? (await import('../report/junit.js')).renderJunit : o.format === 'sarif' ? (await import('../report/sarif.js')).renderSarif : undefined;
   const loaded = await load(o, cli);
   // A secret too short to redact is refused before anything is sent anywhere.
   const short = checkSecretValues(loaded, cli.io.env);
@@ -164,7 +165,7 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
       if (annotations) await (o.format === 'text' || o.out ? cli.out : cli.err).write(annotations);
     }
     const rendered =
-      o.format === 'json' ? renderJson(outcome, items) : renderJunit ? renderJunit(outcome, items) : o.format === 'markdown' ? renderRunMarkdown(outcome, items) : renderOutcomeText(outcome, items);
+      o.format === 'json' ? renderJson(outcome, items) : renderDocument ? renderDocument(outcome, items) : o.format === 'markdown' ? renderRunMarkdown(outcome, items) : renderOutcomeText(outcome, items);
     await emit(cli, rendered, o.out);
     if (o.out && o.format !== 'text') await cli.err.write(renderOutcomeText(outcome, items));
     const summary = cli.io.env.GITHUB_STEP_SUMMARY;

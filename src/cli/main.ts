@@ -105,7 +105,7 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
       .option('--url <url>', "replace the environment's url for this run (e.g. a preview deployment)")
       .option('--tier <tiers>', 'only items of these tiers (comma list: critical,high,recommended)')
       .option('--only <ids>', 'only these item ids (comma list)')
-      .addOption(formatOption(['text', 'json', 'junit', 'markdown']))
+      .addOption(formatOption(['text', 'json', 'junit', 'markdown', 'sarif']))
       .option('-o, --out <file>', 'write the report to a file instead of stdout')
       .option('--accept-conditions', 'exit 0 on GO WITH CONDITIONS instead of 3')
       .option('-q, --quiet', 'no live progress');
