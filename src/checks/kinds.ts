@@ -73,5 +73,14 @@ export function loadedKinds(): KindTable {
 }
 
 function withReach(kind: RegisteredKind, reach: Reach): RegisteredKind {
-  return { ...kind, reach, host: reach === 'local' ? () => undefined : kind.host };
+  if (reach === 'remote') return { ...kind, reach };
+  return {
+    ...kind,
+    reach,
+    host: () => undefined,
+    prepare: (o) => {
+      const prepared = kind.prepare(o);
+      return { host: () => undefined, run: (ctx) => prepared.run(ctx) };
+    },
+  };
 }

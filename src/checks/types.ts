@@ -137,11 +137,19 @@ export interface RegisteredKind {
   defaultExpect(options: Record<string, unknown>): string[];
   host(options: Record<string, unknown>, env: TargetEnvironment): string | undefined;
   run(options: Record<string, unknown>, ctx: CheckContext): Promise<CheckOutcome>;
+  /** Parses options once (throws on invalid ones) for a check run many times (retries, a watch). */
+  prepare(options: Record<string, unknown>): PreparedCheck;
+}
+
+/** A check's options parsed by its kind: what the engine runs for every attempt. */
+export interface PreparedCheck {
+  host(env: TargetEnvironment): string | undefined;
+  run(ctx: CheckContext): Promise<CheckOutcome>;
 }
 
 /**
  * Wraps a kind for the registry. Options are parsed by the kind's own schema on the way in, so
- * each kind sees exactly its typed options (parsing twice is harmless: defaults are idempotent).
+ * each kind sees exactly its typed options; the engine parses once per check with `prepare`.
  */
 export function defineKind<S extends z.ZodObject>(kind: CheckKind<S>): RegisteredKind {
   return {
@@ -153,10 +161,15 @@ export function defineKind<S extends z.ZodObject>(kind: CheckKind<S>): Registere
     verbatim: kind.verbatim ?? [],
     reach: kind.reach ?? 'remote',
     defaultExpect: (o) => kind.defaultExpect(kind.options.parse(o)),
-    host: (o, env) => {
-      if (kind.reach === 'local') return undefined;
-      return kind.host ? kind.host(kind.options.parse(o), env) : env.url ? new URL(env.url).host : undefined;
-    },
+    host: (o, env) => hostOf(kind.options.parse(o), env),
     run: (o, ctx) => kind.run(kind.options.parse(o), ctx),
+    prepare: (o) => {
+      const parsed = kind.options.parse(o);
+      return { host: (env) => hostOf(parsed, env), run: (ctx) => kind.run(parsed, ctx) };
+    },
   };
+  function hostOf(o: z.output<S>, env: TargetEnvironment): string | undefined {
+    if (kind.reach === 'local') return undefined;
+    return kind.host ? kind.host(o, env) : env.url ? new URL(env.url).host : undefined;
+  }
 }

@@ -308,3 +308,31 @@ test('engine: an unset password fails only the checks that log in as that user, 
   assert.equal(by['AS-BOB'].status, 'error');
   assert.match(by['AS-BOB'].message, /auth\.users\.bob: environment variable GONOGO_T_BOB_UNSET is not set/);
 });
+
+test('engine: 64 checks at once under one run signal add no listener per check: no MaxListenersExceededWarning', async () => {
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): void => void warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    const controller = new AbortController();
+    // Each check holds its slot until every one has started, so 64 are under way together.
+    let started = 0;
+    let releaseAll: () => void = () => undefined;
+    const allStarted = new Promise<void>((resolve) => (releaseAll = resolve));
+    const held = fake('held', async () => {
+      started += 1;
+      if (started === 64) releaseAll();
+      await allStarted;
+      return { value: 1 };
+    });
+    const items = Array.from({ length: 64 }, (_, i) => item(`H${i}`, 'held', { host: `h${i}` }));
+    const results = await runChecks(items, conds(items), options({ held }, { concurrency: 64, perHost: 1, signal: controller.signal }));
+    assert.equal(started, 64);
+    assert.ok(results.every((r) => r.status === 'pass'));
+    // Warnings are emitted on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(warnings.map((w) => w.name), []);
+  } finally {
+    process.off('warning', onWarning);
+  }
+});

@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { LimitFunction } from 'p-limit';
 import { registry } from '../checks/index.js';
 import { CheckError } from '../checks/types.js';
-import type { CheckContext, RegisteredKind, TargetEnvironment } from '../checks/types.js';
+import type { CheckContext, PreparedCheck, RegisteredKind, TargetEnvironment } from '../checks/types.js';
 import type { AuthConfig } from '../checks/_shared/auth.js';
 import { bindCondition, judgeAll } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
@@ -16,6 +16,7 @@ import { Redactor } from '../util/redact.js';
 import { createReaper } from '../util/reaper.js';
 import type { Reaper } from '../util/reaper.js';
 import type { HttpResponse } from '../util/http.js';
+import type { Dispatcher } from 'undici';
 
 /** What the live view hears while a run goes on. */
 export type EngineEvent =
@@ -48,6 +49,11 @@ export interface RunOptions {
   redactor?: Redactor;
   /** Ends the processes checks start; one per run when absent, and every one is ended when the run ends. */
   reaper?: Reaper;
+  /**
+   * The HTTP connection pool checks use (CheckContext.dispatcher; util/http's createHttpAgent makes
+   * one): a watcher keeps one across its runs, a test its own. Absent, util/http's shared one is used.
+   */
+  dispatcher?: Dispatcher;
 }
 
 const COMMON_FIELDS = new Set(['kind', 'timeout', 'retries', 'backoff', 'expect']);
@@ -73,6 +79,75 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The auth section expanded user by user, with what could not be expanded and the secrets it holds. */
+interface ExpandedAuth {
+  auth?: AuthConfig;
+  problems: Record<string, string>;
+  secrets: string[];
+}
+
+/**
+ * Expands `auth:` user by user: an unset password only fails the probes that log in as that user
+ * (they end as `error` naming the variable), never a git or command check.
+ */
+function expandAuth(config: AuthConfig | undefined, envVars: TemplateEnv, processEnv: Readonly<Record<string, string | undefined>>): ExpandedAuth {
+  const out: ExpandedAuth = { problems: {}, secrets: [] };
+  if (!config) return out;
+  const users: AuthConfig['users'] = {};
+  for (const [name, user] of Object.entries(config.users)) {
+    try {
+      const x = expand(user, envVars, processEnv);
+      users[name] = x.value;
+      out.secrets.push(...x.secrets);
+    } catch (err) {
+      out.problems[name] = `auth.users.${name}: ${message(err)}`;
+    }
+  }
+  try {
+    const x = expand(config.login, envVars, processEnv);
+    out.auth = { login: x.value, users };
+    out.secrets.push(...x.secrets);
+  } catch (err) {
+    for (const name of Object.keys(config.users)) out.problems[name] = `auth.login: ${message(err)}`;
+    out.auth = { ...config, users: {} };
+  }
+  return out;
+}
+
+/**
+ * `{{env.x}}` and `{{release}}` in conditions, filled in from the environment's fields as written
+ * (the loader refuses fields holding a `${VAR}` there, so no secret is ever judged or shown).
+ */
+function bindAll(conds: readonly Condition[], vars: Record<string, string>): Condition[] | { error: string } {
+  const bound: Condition[] = [];
+  for (const c of conds) {
+    const b = bindCondition(c, vars);
+    if (!b.ok) return { error: b.error };
+    bound.push(b.condition);
+  }
+  return bound;
+}
+
+/** One check made ready to run: its kind, its options expanded and parsed once, its limits. */
+interface Planned {
+  item: ItemConfig;
+  check: CheckConfig;
+  kind?: RegisteredKind;
+  /** The parsed check, or why it cannot run (an unset variable, an unknown kind). */
+  prepared: { ok: true; check: PreparedCheck; secrets: string[] } | { ok: false; message: string };
+  host?: string;
+  timeoutMs: number;
+  retries: number;
+  backoffMs: number;
+}
+
+/** What one attempt ended with, before redaction. */
+interface AttemptOutcome {
+  status: Status;
+  message: string;
+  evidence?: unknown;
+}
+
 /**
  * Runs every item that has a check, concurrently within an overall and a per-host limit. Each
  * attempt runs under a timeout the check cannot escape: if `run()` ignores its signal, the engine
@@ -80,69 +155,107 @@ function message(err: unknown): string {
  */
 export async function runChecks(items: readonly ItemConfig[], conditions: ReadonlyMap<string, readonly Condition[]>, opts: RunOptions): Promise<ItemResult[]> {
   const kinds: Readonly<Record<string, RegisteredKind>> = opts.kinds ?? registry;
-  const overall = pLimit(opts.concurrency);
-  const hosts = new Map<string, LimitFunction>();
-  const envHost = opts.env.url ? new URL(opts.env.url).host.toLowerCase() : undefined;
   const processEnv = opts.processEnv ?? process.env;
   const envVars: TemplateEnv = { vars: opts.env.vars, literal: new Set(opts.env.literal ?? []) };
+  const envHost = opts.env.url ? new URL(opts.env.url).host.toLowerCase() : undefined;
+  const auth = expandAuth(opts.auth, envVars, processEnv);
+  const baseRedactor = (opts.redactor ?? Redactor.of([])).with(auth.secrets);
   const reaper = opts.reaper ?? createReaper();
-  // The auth section is expanded user by user: an unset password only fails the probes that log in
-  // as that user (they end as `error` naming the variable), never a git or command check.
-  const authSecrets: string[] = [];
-  const authProblems: Record<string, string> = {};
-  let auth: AuthConfig | undefined;
-  if (opts.auth) {
-    const users: AuthConfig['users'] = {};
-    for (const [name, user] of Object.entries(opts.auth.users)) {
-      try {
-        const x = expand(user, envVars, processEnv);
-        users[name] = x.value;
-        authSecrets.push(...x.secrets);
-      } catch (err) {
-        authProblems[name] = `auth.users.${name}: ${message(err)}`;
-      }
-    }
+  const planned = items.flatMap((item) => (item.check ? [plan(item, item.check)] : []));
+  const base: Omit<CheckContext, 'signal' | 'secrets' | 'allowedOrigins'> = {
+    env: opts.env,
+    configDir: opts.configDir,
+    clock: opts.clock,
+    processEnv,
+    auth: auth.auth,
+    authProblems: auth.problems,
+    logins: opts.logins ?? new Map<string, Promise<HttpResponse>>(),
+    reaper,
+    dispatcher: opts.dispatcher,
+  };
+  const remoteOrigins = targetOrigins(opts.env.url);
+  const localOrigins: ReadonlySet<string> = new Set();
+
+  // One listener on the run's signal, whatever the number of checks: it aborts every attempt under way.
+  const running = new Set<AbortController>();
+  const onRunAbort = (): void => {
+    for (const c of running) c.abort(new Error('aborted: the run was interrupted'));
+  };
+  opts.signal?.addEventListener('abort', onRunAbort, { once: true });
+
+  /** Expands and parses a check's options once; its host decides its per-host limit. */
+  function plan(item: ItemConfig, check: CheckConfig): Planned {
+    const kind = kinds[check.kind];
+    const timeoutMs = check.timeout !== undefined ? parseDuration(check.timeout) : opts.defaultTimeoutMs;
+    const common = { item, check, kind, timeoutMs, retries: check.retries ?? 0, backoffMs: check.backoff !== undefined ? parseDuration(check.backoff) : 1000 };
+    if (!kind) return { ...common, prepared: { ok: false, message: `unknown check kind "${check.kind}"` } };
     try {
-      const x = expand(opts.auth.login, envVars, processEnv);
-      auth = { login: x.value, users };
-      authSecrets.push(...x.secrets);
+      const x = expand(kindOptions(check), envVars, processEnv, kind.verbatim);
+      const prepared = kind.prepare(x.value);
+      return { ...common, prepared: { ok: true, check: prepared, secrets: x.secrets }, host: prepared.host(opts.env)?.toLowerCase() };
     } catch (err) {
-      for (const name of Object.keys(opts.auth.users)) authProblems[name] = `auth.login: ${message(err)}`;
-      auth = { ...opts.auth, users: {} };
+      // Not runnable; counted against the environment's host like any remote check would be.
+      return { ...common, prepared: { ok: false, message: message(err) }, host: kind.reach === 'remote' ? envHost : undefined };
     }
   }
-  const allowedOrigins = targetOrigins(opts.env.url);
-  // `{{env.x}}` and `{{release}}` in conditions, filled in from the environment's fields as written
-  // (the loader refuses fields holding a `${VAR}` there, so no secret is ever judged or shown).
-  const bindAll = (conds: readonly Condition[]): Condition[] | { error: string } => {
-    const bound: Condition[] = [];
-    for (const c of conds) {
-      const b = bindCondition(c, opts.env.vars);
-      if (!b.ok) return { error: b.error };
-      bound.push(b.condition);
-    }
-    return bound;
-  };
-  const logins = opts.logins ?? new Map<string, Promise<HttpResponse>>();
-  const baseRedactor = (opts.redactor ?? Redactor.of([])).with(authSecrets);
 
-  const runOne = async (item: ItemConfig, check: CheckConfig): Promise<ItemResult> => {
+  /** One attempt: one controller, one timer, one way to end (the check's answer, its timeout, the run's abort). */
+  async function attempt(p: Planned, ctxSecrets: readonly string[], prepared: PreparedCheck): Promise<AttemptOutcome> {
+    if (opts.signal?.aborted) return { status: 'error', message: 'aborted before it started' };
+    const controller = new AbortController();
+    running.add(controller);
+    // The timer is the clock's, cancelled by the same signal when the attempt ends another way.
+    void opts.clock.sleep(p.timeoutMs, controller.signal).then(
+      () => controller.abort(new Error(`timed out after ${p.timeoutMs} ms`)),
+      () => undefined,
+    );
+    const ended = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
+    ended.catch(() => undefined);
+    const ctx: CheckContext = {
+      ...base,
+      signal: controller.signal,
+      allowedOrigins: p.kind?.reach === 'local' ? localOrigins : remoteOrigins,
+      secrets: [...auth.secrets, ...ctxSecrets],
+    };
+    try {
+      const outcome = await Promise.race([prepared.run(ctx), ended]);
+      if (outcome.notice) opts.onEvent?.({ type: 'notice', id: p.item.id, message: baseRedactor.with(ctxSecrets).text(outcome.notice) });
+      if (outcome.skip) return { status: 'skipped', message: outcome.skip, evidence: outcome.evidence };
+      return judge(p.item, outcome.observations, outcome.evidence);
+    } catch (err) {
+      const reason = controller.signal.aborted ? message(controller.signal.reason) : message(err);
+      // What a probe saw before it failed is kept (redacted like any evidence), not thrown away.
+      return { status: 'error', message: reason, evidence: err instanceof CheckError ? err.evidence : undefined };
+    } finally {
+      running.delete(controller);
+      if (!controller.signal.aborted) controller.abort(new Error('check finished'));
+    }
+  }
+
+  /** The conditions of the item, judged against what the check observed: the one place a check is judged. */
+  function judge(item: ItemConfig, observations: Record<string, unknown>, evidence: unknown): AttemptOutcome {
+    const conds = bindAll(conditions.get(item.id) ?? [], opts.env.vars);
+    if ('error' in conds) return { status: 'error', message: conds.error, evidence };
+    if (conds.length === 0) return { status: 'error', message: 'no conditions to judge: add `expect:`', evidence };
+    const verdict = judgeAll(conds, observations);
+    const msg = verdict.ok ? verdict.judgements.map((j) => j.detail).join('; ') : verdict.failed.map((j) => j.detail).join('; ');
+    return { status: verdict.ok ? 'pass' : 'fail', message: msg, evidence: evidence ?? observations };
+  }
+
+  /** Every attempt of one check, retried with backoff when marked flaky; each attempt is kept. */
+  async function runOne(p: Planned): Promise<ItemResult> {
     const attempts: Attempt[] = [];
-    const retries = check.retries ?? 0;
-    const timeoutMs = check.timeout !== undefined ? parseDuration(check.timeout) : opts.defaultTimeoutMs;
-    let backoff = check.backoff !== undefined ? parseDuration(check.backoff) : 1000;
-    let redactor = baseRedactor;
-    for (let attempt = 1; ; attempt++) {
-      opts.onEvent?.({ type: 'start', id: item.id, attempt });
+    const secrets = p.prepared.ok ? p.prepared.secrets : [];
+    const redactor = baseRedactor.with(secrets);
+    let backoff = p.backoffMs;
+    for (let n = 1; ; n++) {
+      opts.onEvent?.({ type: 'start', id: p.item.id, attempt: n });
       const startedAt = new Date(opts.clock.now()).toISOString();
       const t0 = opts.clock.monotonic();
-      const a = await attemptOnce(item, check, timeoutMs);
-      if (a.secrets.length > 0) redactor = redactor.with(a.secrets);
-      const done: Attempt = { attempt, status: a.status, message: a.message, evidence: a.evidence, durationMs: Math.round(opts.clock.monotonic() - t0), startedAt };
-      attempts.push(redactor.value(done));
-      const finished = a.status === 'pass' || a.status === 'skipped' || attempt > retries || opts.signal?.aborted;
-      if (finished) break;
-      opts.onEvent?.({ type: 'retry', id: item.id, attempt, delayMs: backoff, message: redactor.text(a.message) });
+      const a: AttemptOutcome = p.prepared.ok ? await attempt(p, secrets, p.prepared.check) : opts.signal?.aborted ? { status: 'error', message: 'aborted before it started' } : { status: 'error', message: p.prepared.message };
+      attempts.push(redactor.value({ attempt: n, status: a.status, message: a.message, evidence: a.evidence, durationMs: Math.round(opts.clock.monotonic() - t0), startedAt }));
+      if (a.status === 'pass' || a.status === 'skipped' || n > p.retries || opts.signal?.aborted) break;
+      opts.onEvent?.({ type: 'retry', id: p.item.id, attempt: n, delayMs: backoff, message: redactor.text(a.message) });
       try {
         await opts.clock.sleep(backoff, opts.signal);
       } catch {
@@ -152,117 +265,42 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
     }
     const last = attempts[attempts.length - 1];
     return {
-      id: item.id,
-      tier: item.tier,
+      id: p.item.id,
+      tier: p.item.tier,
       status: last.status,
-      message: attempts.length > 1 ? `${last.message} (attempt ${attempts.length} of ${retries + 1})` : last.message,
+      message: attempts.length > 1 ? `${last.message} (attempt ${attempts.length} of ${p.retries + 1})` : last.message,
       evidence: last.evidence,
       durationMs: attempts.reduce((s, x) => s + x.durationMs, 0),
       attempts,
     };
-  };
+  }
 
-  const attemptOnce = async (
-    item: ItemConfig,
-    check: CheckConfig,
-    timeoutMs: number,
-  ): Promise<{ status: Status; message: string; evidence?: unknown; secrets: string[] }> => {
-    const kind = kinds[check.kind];
-    if (!kind) return { status: 'error', message: `unknown check kind "${check.kind}"`, secrets: [] };
-    if (opts.signal?.aborted) return { status: 'error', message: 'aborted before it started', secrets: [] };
-    let options: Record<string, unknown>;
-    let secrets: string[];
-    try {
-      const x = expand(kindOptions(check), envVars, processEnv, kind.verbatim);
-      options = x.value;
-      secrets = x.secrets;
-    } catch (err) {
-      return { status: 'error', message: message(err), secrets: [] };
-    }
-    const controller = new AbortController();
-    const onRunAbort = (): void => controller.abort(new Error('aborted: the run was interrupted'));
-    opts.signal?.addEventListener('abort', onRunAbort, { once: true });
-    const timerStop = new AbortController();
-    const timeout = opts.clock.sleep(timeoutMs, timerStop.signal).then(
-      () => controller.abort(new Error(`timed out after ${timeoutMs} ms`)),
-      () => undefined,
-    );
-    const aborted = new Promise<never>((_, reject) => {
-      const fail = (): void => reject(controller.signal.reason);
-      if (controller.signal.aborted) fail();
-      else controller.signal.addEventListener('abort', fail, { once: true });
-    });
-    aborted.catch(() => undefined);
-    const ctx: CheckContext = {
-      signal: controller.signal,
-      env: opts.env,
-      configDir: opts.configDir,
-      clock: opts.clock,
-      allowedOrigins,
-      processEnv,
-      secrets: [...authSecrets, ...secrets],
-      auth,
-      authProblems,
-      logins,
-      reaper,
-    };
-    try {
-      const outcome = await Promise.race([kind.run(options, ctx), aborted]);
-      if (outcome.notice) opts.onEvent?.({ type: 'notice', id: item.id, message: baseRedactor.with(secrets).text(outcome.notice) });
-      if (outcome.skip) return { status: 'skipped', message: outcome.skip, evidence: outcome.evidence, secrets };
-      const conds = bindAll(conditions.get(item.id) ?? []);
-      if ('error' in conds) return { status: 'error', message: conds.error, evidence: outcome.evidence, secrets };
-      if (conds.length === 0) return { status: 'error', message: 'no conditions to judge: add `expect:`', evidence: outcome.evidence, secrets };
-      const verdict = judgeAll(conds, outcome.observations);
-      const msg = verdict.ok ? verdict.judgements.map((j) => j.detail).join('; ') : verdict.failed.map((j) => j.detail).join('; ');
-      return { status: verdict.ok ? 'pass' : 'fail', message: msg, evidence: outcome.evidence ?? outcome.observations, secrets };
-    } catch (err) {
-      const reason = controller.signal.aborted ? message(controller.signal.reason) : message(err);
-      // What a probe saw before it failed is kept (redacted like any evidence), not thrown away.
-      return { status: 'error', message: reason, evidence: err instanceof CheckError ? err.evidence : undefined, secrets };
-    } finally {
-      timerStop.abort();
-      await timeout;
-      opts.signal?.removeEventListener('abort', onRunAbort);
-      if (!controller.signal.aborted) controller.abort(new Error('check finished'));
-    }
-  };
-
-  const hostOf = (check: CheckConfig): string | undefined => {
-    const kind = kinds[check.kind];
-    if (!kind) return undefined;
-    try {
-      const expanded = expand(kindOptions(check), envVars, processEnv, kind.verbatim).value;
-      return kind.host(expanded, opts.env)?.toLowerCase();
-    } catch {
-      return envHost;
-    }
-  };
-
-  const schedule = (item: ItemConfig, check: CheckConfig): Promise<ItemResult> => {
-    const host = hostOf(check);
+  const overall = pLimit(opts.concurrency);
+  const hosts = new Map<string, LimitFunction>();
+  /** Within the overall limit and, for a remote check, its host's. */
+  function schedule(p: Planned): Promise<ItemResult> {
     let limit: LimitFunction | undefined;
-    if (host) {
-      limit = hosts.get(host);
-      if (!limit) hosts.set(host, (limit = pLimit(opts.perHost)));
+    if (p.host) {
+      limit = hosts.get(p.host);
+      if (!limit) hosts.set(p.host, (limit = pLimit(opts.perHost)));
     }
-    const guarded = (): Promise<ItemResult> => overall(() => runOne(item, check));
+    const guarded = (): Promise<ItemResult> => overall(() => runOne(p));
     return (limit ? limit(guarded) : guarded()).then((result) => {
       opts.onEvent?.({ type: 'end', result });
       return result;
     });
-  };
+  }
 
-  const withChecks = items.flatMap((item) => (item.check ? [{ item, check: item.check }] : []));
-  const isExclusive = (c: CheckConfig): boolean => kinds[c.kind]?.exclusive ?? false;
   const results = new Map<string, ItemResult>();
   try {
-    await Promise.all(withChecks.filter((x) => !isExclusive(x.check)).map(async ({ item, check }) => results.set(item.id, await schedule(item, check))));
+    const exclusive = (p: Planned): boolean => p.kind?.exclusive ?? false;
+    await Promise.all(planned.filter((p) => !exclusive(p)).map(async (p) => results.set(p.item.id, await schedule(p))));
     // Checks that disturb the target run last and alone, so they cannot spoil the others.
-    for (const { item, check } of withChecks.filter((x) => isExclusive(x.check))) results.set(item.id, await schedule(item, check));
+    for (const p of planned.filter(exclusive)) results.set(p.item.id, await schedule(p));
   } finally {
+    opts.signal?.removeEventListener('abort', onRunAbort);
     // A check that timed out may have left processes behind (a setsid'd child): none outlives the run.
     if (!opts.reaper) reaper.killAll('SIGKILL');
   }
-  return withChecks.flatMap(({ item }) => results.get(item.id) ?? []);
+  return planned.flatMap(({ item }) => results.get(item.id) ?? []);
 }
