@@ -70,7 +70,7 @@ test('SARIF: one rule per finding id, severity as level, URL as location, eviden
   const env = run.results?.find((r) => r.ruleId === 'debug-endpoints/exposed:/.env');
   assert.equal(env?.level, 'error');
   assert.equal(env?.locations?.[0].physicalLocation?.artifactLocation?.uri, `${app.url}/.env`);
-  assert.equal((env?.properties?.evidence as { path?: string }).path, '/.env');
+  assert.deepEqual(env?.properties?.evidence, { path: '/.env', status: 200, contentType: 'text/plain', evidence: 'keys: NODE_ENV, DB_PASSWORD, SECRET_KEY' });
   assert.equal(run.results?.find((r) => r.ruleId === 'http/failed')?.locations?.[0].physicalLocation?.artifactLocation?.uri, `${app.url}/health`);
   assert.equal(run.results?.find((r) => r.ruleId === 'cors/could-not-verify')?.level, 'warning');
   assert.ok(!run.results?.some((r) => String(r.message.text).startsWith('SEC-HDR')), 'a passing item without findings adds nothing');

@@ -99,7 +99,12 @@ const RECIPES_REQUESTS = [
 
 test('the defaults name no app: the root, unknown paths, and the configured login for the bodies', async (t) => {
   const seen: string[] = [];
-  const s = await serve((req, res) => drain(req, () => (seen.push(`${req.method ?? ''} ${req.url ?? ''}`), res.writeHead(404).end())));
+  const s = await serve((req, res) =>
+    drain(req, () => {
+      seen.push(`${req.method ?? ''} ${req.url ?? ''}`);
+      res.writeHead(404).end();
+    }),
+  );
   t.after(s.close);
   await probe(s.url, { oversizeBytes: 4096 });
   assert.deepEqual(seen.filter((r) => r.startsWith('POST')), ['POST /', 'POST /']);
