@@ -250,6 +250,8 @@ export class ProbeClient {
         maxBodyBytes: this.limits.bodyCap,
         truncateBody: true,
         allowedOrigins: this.ctx.allowedOrigins,
+        // The run's own connection pool, when the engine passes one.
+        dispatcher: this.ctx.dispatcher,
       });
       if (res.truncated) this.truncatedUrls.push(`${method} ${url}`);
       // Excerpts are kept in the record: a leaked secret is masked, not stored.
