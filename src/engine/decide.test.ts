@@ -199,3 +199,10 @@ test('decide: GO WITH CONDITIONS lists the waived items and increased monitoring
   assert.equal(decision.conditions.length, 5);
   assert.match(decision.conditions[0], /H-01: .*waived until 2026-12-31.*feature flag off/);
 });
+
+test('decide: a checklist without high items states no high threshold ("0 of 0 high" nowhere)', () => {
+  const items: DecisionItem[] = [{ id: 'C-1', tier: 'critical' }];
+  const { decision } = decide({ items, results: results(items), attestations: [], rules: SEED_RULES, binding: BINDING, now: NOW });
+  assert.equal(decision.verdict, 'GO');
+  assert.doesNotMatch(decision.reasons.join('\n'), /0 of 0/);
+});

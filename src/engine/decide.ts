@@ -163,7 +163,8 @@ export function decide(input: DecideInput): DecideOutput {
     reasons.push(`all ${critical.total} critical items passed`);
   }
   if (blockerOpen.length > 0) reasons.push(`blocker items not passed: ${blockerOpen.map((r) => r.id).join(', ')}`);
-  reasons.push(`${tiers.high.passed} of ${tiers.high.total} high items passed (GO needs ${goMin}, GO WITH CONDITIONS ${condMin})`);
+  // A gate (or a selection) without high items has no threshold to state.
+  if (tiers.high.total > 0) reasons.push(`${tiers.high.passed} of ${tiers.high.total} high items passed (GO needs ${goMin}, GO WITH CONDITIONS ${condMin})`);
   if (missingSignoffs.length > 0) reasons.push(`missing sign-offs: ${missingSignoffs.join(', ')}`);
 
   const baseOk = criticalOpen.length === 0 && blockerOpen.length === 0 && missingSignoffs.length === 0;
