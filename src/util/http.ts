@@ -57,13 +57,17 @@ export class HttpCheckError extends Error {}
  * HTTP client waits for the first run that needs it, so commands that send nothing never load it.
  */
 export async function createHttpAgent(): Promise<Dispatcher> {
-  const { Agent } = await import('undici');
+  const { Agent } = await undici();
   return new Agent({ connections: 256, pipelining: 1, connect: { timeout: 10_000 } });
 }
 
 // For callers that pass no dispatcher (a check kind not yet taking the run's from its context):
 // created on first use, so the HTTP client is never loaded by a command that sends nothing.
 let fallbackAgent: Promise<Dispatcher> | undefined;
+// The client's module, imported once: a dynamic import() per request costs a round trip through
+// the module loader (and its hooks thread under a loader such as tsx) every time.
+let client: Promise<typeof import('undici')> | undefined;
+const undici = (): Promise<typeof import('undici')> => (client ??= import('undici'));
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -130,7 +134,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   let headers = req.headers;
   let body = req.body;
   const started = performance.now();
-  const { request: undiciRequest } = await import('undici');
+  const { request: undiciRequest } = await undici();
   const dispatcher = req.dispatcher ?? (await (fallbackAgent ??= createHttpAgent()));
   for (;;) {
     // undici would still open a connection for an already aborted signal: nothing is sent after an abort.
