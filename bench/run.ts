@@ -6,6 +6,7 @@ import startup from './startup.js';
 import memory from './memory.js';
 import securityStage from './security-stage.js';
 import regexGuard from './regex-guard.js';
+import { engineLatency, engineMemory, engineThroughput } from './engine-throughput.js';
 import auditVerify from './audit-verify.js';
 import storeGrowth from './store-growth.js';
 import { fixed, log } from './lib.js';
@@ -17,6 +18,9 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'memory (1,000 items)', run: memory },
   { name: 'security stage', run: securityStage },
   { name: 'regex guard', run: regexGuard },
+  { name: 'engine 10k x 100 ms', run: engineLatency },
+  { name: 'engine throughput', run: engineThroughput },
+  { name: 'engine memory per item', run: engineMemory },
   { name: 'audit verify (1M entries)', run: auditVerify },
   { name: 'store growth', run: storeGrowth },
 ];

@@ -678,7 +678,6 @@ function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedCo
   problems.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(dedupe(problems));
   const config = parsed.data;
-  const root = sources.root;
   return {
     config,
     file: rootFile,
@@ -688,10 +687,25 @@ function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedCo
     gate: config.name ?? basename(dirname(resolve(rootFile))),
     conditions,
     secretRefs: secretRefs(sources),
-    locate: (path, message) => {
-      const parent = path.slice(0, -1);
-      return parent.length === 0 ? root.locate.at(parent, message, 0, String(path.at(-1))) : sources.at(path, message, 0, String(path.at(-1)));
-    },
+    locate: laterLocator(files, itemOrigins),
+  };
+}
+
+/**
+ * Positions for problems found after load (an unknown `--env`, an unset `${STAGING_URL}`). The
+ * syntax trees are not kept for the whole run (they were most of a loaded config's memory): the
+ * files' bytes are, and are parsed again, once, only when a problem must be placed.
+ */
+function laterLocator(files: readonly SourceFile[], itemOrigins: readonly ItemOrigin[]): LoadedConfig['locate'] {
+  const kept = files.map((f) => ({ bytes: f.bytes, file: f.file }));
+  let again: Sources | undefined;
+  return (path, message) => {
+    again ??= new Sources(
+      kept.map((f) => parseFile(f.bytes, f.file)),
+      itemOrigins,
+    );
+    const parent = path.slice(0, -1);
+    return parent.length === 0 ? again.root.locate.at(parent, message, 0, String(path.at(-1))) : again.at(path, message, 0, String(path.at(-1)));
   };
 }
 

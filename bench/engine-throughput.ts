@@ -1,0 +1,160 @@
+// The engine in-process against a bare undici loop on the same server (a child process on
+// 127.0.0.1), measured side by side in one run:
+// - latency-bound: 10,000 `http` checks against a server answering after 100 ms, concurrency 256,
+//   vs 10,000 undici requests from 256 workers (floor: engine <= 1.15 x the loop's time);
+// - throughput: 10,000 trivial checks against a server answering at once vs undici's requests per
+//   second at the same concurrency (floor: >= 0.5 of undici's rate);
+// - memory: the heap a run holds above the loaded modules (the parsed config and every result with
+//   its evidence), per item, after a GC (floor: <= 4 KB).
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { pathToFileURL } from 'node:url';
+import { Agent, request } from 'undici';
+import '../src/checks/index.js';
+import { parseConfig } from '../src/config/load.js';
+import type { LoadedConfig } from '../src/config/load.js';
+import { runChecks } from '../src/engine/run.js';
+import type { ItemResult } from '../src/model.js';
+import { systemClock } from '../src/util/clock.js';
+import { fixed, log, ms, startChildServer } from './lib.js';
+import type { BenchResult } from './lib.js';
+
+const CHECKS = 10_000;
+
+const server = (delayMs: number): string => `
+const http = require('node:http');
+const answer = (res) => { res.writeHead(200, { 'content-type': 'application/json' }); res.end('{"status":"ok"}'); };
+const server = http.createServer((req, res) => {
+  req.resume();
+  ${delayMs > 0 ? `setTimeout(() => answer(res), ${delayMs});` : 'answer(res);'}
+});
+server.keepAliveTimeout = 30000;
+server.maxConnections = 1024;
+server.listen(0, '127.0.0.1', 1024, () => console.log(server.address().port));
+`;
+
+/** A config of `n` http checks on the server, as a user would write it. */
+function config(url: string, n: number, concurrency: number): string {
+  const lines = ['version: 1', 'environments:', `  bench: { url: "${url}" }`, `defaults: { timeout: 30s, concurrency: ${concurrency}, perHost: ${concurrency} }`, 'items:'];
+  for (let i = 0; i < n; i++) {
+    lines.push(`  - id: T-${i}`, `    title: Endpoint ${i}`, '    tier: high', '    check:', '      kind: http', `      url: "{{env.url}}/item/${i}"`, `      expect: ['status == 200', 'body.status == "ok"']`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function runEngine(loaded: LoadedConfig, concurrency: number): Promise<{ ms: number; results: ItemResult[] }> {
+  const url = loaded.config.environments.bench.url ?? '';
+  const dispatcher = new Agent({ connections: concurrency, pipelining: 1 });
+  try {
+    const t0 = performance.now();
+    const results = await runChecks(loaded.config.items, loaded.conditions, {
+      env: { name: 'bench', url, vars: { url } },
+      configDir: '.',
+      clock: systemClock,
+      concurrency,
+      perHost: concurrency,
+      defaultTimeoutMs: 30_000,
+      dispatcher,
+    });
+    const took = performance.now() - t0;
+    const passed = results.filter((r) => r.status === 'pass').length;
+    if (passed !== results.length || results.length !== loaded.config.items.length) throw new Error(`${passed} of ${results.length} checks passed: ${results.find((r) => r.status !== 'pass')?.message}`);
+    return { ms: took, results };
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+/** `n` GETs from `workers` concurrent loops, each reading the whole body: what any client must do. */
+async function runUndici(url: string, n: number, workers: number): Promise<number> {
+  const dispatcher = new Agent({ connections: workers, pipelining: 1 });
+  try {
+    let next = 0;
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: workers }, async () => {
+        while (next < n) {
+          const i = next++;
+          const res = await request(`${url}/item/${i}`, { dispatcher });
+          await res.body.text();
+          if (res.statusCode !== 200) throw new Error(`undici: status ${res.statusCode}`);
+        }
+      }),
+    );
+    return performance.now() - t0;
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+export async function engineLatency(): Promise<BenchResult> {
+  const concurrency = 256;
+  const delay = 100;
+  log(`engine vs undici: ${CHECKS} http checks, server answers after ${delay} ms, concurrency ${concurrency}`);
+  const s = await startChildServer(server(delay));
+  try {
+    const loaded = parseConfig(config(s.url, CHECKS, concurrency), 'bench.yaml');
+    // Warm both (connections, JIT) on a slice, then measure each once, the loop first.
+    await runUndici(s.url, 512, concurrency);
+    const bare = await runUndici(s.url, CHECKS, concurrency);
+    const engine = (await runEngine(loaded, concurrency)).ms;
+    const ideal = Math.ceil(CHECKS / concurrency) * delay;
+    const ratio = engine / bare;
+    log(`  engine ${ms(engine)}, undici loop ${ms(bare)} (ideal ${ms(ideal)}): ratio ${fixed(ratio)} (floor <= 1.15)`);
+    return { name: `engine ${CHECKS / 1000}k x ${delay} ms @${concurrency}`, figure: ms(engine), reference: `undici loop ${ms(bare)}`, ratio, floor: '<= 1.15', ok: ratio <= 1.15 };
+  } finally {
+    await s.stop();
+  }
+}
+
+export async function engineThroughput(): Promise<BenchResult> {
+  const concurrency = 64;
+  log(`engine vs undici: ${CHECKS} trivial http checks, server answers at once, concurrency ${concurrency}`);
+  const s = await startChildServer(server(0));
+  try {
+    const loaded = parseConfig(config(s.url, CHECKS, concurrency), 'bench.yaml');
+    await runUndici(s.url, 2000, concurrency);
+    const bare = await runUndici(s.url, CHECKS, concurrency);
+    const engine = (await runEngine(loaded, concurrency)).ms;
+    const engineRate = CHECKS / (engine / 1000);
+    const bareRate = CHECKS / (bare / 1000);
+    // Reported so that smaller is better, like every other row: undici's rate over the engine's.
+    const share = engineRate / bareRate;
+    log(`  engine ${Math.round(engineRate)} checks/s, undici ${Math.round(bareRate)} req/s: ${fixed(share)} of undici's rate (floor >= 0.50)`);
+    return { name: 'engine throughput (zero latency)', figure: `${Math.round(engineRate)} checks/s`, reference: `undici ${Math.round(bareRate)} req/s`, ratio: share, floor: '>= 0.50', ok: share >= 0.5 };
+  } finally {
+    await s.stop();
+  }
+}
+
+export async function engineMemory(): Promise<BenchResult> {
+  const n = 2000;
+  setFlagsFromString('--expose-gc');
+  const gc: () => void = runInNewContext('gc');
+  log(`engine memory: heap held by a run of ${n} http checks (config + results) above the loaded modules, after GC`);
+  const s = await startChildServer(server(0));
+  try {
+    const text = config(s.url, n, 32);
+    // Load every module and warm up first, so the baseline holds the code, not the first run's.
+    await runEngine(parseConfig(config(s.url, 50, 32), 'warm.yaml'), 32);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    const loaded = parseConfig(text, 'bench.yaml');
+    const { results } = await runEngine(loaded, 32);
+    gc();
+    const after = process.memoryUsage().heapUsed;
+    const perItem = (after - before) / n;
+    // Both are held to here, as a command holds them until it has rendered the outcome.
+    if (loaded.config.items.length !== n || results.length !== n) throw new Error('config or results lost');
+    log(`  ${fixed(perItem / 1024, 1)} KB per item held (heap ${fixed(before / 2 ** 20, 1)} MB with the modules loaded, ${fixed(after / 2 ** 20, 1)} MB with the config and ${results.length} results)`);
+    return { name: 'engine memory per item', figure: `${fixed(perItem / 1024, 1)} KB`, reference: `config + results, ${n} items`, ratio: perItem / 4096, floor: '<= 1.00 (4 KB)', ok: perItem <= 4096 };
+  } finally {
+    await s.stop();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.log(await engineLatency());
+  console.log(await engineThroughput());
+  console.log(await engineMemory());
+}
