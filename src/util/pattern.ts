@@ -7,8 +7,8 @@
 // a linear-time engine cannot do, backreferences and lookaround, is refused with the position of the
 // construct. What still differs, and ordinary text seldom meets: `.` also matches `\r`, `\s` is
 // ASCII whitespace only, and with the `m` flag `^` and `$` take only `\n` as a line end.
-import { RE2JS, RE2JSException, RE2JSSyntaxException } from 're2js';
-import type { Matcher } from 're2js';
+import { createRequire } from 'node:module';
+import type { Matcher, RE2JS } from 're2js';
 import { z } from 'zod';
 
 /**
@@ -17,6 +17,18 @@ import { z } from 'zod';
  * fixed however large the body a hostile target sends.
  */
 export const MAX_SCAN = 64 * 1024;
+
+// The engine (a quarter of a megabyte of code) is loaded by the first pattern compiled, not by every
+// command that imports this module (`status` compiles none). Its CommonJS build loads synchronously.
+const requireCjs = createRequire(import.meta.url);
+let engine: typeof import('re2js') | undefined;
+function re2(): typeof import('re2js') {
+  if (!engine) {
+    const loaded: typeof import('re2js') = requireCjs('re2js');
+    engine = loaded;
+  }
+  return engine;
+}
 
 /** A first match, shaped like RegExp's: the match, then each group (undefined when it took no part). */
 export type PatternMatch = readonly [string, ...(string | undefined)[]] & { readonly index: number };
@@ -116,6 +128,7 @@ function errorColumn(source: string, found: Structure, description: string, frag
 export function compilePattern(source: string, options: PatternOptions = {}): CompiledPattern {
   const found = structure(source);
   if (found.refused) return { ok: false, ...found.refused };
+  const { RE2JS, RE2JSException, RE2JSSyntaxException } = re2();
   const flags = (options.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0) | (options.multiline ? RE2JS.MULTILINE : 0) | (options.dotAll ? RE2JS.DOTALL : 0);
   let re: RE2JS;
   try {
