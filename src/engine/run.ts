@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { LimitFunction } from 'p-limit';
 import { registry } from '../checks/index.js';
 import { CheckError } from '../checks/types.js';
-import type { CheckContext, PreparedCheck, RegisteredKind, TargetEnvironment } from '../checks/types.js';
+import type { CheckContext, CheckOutcome, PreparedCheck, RegisteredKind, TargetEnvironment } from '../checks/types.js';
 import type { AuthConfig } from '../checks/_shared/auth.js';
 import { bindCondition, judgeAll } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
@@ -74,6 +74,10 @@ export function targetOrigins(url: string | undefined): Set<string> {
   if (u.protocol === 'http:' && u.port === '') origins.add(`https://${u.host}`);
   return origins;
 }
+
+/** Why an attempt's signal fires once it ended by itself: one shared reason (an Error per check costs a stack trace). */
+const FINISHED = new Error('check finished');
+const ignore = (): void => undefined;
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -200,35 +204,31 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
   }
 
   /** One attempt: one controller, one timer, one way to end (the check's answer, its timeout, the run's abort). */
-  async function attempt(p: Planned, ctxSecrets: readonly string[], prepared: PreparedCheck): Promise<AttemptOutcome> {
+  async function attempt(p: Planned, secrets: readonly string[], prepared: PreparedCheck): Promise<AttemptOutcome> {
     if (opts.signal?.aborted) return { status: 'error', message: 'aborted before it started' };
     const controller = new AbortController();
+    const { signal } = controller;
     running.add(controller);
     // The timer is the clock's, cancelled by the same signal when the attempt ends another way.
-    void opts.clock.sleep(p.timeoutMs, controller.signal).then(
-      () => controller.abort(new Error(`timed out after ${p.timeoutMs} ms`)),
-      () => undefined,
-    );
-    const ended = new Promise<never>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }));
-    ended.catch(() => undefined);
-    const ctx: CheckContext = {
-      ...base,
-      signal: controller.signal,
-      allowedOrigins: p.kind?.reach === 'local' ? localOrigins : remoteOrigins,
-      secrets: [...auth.secrets, ...ctxSecrets],
-    };
+    opts.clock.sleep(p.timeoutMs, signal).then(() => controller.abort(new Error(`timed out after ${p.timeoutMs} ms`)), ignore);
+    const ctx: CheckContext = { ...base, signal, allowedOrigins: p.kind?.reach === 'local' ? localOrigins : remoteOrigins, secrets };
     try {
-      const outcome = await Promise.race([prepared.run(ctx), ended]);
-      if (outcome.notice) opts.onEvent?.({ type: 'notice', id: p.item.id, message: baseRedactor.with(ctxSecrets).text(outcome.notice) });
+      // Settles with the check or with the signal, whichever comes first: a check that ignores its
+      // signal is left behind, its answer ignored.
+      const outcome = await new Promise<CheckOutcome>((resolve, reject) => {
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        prepared.run(ctx).then(resolve, reject);
+      });
+      if (outcome.notice) opts.onEvent?.({ type: 'notice', id: p.item.id, message: baseRedactor.with(secrets).text(outcome.notice) });
       if (outcome.skip) return { status: 'skipped', message: outcome.skip, evidence: outcome.evidence };
       return judge(p.item, outcome.observations, outcome.evidence);
     } catch (err) {
-      const reason = controller.signal.aborted ? message(controller.signal.reason) : message(err);
+      const reason = signal.aborted ? message(signal.reason) : message(err);
       // What a probe saw before it failed is kept (redacted like any evidence), not thrown away.
       return { status: 'error', message: reason, evidence: err instanceof CheckError ? err.evidence : undefined };
     } finally {
       running.delete(controller);
-      if (!controller.signal.aborted) controller.abort(new Error('check finished'));
+      if (!signal.aborted) controller.abort(FINISHED);
     }
   }
 
@@ -246,13 +246,14 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
   async function runOne(p: Planned): Promise<ItemResult> {
     const attempts: Attempt[] = [];
     const secrets = p.prepared.ok ? p.prepared.secrets : [];
-    const redactor = baseRedactor.with(secrets);
+    const redactor = secrets.length > 0 ? baseRedactor.with(secrets) : baseRedactor;
+    const ctxSecrets = secrets.length > 0 ? [...auth.secrets, ...secrets] : auth.secrets;
     let backoff = p.backoffMs;
     for (let n = 1; ; n++) {
       opts.onEvent?.({ type: 'start', id: p.item.id, attempt: n });
       const startedAt = new Date(opts.clock.now()).toISOString();
       const t0 = opts.clock.monotonic();
-      const a: AttemptOutcome = p.prepared.ok ? await attempt(p, secrets, p.prepared.check) : opts.signal?.aborted ? { status: 'error', message: 'aborted before it started' } : { status: 'error', message: p.prepared.message };
+      const a: AttemptOutcome = p.prepared.ok ? await attempt(p, ctxSecrets, p.prepared.check) : opts.signal?.aborted ? { status: 'error', message: 'aborted before it started' } : { status: 'error', message: p.prepared.message };
       attempts.push(redactor.value({ attempt: n, status: a.status, message: a.message, evidence: a.evidence, durationMs: Math.round(opts.clock.monotonic() - t0), startedAt }));
       if (a.status === 'pass' || a.status === 'skipped' || n > p.retries || opts.signal?.aborted) break;
       opts.onEvent?.({ type: 'retry', id: p.item.id, attempt: n, delayMs: backoff, message: redactor.text(a.message) });
