@@ -3,7 +3,7 @@
 // row it records and the SHA-256 of that row as stored; its hash covers the previous entry's hash
 // and its body. So a row changed, deleted or inserted behind gonogo's back, or an entry changed,
 // deleted or inserted, is found by walking the chain and comparing it with the tables.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** The hash the first entry of every chain links to. */
 export const GENESIS = '0'.repeat(64);
@@ -56,8 +56,12 @@ export interface AuditLog {
   auditHead(gate: string): Promise<ChainHead | undefined>;
   /** Up to `limit` entries of the gate with seq > `afterSeq`, in seq order. */
   auditEntries(gate: string, afterSeq: number, limit: number): Promise<AuditEntry[]>;
-  /** The SHA-256 of every audited row of the gate now, by ref (runs, results, attestations). */
-  rowDigests(gate: string): Promise<Map<string, string>>;
+  /**
+   * Every audited row of the gate as it is now (runs, results, attestations), each given to `visit`
+   * with its ref and its values in AUDITED order, all from one snapshot. Streamed, not returned:
+   * a million rows held at once would cost verify more than hashing them.
+   */
+  auditRows(gate: string, visit: (ref: string, row: readonly unknown[]) => void): Promise<void>;
 }
 
 /** JSON with object keys sorted at every level, no spaces: one text for one value. */
@@ -69,13 +73,15 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
 }
 
+// One-shot crypto.hash, not createHash: verify hashes two values per entry, and a Hash object
+// per value cost it more than the hashing.
 export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** The hash of an entry: its predecessor's hash, a newline, its body. */
 export function entryHash(prev: string, body: string): string {
-  return createHash('sha256').update(prev).update('\n').update(body).digest('hex');
+  return hash('sha256', `${prev}\n${body}`, 'hex');
 }
 
 /** The columns of each table the chain binds (heartbeats are not: they only renew a lease). */
@@ -133,13 +139,70 @@ export interface ChainReport {
   problem?: ChainProblem;
 }
 
-const BATCH = 20_000;
+// Entries read per round trip: large enough that a million entries take a few dozen, small enough
+// that a batch is a few megabytes.
+const BATCH = 50_000;
+
+const KINDS: ReadonlySet<string> = new Set<EntryKind>(['run-begin', 'result', 'run-end', 'attestation']);
 
 /** Which table row a ref names, for messages. */
 function describeRef(ref: string): string {
   const [kind, ...rest] = ref.split(':');
   if (kind === 'result') return `result of ${rest[1]} in run ${rest[0]}`;
   return `${kind} ${rest.join(':')}`;
+}
+
+/**
+ * The row digest an entry's body records, read from the body's tail when that tail is exactly what
+ * canonical JSON of the entry's own gate, ref and seq ends with (`,"gate":G,"kind":K,"ref":R,
+ * "row":H,"seq":N}`); undefined otherwise. Canonical JSON sorts its keys, so those are always the
+ * last members, and a million JSON.parse calls were a fifth of verify. The body's hash is checked
+ * apart, so the tail read here is the tail that was hashed.
+ */
+function recordedRow(body: string, gatePrefix: string, e: AuditEntry): string | undefined {
+  const end = `","seq":${e.seq}}`;
+  if (!body.endsWith(end)) return undefined;
+  const rowEnd = body.length - end.length;
+  const mid = `","ref":${JSON.stringify(e.ref)},"row":"`;
+  const midAt = rowEnd - 64 - mid.length;
+  if (midAt < 0 || !body.startsWith(mid, midAt)) return undefined;
+  const gateAt = body.lastIndexOf(gatePrefix, midAt);
+  if (gateAt < 0 || !KINDS.has(body.slice(gateAt + gatePrefix.length, midAt))) return undefined;
+  return body.slice(rowEnd - 64, rowEnd);
+}
+
+/**
+ * The row digest each entry recorded, by seq: 32 bytes each in one buffer, so that a million of
+ * them are not a million strings (each a slice holding its whole body alive).
+ */
+class RecordedDigests {
+  private bytes = Buffer.alloc(32 * 1024);
+  /** 1 for a seq whose row verify has seen. */
+  private seen = new Uint8Array(1024);
+
+  set(seq: number, hex: string): void {
+    while ((seq + 1) * 32 > this.bytes.length) {
+      const grown = Buffer.alloc(this.bytes.length * 2);
+      this.bytes.copy(grown);
+      this.bytes = grown;
+      const seen = new Uint8Array(this.seen.length * 2);
+      seen.set(this.seen);
+      this.seen = seen;
+    }
+    // A digest that is not 64 hex digits writes short and leaves zeros: it then matches no row.
+    this.bytes.fill(0, seq * 32, seq * 32 + 32);
+    this.bytes.write(hex, seq * 32, 32, 'hex');
+  }
+
+  /** Whether `digest` (32 bytes) is the one entry `seq` recorded; marks the entry's row seen. */
+  matches(seq: number, digest: Buffer): boolean {
+    this.seen[seq] = 1;
+    return digest.compare(this.bytes, seq * 32, seq * 32 + 32) === 0;
+  }
+
+  wasSeen(seq: number): boolean {
+    return this.seen[seq] === 1;
+  }
 }
 
 /**
@@ -152,7 +215,10 @@ export async function verifyChain(log: AuditLog, gate: string, options: { expect
   let prev = GENESIS;
   let expected = 1;
   let sawExpected = options.expectHead === undefined || options.expectHead === GENESIS;
-  const lastRow = new Map<string, { row: string; seq: number }>();
+  // The last entry that recorded each row, and the digest it recorded.
+  const lastRow = new Map<string, number>();
+  const recorded = new RecordedDigests();
+  const gatePrefix = `,"gate":${JSON.stringify(gate)},"kind":"`;
   const report = (problem: ChainProblem): ChainReport => ({ gate, entries: expected - 1, head: prev, intact: false, problem });
 
   for (;;) {
@@ -161,26 +227,20 @@ export async function verifyChain(log: AuditLog, gate: string, options: { expect
       if (e.seq !== expected) {
         return report({ kind: 'entry-deleted', seq: expected, message: `entry ${expected} was deleted (the chain goes from entry ${expected - 1} to entry ${e.seq})` });
       }
-      let body: EntryBody;
-      try {
-        body = JSON.parse(e.body);
-      } catch {
-        return report({ kind: 'entry-changed', seq: e.seq, ref: e.ref, message: `entry ${e.seq} was changed: its body is not JSON` });
-      }
       if (entryHash(e.prev, e.body) !== e.hash) {
-        return report({ kind: 'entry-changed', seq: e.seq, ref: e.ref, message: `entry ${e.seq} (${describeRef(e.ref)}) was changed: its hash does not match its content` });
+        const what = isJson(e.body) ? `(${describeRef(e.ref)}) was changed: its hash does not match its content` : 'was changed: its body is not JSON';
+        return report({ kind: 'entry-changed', seq: e.seq, ref: e.ref, message: `entry ${e.seq} ${what}` });
       }
-      if (body.seq !== e.seq || body.gate !== gate || body.ref !== e.ref) {
-        const what = body.seq < e.seq ? `an entry was inserted before it (it was entry ${body.seq})` : `it was moved (it was entry ${body.seq} of gate ${body.gate})`;
-        return report({ kind: 'entry-inserted', seq: e.seq, ref: e.ref, message: `entry ${e.seq} is out of place: ${what}` });
-      }
+      const row = recordedRow(e.body, gatePrefix, e) ?? parsedRow(e, gate);
+      if (typeof row !== 'string') return report(row);
       if (e.prev !== prev) {
         // The entry is intact but does not follow its predecessor: that one was rewritten, or this one put in.
         return report({ kind: 'entry-changed', seq: e.seq - 1, message: `entry ${e.seq - 1} was changed or replaced: entry ${e.seq} links to another hash` });
       }
       prev = e.hash;
       if (!sawExpected && e.hash === options.expectHead) sawExpected = true;
-      lastRow.set(e.ref, { row: body.row, seq: e.seq });
+      lastRow.set(e.ref, e.seq);
+      recorded.set(e.seq, row);
       expected++;
     }
     if (batch.length < BATCH) break;
@@ -197,21 +257,47 @@ export async function verifyChain(log: AuditLog, gate: string, options: { expect
   }
 
   // Every row against the entry that last recorded it, in chain order so the earliest is named.
-  const rows = await log.rowDigests(gate);
   let first: ChainProblem | undefined;
   const consider = (p: ChainProblem): void => {
     if (first === undefined || (p.seq ?? Infinity) < (first.seq ?? Infinity)) first = p;
   };
-  for (const [ref, recorded] of lastRow) {
-    const now = rows.get(ref);
-    if (now === undefined) consider({ kind: 'row-deleted', seq: recorded.seq, ref, message: `the ${describeRef(ref)} recorded by entry ${recorded.seq} was deleted` });
-    else if (now !== recorded.row) consider({ kind: 'row-changed', seq: recorded.seq, ref, message: `the ${describeRef(ref)} was changed after entry ${recorded.seq} recorded it` });
-  }
-  for (const ref of rows.keys()) {
-    if (!lastRow.has(ref)) consider({ kind: 'row-inserted', ref, message: `the ${describeRef(ref)} is in the store but not in the audit log: it was inserted` });
+  await log.auditRows(gate, (ref, row) => {
+    const seq = lastRow.get(ref);
+    if (seq === undefined) consider({ kind: 'row-inserted', ref, message: `the ${describeRef(ref)} is in the store but not in the audit log: it was inserted` });
+    else if (!recorded.matches(seq, hash('sha256', JSON.stringify(row), 'buffer'))) consider({ kind: 'row-changed', seq, ref, message: `the ${describeRef(ref)} was changed after entry ${seq} recorded it` });
+  });
+  for (const [ref, seq] of lastRow) {
+    if (!recorded.wasSeen(seq)) consider({ kind: 'row-deleted', seq, ref, message: `the ${describeRef(ref)} recorded by entry ${seq} was deleted` });
   }
   if (first !== undefined) return { gate, entries, head: prev, intact: false, problem: first };
   return { gate, entries, head: prev, intact: true };
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The row digest of an entry whose body's tail is not the canonical one: parsed, so that a body
+ * out of place is named as such. A problem when the body is not JSON or names another place.
+ */
+function parsedRow(e: AuditEntry, gate: string): string | ChainProblem {
+  let body: Partial<EntryBody>;
+  try {
+    body = JSON.parse(e.body);
+  } catch {
+    return { kind: 'entry-changed', seq: e.seq, ref: e.ref, message: `entry ${e.seq} was changed: its body is not JSON` };
+  }
+  if (body.seq !== e.seq || body.gate !== gate || body.ref !== e.ref) {
+    const what = typeof body.seq === 'number' && body.seq < e.seq ? `an entry was inserted before it (it was entry ${body.seq})` : `it was moved (it was entry ${body.seq} of gate ${body.gate})`;
+    return { kind: 'entry-inserted', seq: e.seq, ref: e.ref, message: `entry ${e.seq} is out of place: ${what}` };
+  }
+  return String(body.row);
 }
 
 /**

@@ -7,7 +7,7 @@ import type { PoolClient } from 'pg';
 import type { Attestation, ItemResult, NewAttestation } from '../model.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
-import { attestationRef, nextEntry, resultRef, rowDigest, runRef } from './audit.js';
+import { attestationRef, nextEntry, resultRef, runRef } from './audit.js';
 import type { AuditEntry, ChainHead, EntryKind } from './audit.js';
 import { StoreError } from './errors.js';
 import type { StoreFaultKind } from './errors.js';
@@ -390,14 +390,12 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
       return read(async (c) => c.q<AuditEntry>(CHAIN_SQL.entries, [gate, afterSeq, limit]), []);
     },
 
-    async rowDigests(gate: string) {
-      return read(async (c) => {
-        const out = new Map<string, string>();
+    async auditRows(gate: string, visit: (ref: string, row: readonly unknown[]) => void) {
+      await read(async (c) => {
         for (const [sql, ref] of [[CHAIN_SQL.gateRuns, refOf.run], [CHAIN_SQL.gateResults, refOf.result], [CHAIN_SQL.gateAttestations, refOf.attestation]] as const) {
-          for (const row of await c.raw(sql, [gate])) out.set(ref(row), rowDigest(row));
+          for (const row of await c.raw(sql, [gate])) visit(ref(row), row);
         }
-        return out;
-      }, new Map<string, string>());
+      }, undefined);
     },
 
     async close() {

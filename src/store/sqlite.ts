@@ -307,8 +307,8 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
       return read((r) => r.audit?.auditEntries(gate, afterSeq, limit) ?? []);
     },
 
-    async rowDigests(gate: string) {
-      return read((r) => r.audit?.rowDigests(gate) ?? new Map<string, string>());
+    async auditRows(gate: string, visit: (ref: string, row: readonly unknown[]) => void) {
+      return read((r) => r.audit?.auditRows(gate, visit));
     },
 
     async close() {
