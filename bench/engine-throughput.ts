@@ -47,6 +47,7 @@ async function runEngine(loaded: LoadedConfig, concurrency: number): Promise<{ m
   const dispatcher = new Agent({ connections: concurrency, pipelining: 1 });
   try {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const results = await runChecks(loaded.config.items, loaded.conditions, {
       env: { name: 'bench', url, vars: { url } },
       configDir: '.',
@@ -57,6 +58,8 @@ async function runEngine(loaded: LoadedConfig, concurrency: number): Promise<{ m
       dispatcher,
     });
     const took = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    log(`    (engine: ${ms(took)} wall, ${ms((cpu.user + cpu.system) / 1000)} CPU in this process)`);
     const passed = results.filter((r) => r.status === 'pass').length;
     if (passed !== results.length || results.length !== loaded.config.items.length) throw new Error(`${passed} of ${results.length} checks passed: ${results.find((r) => r.status !== 'pass')?.message}`);
     return { ms: took, results };
@@ -71,6 +74,7 @@ async function runUndici(url: string, n: number, workers: number): Promise<numbe
   try {
     let next = 0;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     await Promise.all(
       Array.from({ length: workers }, async () => {
         while (next < n) {
@@ -81,7 +85,10 @@ async function runUndici(url: string, n: number, workers: number): Promise<numbe
         }
       }),
     );
-    return performance.now() - t0;
+    const took = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    if (n === CHECKS) log(`    (undici loop: ${ms(took)} wall, ${ms((cpu.user + cpu.system) / 1000)} CPU in this process)`);
+    return took;
   } finally {
     await dispatcher.close();
   }

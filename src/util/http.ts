@@ -71,6 +71,51 @@ const undici = (): Promise<typeof import('undici')> => (client ??= import('undic
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
+/** A body as read so far: what a failure in the middle reports, and what a capped read keeps. */
+interface BodyRead {
+  chunks: Buffer[];
+  bytes: number;
+  truncated: boolean;
+}
+
+/**
+ * Reads a body up to `max` bytes into `into`: past the cap the stream is destroyed and the read
+ * either fails or (truncate) keeps the first `max` bytes. Events, not an async iterator: this runs
+ * once per request, and the iterator's machinery cost more than the read itself.
+ */
+function readBody(body: Dispatcher.ResponseData['body'], max: number, truncate: boolean, into: BodyRead): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: unknown): void => {
+      body.off('data', onData);
+      body.off('end', onEnd);
+      body.off('error', onError);
+      if (err === undefined) resolve();
+      else reject(err);
+    };
+    const onData = (chunk: Buffer | string): void => {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      into.bytes += buf.length;
+      if (into.bytes <= max) {
+        into.chunks.push(buf);
+        return;
+      }
+      // An error after this (the socket torn down) is no news: the read is over.
+      body.on('error', () => undefined);
+      body.destroy();
+      if (!truncate) return done(new HttpCheckError(`response body larger than ${max} bytes: stopped reading`));
+      into.chunks.push(buf.subarray(0, buf.length - (into.bytes - max)));
+      into.bytes = max;
+      into.truncated = true;
+      done();
+    };
+    const onEnd = (): void => done();
+    const onError = (err: Error): void => done(err);
+    body.on('data', onData);
+    body.once('end', onEnd);
+    body.once('error', onError);
+  });
+}
+
 /**
  * Is the URL's origin (scheme, host and port, the default port normalised away) one of `allowed`?
  * Opaque origins (`file:`, `data:`) never are.
@@ -190,27 +235,14 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
       url = next;
       continue;
     }
-    const chunks: Buffer[] = [];
-    let bytes = 0;
-    let truncated = false;
+    const read: BodyRead = { chunks: [], bytes: 0, truncated: false };
     try {
-      for await (const chunk of res.body) {
-        const buf: Buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-        bytes += buf.length;
-        if (bytes > maxBody) {
-          res.body.destroy();
-          if (!req.truncateBody) throw new HttpCheckError(`response body larger than ${maxBody} bytes: stopped reading`);
-          chunks.push(buf.subarray(0, buf.length - (bytes - maxBody)));
-          bytes = maxBody;
-          truncated = true;
-          break;
-        }
-        chunks.push(buf);
-      }
+      await readBody(res.body, maxBody, Boolean(req.truncateBody), read);
     } catch (err) {
       if (err instanceof HttpCheckError) throw err;
-      throw describeNetworkError(err, req.signal, url, `while reading the body (${bytes} bytes received)`);
+      throw describeNetworkError(err, req.signal, url, `while reading the body (${read.bytes} bytes received)`);
     }
+    const { chunks, bytes, truncated } = read;
     return {
       url: url.href,
       status: res.statusCode,
