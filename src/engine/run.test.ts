@@ -336,3 +336,31 @@ test('engine: 64 checks at once under one run signal add no listener per check: 
     process.off('warning', onWarning);
   }
 });
+
+test('engine: a local kind is never throttled by perHost, whatever host() says; a remote one is', async () => {
+  for (const reach of ['local', 'remote'] as const) {
+    let started = 0;
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const kind = defineKind({
+      name: 'k',
+      description: 'k',
+      options: z.strictObject({ echo: z.string().default('') }),
+      fields,
+      defaultExpect: () => ['value == 1'],
+      reach,
+      host: () => 'same-host',
+      run: async () => {
+        started += 1;
+        await gate;
+        return { observations: { value: 1 } };
+      },
+    });
+    const items = [item('A', 'k', { echo: 'a' }), item('B', 'k', { echo: 'b' })];
+    const run = runChecks(items, conds(items), options({ k: kind }, { perHost: 1 }));
+    await idle();
+    assert.equal(started, reach === 'local' ? 2 : 1, `${reach}: checks under way with perHost 1`);
+    release();
+    assert.ok((await run).every((r) => r.status === 'pass'));
+  }
+});
