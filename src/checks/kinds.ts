@@ -1,7 +1,6 @@
-import type { RegisteredKind } from './types.js';
+import type { Reach, RegisteredKind } from './types.js';
 
-/** Where a kind's work happens: on the configured target over the network, or on this machine. */
-export type Reach = 'remote' | 'local';
+export type { Reach };
 
 interface KindEntry {
   reach: Reach;

@@ -4,7 +4,6 @@ import type { AuthConfig } from './_shared/auth.js';
 import type { HttpResponse } from '../util/http.js';
 import type { Reaper } from '../util/reaper.js';
 import type { Dispatcher } from 'undici';
-import type { Reach } from './kinds.js';
 
 /** What a check kind sees of the environment it runs against. */
 export interface TargetEnvironment {
@@ -17,6 +16,9 @@ export interface TargetEnvironment {
   /** Fields given on the command line (`url` with `--url`): used as is, `${VAR}` in them never expanded. */
   literal?: readonly string[];
 }
+
+/** Where a kind's work happens: on the configured target over the network, or on this machine. */
+export type Reach = 'remote' | 'local';
 
 /** Everything the engine hands a check's `run()`; nothing here is global. */
 export interface CheckContext {
