@@ -6,9 +6,9 @@ import type { TargetEnvironment } from '../checks/types.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ItemConfig } from '../config/schema.js';
 import type { Attestation, Decision, ItemResult } from '../model.js';
-import { verifyChain } from '../store/audit.js';
+import { attestationRef, checkRecorded, resultRef, runRef } from '../store/audit.js';
 import type { ChainReport } from '../store/audit.js';
-import type { RunSummary, Store } from '../store/types.js';
+import type { LatestResult, RunSummary, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
 import { decide } from './decide.js';
@@ -92,6 +92,20 @@ export function bindingOf(runs: readonly RunSummary[], loaded: LoadedConfig, rel
 }
 
 /**
+ * The rows this state was read from, checked against the audit chain (checkRecorded): each run,
+ * result and attestation against the entry that last recorded it, and any run, attestation or
+ * result of the runs the results came from that the chain records but the tables lost. The full
+ * walk is `audit verify`'s: status's cost grows with what it reads, not with the log.
+ */
+function checkChain(store: Store, gate: string, runs: readonly RunSummary[], latest: readonly LatestResult[], attestations: readonly Attestation[]): Promise<ChainReport> {
+  const refs = [...runs.map((r) => runRef(r.id)), ...latest.map((r) => resultRef(r.runId, r.id)), ...attestations.map((a) => attestationRef(a.id))];
+  const resultRuns = new Set(latest.map((r) => r.runId));
+  const newest = runs.find((r) => r.status === 'completed');
+  if (newest) resultRuns.add(newest.id);
+  return checkRecorded(store, gate, refs, ['run:', 'attestation:', ...[...resultRuns].map((id) => `result:${id}:`)]);
+}
+
+/**
  * The gate's state: the newest result of every automated item across the completed runs of the
  * release in the environment, judged under the current config (a result made under another
  * definition is `not run`), with the attestations that count for it, decided by `decide()`.
@@ -99,12 +113,13 @@ export function bindingOf(runs: readonly RunSummary[], loaded: LoadedConfig, rel
 export async function gateState(o: StateOptions): Promise<GateState> {
   const { loaded, store, clock, release } = o;
   const env = targetEnvironment(loaded, o.envName);
-  const [runs, latest, attestations, chain] = await Promise.all([
+  const [runs, latest, recorded] = await Promise.all([
     store.listRuns({ gate: loaded.gate, release: release.id, env: env.name }),
     store.latestResults({ gate: loaded.gate, release: release.id, env: env.name }),
-    store.listAttestations(loaded.gate).then((list) => (o.pending ? [...list, o.pending] : list)),
-    verifyChain(store, loaded.gate),
+    store.listAttestations(loaded.gate),
   ]);
+  const attestations = o.pending ? [...recorded, o.pending] : recorded;
+  const chain = await checkChain(store, loaded.gate, runs, latest, recorded);
   const binding = bindingOf(runs, loaded, release, env.name);
   const lastRun = runs.find((r) => r.status === 'completed');
   const byId = new Map(latest.map((r) => [r.id, r]));

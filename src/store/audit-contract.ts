@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fakeClock } from '../test-support/clock.js';
-import { GENESIS, nextEntry, verifyChain } from './audit.js';
+import { checkRecorded, GENESIS, nextEntry, verifyChain } from './audit.js';
 import type { ChainProblem } from './audit.js';
 import { decision, itemResult, newRun, T0 } from './contract.js';
 import type { Opener } from './contract.js';
@@ -54,6 +54,18 @@ export function auditContract(name: string, storage: () => Promise<TamperableSto
     const reader = await s.open({ readonly: true, clock: fakeClock(T0) });
     try {
       return await verifyChain(reader, 'web', { expectHead });
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /** What status checks when it reads every row of the gate: checkRecorded over all of them. */
+  async function checked(s: TamperableStorage, ids: Awaited<ReturnType<typeof history>>) {
+    const reader = await s.open({ readonly: true, clock: fakeClock(T0) });
+    try {
+      const refs: string[] = [];
+      await reader.auditRows('web', (ref) => refs.push(ref));
+      return await checkRecorded(reader, 'web', refs, ['run:', 'attestation:', `result:${ids.done}:`, `result:${ids.aborted}:`]);
     } finally {
       await reader.close();
     }
@@ -143,8 +155,33 @@ export function auditContract(name: string, storage: () => Promise<TamperableSto
           assert.equal(report.intact, false, `${f.name} went unnoticed`);
           assert.equal(report.problem?.kind, f.kind, report.problem?.message);
           assert.match(report.problem?.message ?? '', f.message);
+          // status's check, over the rows it reads, finds it too (naming perhaps another symptom).
+          const quick = await checked(s, ids);
+          assert.equal(quick.intact, false, `${f.name} went unnoticed by checkRecorded`);
         }));
     }
+
+    it('checkRecorded finds an intact history intact, and a forged row the way verify names it', () =>
+      withHistory(async (s, ids) => {
+        const intact = await checked(s, ids);
+        assert.deepEqual([intact.intact, intact.entries], [true, HISTORY_ENTRIES]);
+        await s.exec(`UPDATE runs SET verdict = 'GO', decision = '{}', status = 'completed' WHERE id = ${lit(ids.aborted)}`);
+        const report = await checked(s, ids);
+        assert.equal(report.problem?.kind, 'row-changed');
+        assert.match(report.problem?.message ?? '', /run .* was changed after entry 7/);
+      }));
+
+    it('checkRecorded finds an entry inserted before the rows it reads', () =>
+      withHistory(async (s, ids) => {
+        const store = await s.open({ readonly: true, clock: fakeClock(T0) });
+        const entries = await store.auditEntries('web', 0, 100);
+        await store.close();
+        const forged = nextEntry(entries[1], { gate: 'web', kind: 'result', ref: 'result:X:Y', at: '2026-03-01T10:00:00.000Z', data: {}, row: [] });
+        await s.exec("UPDATE audit_entries SET seq = seq + 1000 WHERE gate = 'web' AND seq >= 3");
+        await s.exec("UPDATE audit_entries SET seq = seq - 999 WHERE gate = 'web' AND seq > 1000");
+        await s.exec(`INSERT INTO audit_entries (gate, seq, ref, body, prev, hash) VALUES ('web', 3, ${lit(forged.ref)}, ${lit(forged.body)}, ${lit(forged.prev)}, ${lit(forged.hash)})`);
+        assert.equal((await checked(s, ids)).intact, false);
+      }));
 
     it('finds an entry inserted, even one whose own hash and link are right', () =>
       withHistory(async (s) => {

@@ -62,6 +62,35 @@ export interface AuditLog {
    * a million rows held at once would cost verify more than hashing them.
    */
   auditRows(gate: string, visit: (ref: string, row: readonly unknown[]) => void): Promise<void>;
+  /**
+   * For each ref: the last entry that records it (if any), the stored hash of the entry before that
+   * one (GENESIS for entry 1; undefined when it is missing), and the row as it is now (undefined:
+   * none). Empty for a store from before the chain.
+   */
+  auditRecords(gate: string, refs: readonly string[]): Promise<AuditRecord[]>;
+  /** The refs starting with `prefix` (`run:`, `attestation:`, `result:RUN:`) that entries record but whose row is gone. */
+  auditOrphans(gate: string, prefix: string): Promise<string[]>;
+}
+
+/** A row as status checks it: the last entry that recorded it and what the tables hold now. */
+export interface AuditRecord {
+  ref: string;
+  entry?: AuditEntry;
+  /** The hash stored by the entry before `entry`. */
+  before?: string;
+  row?: readonly unknown[];
+}
+
+/** The tables a ref names, for the stores' lookups: `run:ID`, `result:RUN:ITEM`, `attestation:ID`. */
+export function parseRef(ref: string): { table: 'run' | 'attestation'; id: string } | { table: 'result'; runId: string; itemId: string } | undefined {
+  const colon = ref.indexOf(':');
+  const kind = ref.slice(0, colon);
+  const rest = ref.slice(colon + 1);
+  if (kind === 'run' || kind === 'attestation') return { table: kind, id: rest };
+  if (kind !== 'result') return undefined;
+  // Run ids never hold a colon (id.ts); an item id may.
+  const sep = rest.indexOf(':');
+  return sep < 0 ? undefined : { table: 'result', runId: rest.slice(0, sep), itemId: rest.slice(sep + 1) };
 }
 
 /** JSON with object keys sorted at every level, no spaces: one text for one value. */
@@ -271,6 +300,58 @@ export async function verifyChain(log: AuditLog, gate: string, options: { expect
   }
   if (first !== undefined) return { gate, entries, head: prev, intact: false, problem: first };
   return { gate, entries, head: prev, intact: true };
+}
+
+/**
+ * The chain check `status` can afford: the rows it reads (`refs`), each against the last entry that
+ * recorded it, that entry's hash and its link to the entry before; the head against the entry it
+ * names; and, for `orphanPrefixes`, every recorded row of that kind that is gone. Its cost grows
+ * with what status reads, not with the log. It does not walk the chain: an entry rewritten in the
+ * middle, with nothing status reads pointing at it, or the whole chain rewritten from some entry
+ * on, are left to `audit verify` (and a pinned head).
+ */
+export async function checkRecorded(log: AuditLog, gate: string, refs: readonly string[], orphanPrefixes: readonly string[] = []): Promise<ChainReport> {
+  const head = await log.auditHead(gate);
+  const entries = head?.seq ?? 0;
+  const headHash = head?.hash ?? GENESIS;
+  const broken = (problem: ChainProblem): ChainReport => ({ gate, entries, head: headHash, intact: false, problem });
+  if (head !== undefined) {
+    const [last, past] = await log.auditEntries(gate, head.seq - 1, 2);
+    if (last === undefined || last.seq !== head.seq) return broken({ kind: 'truncated', seq: head.seq, message: `entry ${head.seq} was deleted (the head records entry ${head.seq})` });
+    if (past !== undefined) return broken({ kind: 'entry-inserted', seq: head.seq + 1, message: `the chain goes past its recorded head (entry ${head.seq}): entries from ${head.seq + 1} were inserted` });
+    if (last.hash !== head.hash || entryHash(last.prev, last.body) !== last.hash) return broken({ kind: 'entry-changed', seq: head.seq, message: `entry ${head.seq} (${describeRef(last.ref)}) was changed: its hash does not match its content or the head` });
+  }
+
+  let first: ChainProblem | undefined;
+  const consider = (p: ChainProblem): void => {
+    if (first === undefined || (p.seq ?? Infinity) < (first.seq ?? Infinity)) first = p;
+  };
+  const gatePrefix = `,"gate":${JSON.stringify(gate)},"kind":"`;
+  for (const r of await log.auditRecords(gate, refs)) {
+    const e = r.entry;
+    if (e === undefined) {
+      if (r.row !== undefined) consider({ kind: 'row-inserted', ref: r.ref, message: `the ${describeRef(r.ref)} is in the store but not in the audit log: it was inserted` });
+      continue;
+    }
+    if (entryHash(e.prev, e.body) !== e.hash) {
+      consider({ kind: 'entry-changed', seq: e.seq, ref: e.ref, message: `entry ${e.seq} (${describeRef(e.ref)}) was changed: its hash does not match its content` });
+      continue;
+    }
+    const recorded = recordedRow(e.body, gatePrefix, e) ?? parsedRow(e, gate);
+    if (typeof recorded !== 'string') consider(recorded);
+    else if (r.before === undefined) consider({ kind: 'entry-deleted', seq: e.seq - 1, message: `entry ${e.seq - 1} was deleted (entry ${e.seq} links to it)` });
+    else if (r.before !== e.prev) consider({ kind: 'entry-changed', seq: e.seq - 1, message: `entry ${e.seq - 1} was changed or replaced: entry ${e.seq} links to another hash` });
+    else if (r.row === undefined) consider({ kind: 'row-deleted', seq: e.seq, ref: r.ref, message: `the ${describeRef(r.ref)} recorded by entry ${e.seq} was deleted` });
+    else if (rowDigest(r.row) !== recorded) consider({ kind: 'row-changed', seq: e.seq, ref: r.ref, message: `the ${describeRef(r.ref)} was changed after entry ${e.seq} recorded it` });
+  }
+  const gone = (await Promise.all(orphanPrefixes.map((p) => log.auditOrphans(gate, p)))).flat();
+  if (gone.length > 0) {
+    // Named by the last entry that recorded it, so the earliest problem is the one shown.
+    for (const r of await log.auditRecords(gate, gone)) {
+      if (r.entry !== undefined && r.row === undefined) consider({ kind: 'row-deleted', seq: r.entry.seq, ref: r.ref, message: `the ${describeRef(r.ref)} recorded by entry ${r.entry.seq} was deleted` });
+    }
+  }
+  return first === undefined ? { gate, entries, head: headHash, intact: true } : broken(first);
 }
 
 function isJson(text: string): boolean {

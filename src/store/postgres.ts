@@ -7,8 +7,8 @@ import type { PoolClient } from 'pg';
 import type { Attestation, ItemResult, NewAttestation } from '../model.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
-import { attestationRef, nextEntry, resultRef, runRef } from './audit.js';
-import type { AuditEntry, ChainHead, EntryKind } from './audit.js';
+import { attestationRef, AUDITED, GENESIS, nextEntry, parseRef, resultRef, runRef } from './audit.js';
+import type { AuditEntry, AuditRecord, ChainHead, EntryKind } from './audit.js';
 import { StoreError } from './errors.js';
 import type { StoreFaultKind } from './errors.js';
 import { idGenerator } from './id.js';
@@ -111,6 +111,31 @@ async function appendEntry(c: { q: Query; raw: RawQuery }, gate: string, kind: E
 async function chainRun(c: { q: Query; raw: RawQuery }, runId: string, kind: 'run-begin' | 'run-end', at: string, extra: Record<string, unknown> = {}): Promise<void> {
   const [row] = await c.raw(CHAIN_SQL.runRow, [runId]);
   await appendEntry(c, String(row[1]), kind, runRef(runId), at, { ...runData(row), ...extra }, row);
+}
+
+/** The audited rows `refs` name, as they are now, by ref (values in AUDITED order). */
+async function rowsOf(c: { raw: RawQuery }, refs: readonly string[]): Promise<Map<string, unknown[]>> {
+  const runs: string[] = [];
+  const attestations: string[] = [];
+  const resultRuns: string[] = [];
+  const resultItems: string[] = [];
+  for (const ref of refs) {
+    const at = parseRef(ref);
+    if (at?.table === 'run') runs.push(at.id);
+    else if (at?.table === 'attestation') attestations.push(at.id);
+    else if (at?.table === 'result') {
+      resultRuns.push(at.runId);
+      resultItems.push(at.itemId);
+    }
+  }
+  const out = new Map<string, unknown[]>();
+  if (runs.length > 0) for (const row of await c.raw(`SELECT ${AUDITED.run} FROM runs WHERE id = ANY(?)`, [runs])) out.set(refOf.run(row), row);
+  if (attestations.length > 0) for (const row of await c.raw(`SELECT ${AUDITED.attestation} FROM attestations WHERE id = ANY(?)`, [attestations])) out.set(refOf.attestation(row), row);
+  if (resultRuns.length > 0) {
+    const sql = `SELECT ${AUDITED.result} FROM results WHERE (run_id, item_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`;
+    for (const row of await c.raw(sql, [resultRuns, resultItems])) out.set(refOf.result(row), row);
+  }
+  return out;
 }
 
 function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
@@ -396,6 +421,40 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
           for (const row of await c.raw(sql, [gate])) visit(ref(row), row);
         }
       }, undefined);
+    },
+
+    async auditRecords(gate: string, refs: readonly string[]) {
+      if (refs.length === 0) return [];
+      return read(async (c) => {
+        // One round trip per table, not per ref: status names hundreds of rows.
+        const entries = await c.raw(
+          `SELECT DISTINCT ON (e.ref) e.gate, e.seq, e.ref, e.body, e.prev, e.hash, p.hash FROM audit_entries e
+           LEFT JOIN audit_entries p ON p.gate = e.gate AND p.seq = e.seq - 1
+           WHERE e.gate = ? AND e.ref = ANY(?) ORDER BY e.ref, e.seq DESC`,
+          [gate, refs],
+        );
+        const byRef = new Map(entries.map((r) => [String(r[2]), r]));
+        const rows = await rowsOf(c, refs);
+        return refs.map((ref): AuditRecord => {
+          const found = byRef.get(ref);
+          const row = rows.get(ref);
+          if (found === undefined) return { ref, ...(row !== undefined ? { row } : {}) };
+          const [g, seq, r, body, prev, hash, before] = found.map((v) => (v === null ? undefined : v));
+          const entry: AuditEntry = { gate: String(g), seq: Number(seq), ref: String(r), body: String(body), prev: String(prev), hash: String(hash) };
+          const linked = entry.seq === 1 ? GENESIS : before === undefined ? undefined : String(before);
+          return { ref, entry, ...(linked !== undefined ? { before: linked } : {}), ...(row !== undefined ? { row } : {}) };
+        });
+      }, []);
+    },
+
+    async auditOrphans(gate: string, prefix: string) {
+      return read(async (c) => {
+        // COLLATE "C": a prefix is a byte range whatever the database's collation.
+        const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+        const refs = (await c.raw('SELECT DISTINCT ref FROM audit_entries WHERE gate = ? AND ref COLLATE "C" >= ? AND ref COLLATE "C" < ?', [gate, prefix, end])).map((r) => String(r[0]));
+        const rows = await rowsOf(c, refs);
+        return refs.filter((ref) => !rows.has(ref));
+      }, []);
     },
 
     async close() {

@@ -90,6 +90,9 @@ export const MIGRATIONS: readonly string[] = [
      seq INTEGER NOT NULL,
      hash TEXT NOT NULL
    );`,
+  // status checks the rows it reads against the last entry recording each (audit.ts checkRecorded):
+  // an entry found by its row, not by a walk of the whole chain.
+  `CREATE INDEX audit_entries_by_ref ON audit_entries (gate, ref, seq);`,
 ];
 
 /** The schema version that brought the audit chain: rows of a store migrated past it are adopted into the chain. */
@@ -106,6 +109,10 @@ export const CHAIN_SQL = {
   moveHead: 'UPDATE audit_heads SET seq = ?, hash = ? WHERE gate = ?',
   entries: 'SELECT gate, seq, ref, body, prev, hash FROM audit_entries WHERE gate = ? AND seq > ? ORDER BY seq LIMIT ?',
   gates: 'SELECT gate FROM audit_heads WHERE seq > 0 ORDER BY gate',
+  // The last entry recording a ref, with the hash stored by the entry before it.
+  lastEntry: `SELECT e.gate, e.seq, e.ref, e.body, e.prev, e.hash, p.hash FROM audit_entries e
+    LEFT JOIN audit_entries p ON p.gate = e.gate AND p.seq = e.seq - 1
+    WHERE e.gate = ? AND e.ref = ? ORDER BY e.seq DESC LIMIT 1`,
   runRow: `SELECT ${AUDITED.run} FROM runs WHERE id = ?`,
   resultRow: `SELECT ${AUDITED.result} FROM results WHERE run_id = ? AND item_id = ?`,
   attestationRow: `SELECT ${AUDITED.attestation} FROM attestations WHERE id = ?`,

@@ -1,8 +1,8 @@
 // The audit chain on SQLite. Appending runs inside the caller's write transaction: SQLite's write
 // lock is held from its start (IMMEDIATE), so no other writer can read the same head and fork.
 import type Database from 'better-sqlite3';
-import { attestationRef, nextEntry, resultRef, runRef } from './audit.js';
-import type { AuditEntry, AuditLog, ChainHead, EntryKind } from './audit.js';
+import { attestationRef, GENESIS, nextEntry, parseRef, resultRef, runRef } from './audit.js';
+import type { AuditEntry, AuditLog, AuditRecord, ChainHead, EntryKind } from './audit.js';
 import { attestationData, CHAIN_SQL, refOf, resultData, runData, toAttestation } from './schema.js';
 
 /** Appends entries for the rows a write just made, reading each row back as stored. */
@@ -79,7 +79,40 @@ export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
     [db.prepare<[string], unknown[]>(CHAIN_SQL.gateResults).raw(), refOf.result],
     [db.prepare<[string], unknown[]>(CHAIN_SQL.gateAttestations).raw(), refOf.attestation],
   ] as const;
+  const lastEntry = db.prepare<[string, string], [string, number, string, string, string, string, string | null]>(CHAIN_SQL.lastEntry).raw();
+  const runRow = db.prepare<[string], unknown[]>(CHAIN_SQL.runRow).raw();
+  const resultRow = db.prepare<[string, string], unknown[]>(CHAIN_SQL.resultRow).raw();
+  const attestationRow = db.prepare<[string], unknown[]>(CHAIN_SQL.attestationRow).raw();
+  // BINARY collation compares bytes: a prefix's refs are one range of the (gate, ref, seq) index.
+  const refsFrom = db.prepare<[string, string, string], string>('SELECT DISTINCT ref FROM audit_entries WHERE gate = ? AND ref >= ? AND ref < ?').pluck();
+  const rowOf = (ref: string): unknown[] | undefined => {
+    const at = parseRef(ref);
+    if (at === undefined) return undefined;
+    if (at.table === 'result') return resultRow.get(at.runId, at.itemId);
+    return (at.table === 'run' ? runRow : attestationRow).get(at.id);
+  };
   return {
+    auditRecords(gate, refs) {
+      const out: AuditRecord[] = [];
+      db.transaction(() => {
+        for (const ref of refs) {
+          const found = lastEntry.get(gate, ref);
+          const row = rowOf(ref);
+          if (found === undefined) {
+            out.push({ ref, ...(row !== undefined ? { row } : {}) });
+            continue;
+          }
+          const [g, seq, r, body, prev, hash, before] = found;
+          const linked = seq === 1 ? GENESIS : (before ?? undefined);
+          out.push({ ref, entry: { gate: g, seq, ref: r, body, prev, hash }, ...(linked !== undefined ? { before: linked } : {}), ...(row !== undefined ? { row } : {}) });
+        }
+      })();
+      return out;
+    },
+    auditOrphans(gate, prefix) {
+      const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+      return refsFrom.all(gate, prefix, end).filter((ref) => rowOf(ref) === undefined);
+    },
     auditGates() {
       return gates.all();
     },

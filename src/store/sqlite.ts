@@ -311,6 +311,14 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
       return read((r) => r.audit?.auditRows(gate, visit));
     },
 
+    async auditRecords(gate: string, refs: readonly string[]) {
+      return read((r) => r.audit?.auditRecords(gate, refs) ?? []);
+    },
+
+    async auditOrphans(gate: string, prefix: string) {
+      return read((r) => r.audit?.auditOrphans(gate, prefix) ?? []);
+    },
+
     async close() {
       conn.close();
     },
