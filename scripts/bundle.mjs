@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const outdir = join(root, 'dist', 'bundle');
+// Another folder (two levels under the package, as dist/bundle is) for a test's own build.
+const outdir = process.argv[2] ?? join(root, 'dist', 'bundle');
 rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: [join(root, 'src', 'cli', 'bin.ts')],

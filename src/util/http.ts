@@ -67,7 +67,17 @@ let fallbackAgent: Promise<Dispatcher> | undefined;
 // The client's module, imported once: a dynamic import() per request costs a round trip through
 // the module loader (and its hooks thread under a loader such as tsx) every time.
 let client: Promise<typeof import('undici')> | undefined;
-const undici = (): Promise<typeof import('undici')> => (client ??= import('undici'));
+const undici = (): Promise<typeof import('undici')> => (client ??= import('undici').then(namedExports));
+
+type UndiciModule = typeof import('undici');
+
+/**
+ * undici is CommonJS: Node gives its exports by name, but the bundled CLI (dist/bundle) gets a
+ * split-out CommonJS module as its default export only.
+ */
+function namedExports(m: UndiciModule | { default: UndiciModule }): UndiciModule {
+  return 'request' in m ? m : m.default;
+}
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
