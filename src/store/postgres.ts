@@ -13,7 +13,7 @@ import { StoreError } from './errors.js';
 import type { StoreFaultKind } from './errors.js';
 import { idGenerator } from './id.js';
 import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
-import { asOf, attestationData, CHAIN_SQL, MIGRATIONS, refOf, resultColumns, resultData, runData, toAttestation, toRecord, toResult, toSummary, WRITE_SQL } from './schema.js';
+import { asOf, attestationData, CHAIN_SQL, MIGRATIONS, orphanQuery, prefixEnd, refOf, resultColumns, resultData, runData, toAttestation, toRecord, toResult, toSummary, WRITE_SQL } from './schema.js';
 import type { ResultRow, RunRow } from './schema.js';
 import type { Doing } from './sqlite-faults.js';
 import { failed } from './sqlite-faults.js';
@@ -448,13 +448,11 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
     },
 
     async auditOrphans(gate: string, prefix: string) {
-      return read(async (c) => {
-        // COLLATE "C": a prefix is a byte range whatever the database's collation.
-        const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-        const refs = (await c.raw('SELECT DISTINCT ref FROM audit_entries WHERE gate = ? AND ref COLLATE "C" >= ? AND ref COLLATE "C" < ?', [gate, prefix, end])).map((r) => String(r[0]));
-        const rows = await rowsOf(c, refs);
-        return refs.filter((ref) => !rows.has(ref));
-      }, []);
+      const q = orphanQuery(prefix);
+      if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}`);
+      // COLLATE "C": a prefix is a byte range whatever the database's collation.
+      const sql = q.sql.replaceAll('{ref}', 'e.ref COLLATE "C"');
+      return read(async (c) => (await c.raw(sql, [gate, prefix, prefixEnd(prefix), ...q.params])).map((r) => String(r[0])), []);
     },
 
     async close() {

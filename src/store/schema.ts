@@ -2,7 +2,7 @@
 // JSON kept as TEXT, no engine-specific types or functions) and the mapping between rows and the
 // model's plain objects.
 import type { Attempt, Attestation, Decision, ItemResult, RunRecord, RunSelection, RunStatus, StageReport, Status, Tier, Verdict } from '../model.js';
-import { attestationRef, AUDITED, GENESIS, resultRef, runRef } from './audit.js';
+import { attestationRef, AUDITED, GENESIS, parseRef, resultRef, runRef } from './audit.js';
 import { leaseLapsed } from './lease.js';
 import type { RunSummary } from './types.js';
 
@@ -109,6 +109,12 @@ export const CHAIN_SQL = {
   moveHead: 'UPDATE audit_heads SET seq = ?, hash = ? WHERE gate = ?',
   entries: 'SELECT gate, seq, ref, body, prev, hash FROM audit_entries WHERE gate = ? AND seq > ? ORDER BY seq LIMIT ?',
   gates: 'SELECT gate FROM audit_heads WHERE seq > 0 ORDER BY gate',
+  // The refs under a prefix whose row is gone, by table (parameters: gate, the prefix range, then
+  // the ref's length before the key; results also the run). {ref} is where a store puts the ref
+  // column as it compares byte-wise.
+  orphanRuns: 'SELECT DISTINCT e.ref FROM audit_entries e WHERE e.gate = ? AND {ref} >= ? AND {ref} < ? AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = substr(e.ref, ?))',
+  orphanAttestations: 'SELECT DISTINCT e.ref FROM audit_entries e WHERE e.gate = ? AND {ref} >= ? AND {ref} < ? AND NOT EXISTS (SELECT 1 FROM attestations a WHERE a.id = substr(e.ref, ?))',
+  orphanResults: 'SELECT DISTINCT e.ref FROM audit_entries e WHERE e.gate = ? AND {ref} >= ? AND {ref} < ? AND NOT EXISTS (SELECT 1 FROM results res WHERE res.run_id = ? AND res.item_id = substr(e.ref, ?))',
   // The last entry recording a ref, with the hash stored by the entry before it.
   lastEntry: `SELECT e.gate, e.seq, e.ref, e.body, e.prev, e.hash, p.hash FROM audit_entries e
     LEFT JOIN audit_entries p ON p.gate = e.gate AND p.seq = e.seq - 1
@@ -120,6 +126,24 @@ export const CHAIN_SQL = {
   gateResults: `SELECT ${AUDITED.result.split(', ').map((c) => `res.${c}`).join(', ')} FROM results res JOIN runs r ON r.id = res.run_id WHERE r.gate = ?`,
   gateAttestations: `SELECT ${AUDITED.attestation} FROM attestations WHERE gate = ?`,
 } as const;
+
+/**
+ * The orphan query for a prefix (`run:`, `attestation:` or `result:RUN:`) and its parameters after
+ * the gate and the range; undefined for any other prefix.
+ */
+export function orphanQuery(prefix: string): { sql: string; params: Array<string | number> } | undefined {
+  const key = prefix.length + 1;
+  if (prefix === 'run:') return { sql: CHAIN_SQL.orphanRuns, params: [key] };
+  if (prefix === 'attestation:') return { sql: CHAIN_SQL.orphanAttestations, params: [key] };
+  const at = parseRef(`${prefix}x`);
+  if (at?.table === 'result' && prefix.endsWith(':')) return { sql: CHAIN_SQL.orphanResults, params: [at.runId, key] };
+  return undefined;
+}
+
+/** The first string after every string that starts with `prefix`, byte-wise: the end of its range. */
+export function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
+}
 
 /** The ref of a row read with CHAIN_SQL's gateRuns, gateResults or gateAttestations (values in AUDITED order). */
 export const refOf = {

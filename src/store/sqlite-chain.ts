@@ -3,7 +3,7 @@
 import type Database from 'better-sqlite3';
 import { attestationRef, GENESIS, nextEntry, parseRef, resultRef, runRef } from './audit.js';
 import type { AuditEntry, AuditLog, AuditRecord, ChainHead, EntryKind } from './audit.js';
-import { attestationData, CHAIN_SQL, refOf, resultData, runData, toAttestation } from './schema.js';
+import { attestationData, CHAIN_SQL, orphanQuery, prefixEnd, refOf, resultData, runData, toAttestation } from './schema.js';
 
 /** Appends entries for the rows a write just made, reading each row back as stored. */
 export interface SqliteChain {
@@ -83,8 +83,6 @@ export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
   const runRow = db.prepare<[string], unknown[]>(CHAIN_SQL.runRow).raw();
   const resultRow = db.prepare<[string, string], unknown[]>(CHAIN_SQL.resultRow).raw();
   const attestationRow = db.prepare<[string], unknown[]>(CHAIN_SQL.attestationRow).raw();
-  // BINARY collation compares bytes: a prefix's refs are one range of the (gate, ref, seq) index.
-  const refsFrom = db.prepare<[string, string, string], string>('SELECT DISTINCT ref FROM audit_entries WHERE gate = ? AND ref >= ? AND ref < ?').pluck();
   const rowOf = (ref: string): unknown[] | undefined => {
     const at = parseRef(ref);
     if (at === undefined) return undefined;
@@ -110,8 +108,10 @@ export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
       return out;
     },
     auditOrphans(gate, prefix) {
-      const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-      return refsFrom.all(gate, prefix, end).filter((ref) => rowOf(ref) === undefined);
+      const q = orphanQuery(prefix);
+      if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}`);
+      // BINARY collation compares bytes: a prefix's refs are one range of the (gate, ref, seq) index.
+      return db.prepare<unknown[], string>(q.sql.replaceAll('{ref}', 'e.ref')).pluck().all(gate, prefix, prefixEnd(prefix), ...q.params);
     },
     auditGates() {
       return gates.all();
