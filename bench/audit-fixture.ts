@@ -12,6 +12,8 @@ export interface FixtureOptions {
   gate: string;
   release: string;
   runs: number;
+  /** Runs per release (default: all in `release`); then run k is in release `${release}-${floor(k / runsPerRelease)}`. */
+  runsPerRelease?: number;
   items: number;
   /** A file to receive every byte verify hashes (entries and rows). */
   bytesFile?: string;
@@ -44,9 +46,10 @@ export async function buildFixture(file: string, o: FixtureOptions): Promise<num
     for (let k = from; k < to; k++) {
       const id = `RUN${String(k).padStart(10, '0')}`;
       const started = new Date(Date.parse('2026-01-01T00:00:00Z') + k * 60_000).toISOString();
-      const begin = [id, o.gate, 'staging', 'check', 'sha256:c0ffee', o.release, '{}', 'running', started, null, null, null, null, null];
+      const release = o.runsPerRelease === undefined ? o.release : `${o.release}-${Math.floor(k / o.runsPerRelease)}`;
+      const begin = [id, o.gate, 'staging', 'check', 'sha256:c0ffee', release, '{}', 'running', started, null, null, null, null, null];
       append('run-begin', `run:${id}`, begin, { run: id, status: 'running' });
-      const end = [id, o.gate, 'staging', 'check', 'sha256:c0ffee', o.release, '{}', 'completed', started, started, 'GO', 100, '{"verdict":"GO"}', null];
+      const end = [id, o.gate, 'staging', 'check', 'sha256:c0ffee', release, '{}', 'completed', started, started, 'GO', 100, '{"verdict":"GO"}', null];
       insRun.run(...end, started);
       for (let i = 0; i < o.items; i++) {
         const item = `ITEM-${String(i).padStart(2, '0')}`;

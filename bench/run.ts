@@ -8,6 +8,7 @@ import securityStage from './security-stage.js';
 import regexGuard from './regex-guard.js';
 import { engineLatency, engineMemory, engineThroughput } from './engine-throughput.js';
 import auditVerify from './audit-verify.js';
+import status from './status.js';
 import storeGrowth from './store-growth.js';
 import { fixed, log } from './lib.js';
 import type { BenchResult } from './lib.js';
@@ -22,6 +23,7 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'engine throughput', run: engineThroughput },
   { name: 'engine memory per item', run: engineMemory },
   { name: 'audit verify (1M entries)', run: auditVerify },
+  { name: 'status (10,000 runs)', run: status },
   { name: 'store growth', run: storeGrowth },
 ];
 
