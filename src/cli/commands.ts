@@ -146,7 +146,7 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
   // The live view shows what this run selected: its tiers, its ids, its stage set's items.
   const inStages = o.stageSet !== undefined ? new Set((loaded.config.stages[o.stageSet] ?? []).flatMap((s) => s.items)) : undefined;
   const selected = selectItems(loaded.config.items, selection).filter((i) => !inStages || inStages.has(i.id));
-  const view = liveView(selected, { quiet: o.quiet, out: cli.err, env: cli.io.env, stages: o.stageSet !== undefined ? loaded.config.stages[o.stageSet] : undefined });
+  const view = await liveView(selected, { quiet: o.quiet, out: cli.err, env: cli.io.env, stages: o.stageSet !== undefined ? loaded.config.stages[o.stageSet] : undefined });
   try {
     let outcome: GateOutcome;
     try {

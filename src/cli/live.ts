@@ -1,4 +1,3 @@
-import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import type { ListrTask } from 'listr2';
 import type { StageConfig } from '../config/schema.js';
 import type { ItemConfig } from '../config/schema.js';
@@ -19,9 +18,10 @@ export interface LiveView {
 /**
  * A task list with spinners and timings on a terminal; plain lines when stderr is not a TTY or
  * `CI` is set (logs stay readable); nothing but notices with `quiet`. Plain lines go through the
- * redacting output; the task list shows only results the engine has already redacted.
+ * redacting output; the task list shows only results the engine has already redacted. The task
+ * list's library is loaded only for a terminal: CI and `--quiet` runs never load it.
  */
-export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; out: Output; env: Readonly<Record<string, string | undefined>>; stages?: readonly StageConfig[] }): LiveView {
+export async function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; out: Output; env: Readonly<Record<string, string | undefined>>; stages?: readonly StageConfig[] }): Promise<LiveView> {
   const { out } = opts;
   const titles = new Map(items.map((i) => [i.id, i.title]));
   // What a check did to the target that a person should know of (the SSRF payload classes): once, even when quiet.
@@ -48,6 +48,7 @@ export function liveView(items: readonly ItemConfig[], opts: { quiet?: boolean; 
       close: async () => undefined,
     };
   }
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2');
   const pending = new Map<string, { resolve(r: ItemResult): void; promise: Promise<ItemResult> }>();
   const settle = (id: string): { resolve(r: ItemResult): void; promise: Promise<ItemResult> } => {
     let entry = pending.get(id);
