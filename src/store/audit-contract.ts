@@ -161,6 +161,27 @@ export function auditContract(name: string, storage: () => Promise<TamperableSto
         }));
     }
 
+    it('verifies rows whose values a store may render otherwise than JSON.stringify, and still finds one changed', async () => {
+      const s = await storage();
+      const store = await s.open({ clock: fakeClock(T0) });
+      let run: string;
+      try {
+        run = await store.beginRun(newRun());
+        const awkward = ['tab\tnew\nline "quoted" \\ back', 'bell \u0007 nul-ish \u001f del \u007f', 'é ü 中文 \u2028 \u2029 😀'];
+        for (const [i, message] of awkward.entries()) {
+          await store.saveResult(run, { ...itemResult(`W-0${i}`), message, durationMs: [12, 0.1 + 0.2, 1e21][i], evidence: { message } });
+        }
+        await store.endRun(run, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision('GO', 100) });
+      } finally {
+        await store.close();
+      }
+      assert.deepEqual(await verified(s).then((r) => [r.intact, r.problem?.message]), [true, undefined]);
+      await s.exec(`UPDATE results SET duration_ms = 13 WHERE run_id = ${lit(run)} AND item_id = 'W-00'`);
+      const report = await verified(s);
+      assert.equal(report.problem?.kind, 'row-changed');
+      assert.match(report.problem?.message ?? '', /result of W-00 .* was changed after entry 2/);
+    });
+
     it('checkRecorded finds an intact history intact, and a forged row the way verify names it', () =>
       withHistory(async (s, ids) => {
         const intact = await checked(s, ids);

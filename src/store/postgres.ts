@@ -415,10 +415,10 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
       return read(async (c) => c.q<AuditEntry>(CHAIN_SQL.entries, [gate, afterSeq, limit]), []);
     },
 
-    async auditRows(gate: string, visit: (ref: string, row: readonly unknown[]) => void) {
+    async auditRows(gate: string, visit: (ref: string, json: string) => void) {
       await read(async (c) => {
         for (const [sql, ref] of [[CHAIN_SQL.gateRuns, refOf.run], [CHAIN_SQL.gateResults, refOf.result], [CHAIN_SQL.gateAttestations, refOf.attestation]] as const) {
-          for (const row of await c.raw(sql, [gate])) visit(ref(row), row);
+          for (const row of await c.raw(sql, [gate])) visit(ref(row), JSON.stringify(row));
         }
       }, undefined);
     },

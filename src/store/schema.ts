@@ -125,6 +125,10 @@ export const CHAIN_SQL = {
   gateRuns: `SELECT ${AUDITED.run} FROM runs WHERE gate = ?`,
   gateResults: `SELECT ${AUDITED.result.split(', ').map((c) => `res.${c}`).join(', ')} FROM results res JOIN runs r ON r.id = res.run_id WHERE r.gate = ?`,
   gateAttestations: `SELECT ${AUDITED.attestation} FROM attestations WHERE gate = ?`,
+  // SQLite: gateResults as ref, JSON of the columns before duration_ms, duration_ms, JSON of those after.
+  gateResultsJson: `SELECT 'result:' || res.run_id || ':' || res.item_id,
+    json_array(res.run_id, res.item_id, res.seq, res.tier, res.status, res.message, res.evidence), res.duration_ms, json_array(res.attempts, res.definition)
+    FROM results res JOIN runs r ON r.id = res.run_id WHERE r.gate = ?`,
 } as const;
 
 /**

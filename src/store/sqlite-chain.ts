@@ -89,6 +89,7 @@ export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
     if (at.table === 'result') return resultRow.get(at.runId, at.itemId);
     return (at.table === 'run' ? runRow : attestationRow).get(at.id);
   };
+  const resultsJson = db.prepare<[string], [string, string, unknown, string]>(CHAIN_SQL.gateResultsJson).raw();
   return {
     auditRecords(gate, refs) {
       const out: AuditRecord[] = [];
@@ -126,7 +127,13 @@ export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
     auditRows(gate, visit) {
       // One read transaction: the three tables as of one moment.
       db.transaction(() => {
-        for (const [statement, ref] of digests) for (const row of statement.iterate(gate)) visit(ref(row), row);
+        for (const [statement, ref] of digests) {
+          if (ref === refOf.result) continue;
+          for (const row of statement.iterate(gate)) visit(ref(row), JSON.stringify(row));
+        }
+        // A gate's results are most of its rows: rendered by SQLite, all but duration_ms (a REAL,
+        // which SQLite writes as 12.0 where JSON.stringify writes 12).
+        for (const [ref, head, duration, tail] of resultsJson.iterate(gate)) visit(ref, `${head.slice(0, -1)},${JSON.stringify(duration)},${tail.slice(1)}`);
       })();
     },
   };

@@ -307,7 +307,7 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
       return read((r) => r.audit?.auditEntries(gate, afterSeq, limit) ?? []);
     },
 
-    async auditRows(gate: string, visit: (ref: string, row: readonly unknown[]) => void) {
+    async auditRows(gate: string, visit: (ref: string, json: string) => void) {
       return read((r) => r.audit?.auditRows(gate, visit));
     },
 
