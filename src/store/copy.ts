@@ -61,6 +61,9 @@ export async function copyStore(from: string, to: string): Promise<CopyResult> {
       await flush();
     }
     await client.query('COMMIT');
+    // A bulk load leaves the planner no statistics until autovacuum comes by: the first reads
+    // (status's anti-joins) would be planned blind.
+    await client.query(`ANALYZE ${TABLES.join(', ')}`);
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     if (error instanceof StoreError) throw error;

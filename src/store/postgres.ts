@@ -260,8 +260,12 @@ interface Ctx {
   empty: boolean;
 }
 
+/** Whether the database's default collation orders text byte-wise (PostgreSQL 15 may use ICU instead of libc). */
+const BYTEWISE_SQL = "SELECT datcollate IN ('C', 'POSIX') AND COALESCE(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' FROM pg_database d WHERE datname = current_database()";
+
 function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
   const nextId = idGenerator();
+  let bytewise: boolean | undefined;
   const { location } = ctx;
   const at = (): string => new Date(ctx.clock.now()).toISOString();
   const now = (row: RunRow): RunRow => asOf(row, ctx.clock.now(), ctx.leaseMs);
@@ -450,9 +454,14 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
     async auditOrphans(gate: string, prefix: string) {
       const q = orphanQuery(prefix);
       if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}`);
-      // COLLATE "C": a prefix is a byte range whatever the database's collation.
-      const sql = q.sql.replaceAll('{ref}', 'e.ref COLLATE "C"');
-      return read(async (c) => (await c.raw(sql, [gate, prefix, prefixEnd(prefix), ...q.params])).map((r) => String(r[0])), []);
+      return read(async (c) => {
+        // A prefix is one range of the (gate, ref, seq) index only where the database compares
+        // text byte-wise (collation C or POSIX); elsewhere COLLATE "C" keeps the range right, at the
+        // cost of reading the gate's whole index.
+        bytewise ??= (await c.raw(BYTEWISE_SQL))[0]?.[0] === true;
+        const sql = q.sql.replaceAll('{ref}', bytewise ? 'e.ref' : 'e.ref COLLATE "C"');
+        return (await c.raw(sql, [gate, prefix, prefixEnd(prefix), ...q.params])).map((r) => String(r[0]));
+      }, []);
     },
 
     async close() {
