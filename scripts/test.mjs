@@ -1,7 +1,9 @@
 // Runs every *.test.ts under src/, examples/ and scripts/ with node's test runner (TypeScript through tsx).
 // Node 20's runner has no glob support, so the file list is built here.
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
 function find(dir, out = []) {
@@ -20,8 +22,28 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-// Two files at a time: the suite is bound by CPU, not by waiting (about 115 s of CPU on this 2-core
-// machine, so about 60 s is its floor); three or four at a time measured no faster and spent more
-// CPU, and squeezes the tests that judge a latency.
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...files], { stdio: 'inherit' });
+// Each test process costs about 0.5 s of CPU before its first test (node, tsx and its esbuild
+// service, the modules every test loads): one process per file spent about half of the suite's CPU
+// on that. So the files run in two processes (the machine has two cores), each importing its share
+// of the files one after another, every file a suite of its own (scripts/test-group.mjs) with its
+// own timeout. GONOGO_TEST_ISOLATE=1 runs one process per file instead, to tell a test that
+// depends on a fresh process from one that fails.
+const PER_FILE_TIMEOUT_MS = 180_000;
+const isolate = process.env.GONOGO_TEST_ISOLATE === '1';
+const args = isolate
+  ? ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-timeout=${PER_FILE_TIMEOUT_MS}`, ...files]
+  : ['--import', 'tsx', '--test', '--test-concurrency=2', ...groupFiles(files, 2)];
+const r = spawnSync(process.execPath, args, { stdio: 'inherit', env: { ...process.env, GONOGO_TEST_FILE_TIMEOUT_MS: String(PER_FILE_TIMEOUT_MS) } });
 process.exit(r.status ?? 1);
+
+/** Writes `n` group entry files, the test files dealt round-robin in sorted order; returns their paths. */
+function groupFiles(all, n) {
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-test-groups-'));
+  const groups = Array.from({ length: Math.min(n, all.length) }, () => []);
+  all.forEach((f, i) => groups[i % groups.length].push(resolve(f)));
+  return groups.map((g, i) => {
+    const entry = join(dir, `group-${i + 1}.test.mjs`);
+    writeFileSync(entry, `import { runFiles } from ${JSON.stringify(pathToFileURL(resolve('scripts/test-group.mjs')).href)};\nawait runFiles(${JSON.stringify(g)});\n`);
+    return entry;
+  });
+}
