@@ -13,7 +13,7 @@ import { StoreError } from './errors.js';
 import type { StoreFaultKind } from './errors.js';
 import { idGenerator } from './id.js';
 import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
-import { asOf, attestationData, CHAIN_SQL, MIGRATIONS, orphanQuery, prefixEnd, refOf, resultColumns, resultData, runData, toAttestation, toRecord, toResult, toSummary, WRITE_SQL } from './schema.js';
+import { asOf, attestationData, CHAIN_SQL, isoTime, MIGRATIONS, latestResultsSql, orphanQuery, positive, prefixEnd, refOf, resultColumns, resultData, runData, runListing, toAttestation, toRecord, toResult, toSummary, WRITE_SQL } from './schema.js';
 import type { ResultRow, RunRow } from './schema.js';
 import type { Doing } from './sqlite-faults.js';
 import { failed } from './sqlite-faults.js';
@@ -136,16 +136,6 @@ async function rowsOf(c: { raw: RawQuery }, refs: readonly string[]): Promise<Ma
     for (const row of await c.raw(sql, [resultRuns, resultItems])) out.set(refOf.result(row), row);
   }
   return out;
-}
-
-function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new RangeError(`openStore: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, got ${value}`);
-  return value;
-}
-
-function isoTime(what: string, value: string): void {
-  if (!Number.isFinite(Date.parse(value))) throw new RangeError(`${what} must be an ISO 8601 date-time, got ${JSON.stringify(value)}`);
 }
 
 /** Options of a PostgreSQL store beyond those every store has. */
@@ -360,30 +350,14 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
     },
 
     async listRuns(q: RunQuery) {
-      if (q.limit !== undefined && !(Number.isInteger(q.limit) && q.limit >= 0)) {
-        throw new RangeError(`listRuns: limit must be a whole number >= 0, got ${q.limit}`);
-      }
-      const clauses: string[] = [];
-      const params: string[] = [];
-      for (const [column, value] of [['gate', q.gate], ['release_id', q.release], ['env', q.env]] as const) {
-        if (value === undefined) continue;
-        clauses.push(`${column} = ?`);
-        params.push(value);
-      }
-      const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
-      return read(async (c) => (await c.q<RunRow>(`SELECT ${RUN_COLUMNS} FROM runs ${where} ORDER BY id DESC${q.limit !== undefined ? ` LIMIT ${q.limit}` : ''}`, params)).map((row) => toSummary(now(row))), []);
+      const { sql, params } = runListing(q, RUN_COLUMNS);
+      return read(async (c) => (await c.q<RunRow>(sql, params)).map((row) => toSummary(now(row))), []);
     },
 
     async latestResults(q: { gate: string; release: string; env: string }) {
       return read(async (c) => {
         const rows = await c.q<ResultRow & { run_id: string }>(
-          `SELECT res.run_id, ${RESULT_COLUMNS.split(', ').map((col) => `res.${col}`).join(', ')}
-           FROM results res JOIN runs r ON r.id = res.run_id
-           WHERE r.gate = ? AND r.release_id = ? AND r.env = ? AND r.status = 'completed'
-             AND NOT EXISTS (
-               SELECT 1 FROM results res2 JOIN runs r2 ON r2.id = res2.run_id
-               WHERE res2.item_id = res.item_id AND r2.gate = r.gate AND r2.release_id = r.release_id
-                 AND r2.env = r.env AND r2.status = 'completed' AND r2.id > r.id)`,
+          latestResultsSql(RESULT_COLUMNS.split(', ').map((col) => `res.${col}`).join(', ')),
           [q.gate, q.release, q.env],
         );
         return rows.map((row): LatestResult => ({ ...toResult(row), runId: row.run_id }));

@@ -4,7 +4,7 @@
 import type { Attempt, Attestation, Decision, ItemResult, RunRecord, RunSelection, RunStatus, StageReport, Status, Tier, Verdict } from '../model.js';
 import { attestationRef, AUDITED, GENESIS, parseRef, resultRef, runRef } from './audit.js';
 import { leaseLapsed } from './lease.js';
-import type { RunSummary } from './types.js';
+import type { RunQuery, RunSummary } from './types.js';
 
 /**
  * Schema steps in order: a database at version N has had the first N applied. A released step is
@@ -336,3 +336,53 @@ export const WRITE_SQL = {
   // Only if the heartbeat is still the one judged: a run renewed meanwhile is alive.
   abortLapsed: "UPDATE runs SET status = 'aborted', finished_at = ? WHERE id = ? AND status = 'running' AND COALESCE(heartbeat_at, started_at) = ?",
 } as const;
+
+/** An opener's duration option in milliseconds: `fallback` when absent, refused when not a positive (or, with `allowZero`, non-negative) number. */
+export function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new RangeError(`openStore: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, got ${value}`);
+  return value;
+}
+
+/** A time the store keeps must be one the lease can be judged by. */
+export function isoTime(what: string, value: string): void {
+  if (!Number.isFinite(Date.parse(value))) throw new RangeError(`${what} must be an ISO 8601 date-time, got ${JSON.stringify(value)}`);
+}
+
+/** Refuses a limit that is not a whole number >= 0 (it is written into the SQL text). */
+export function checkRunQuery(q: RunQuery): void {
+  if (q.limit !== undefined && !(Number.isInteger(q.limit) && q.limit >= 0)) {
+    throw new RangeError(`listRuns: limit must be a whole number >= 0, got ${q.limit}`);
+  }
+}
+
+/**
+ * A run listing as SQL over `columns` (placeholders `?`), newest first: narrowed by the query's
+ * named fields, limited only when asked.
+ */
+export function runListing(q: RunQuery, columns: string): { sql: string; params: string[] } {
+  checkRunQuery(q);
+  const clauses: string[] = [];
+  const params: string[] = [];
+  for (const [column, value] of [['gate', q.gate], ['release_id', q.release], ['env', q.env]] as const) {
+    if (value === undefined) continue;
+    clauses.push(`${column} = ?`);
+    params.push(value);
+  }
+  const where = clauses.length > 0 ? ` WHERE ${clauses.join(' AND ')}` : '';
+  return { sql: `SELECT ${columns} FROM runs${where} ORDER BY id DESC${q.limit !== undefined ? ` LIMIT ${q.limit}` : ''}`, params };
+}
+
+/**
+ * The newest result of each item among the completed runs of one gate, release and environment
+ * (parameters: gate, release, env), `resultColumns` prefixed `res.`, with the run id first.
+ */
+export function latestResultsSql(resultColumns: string): string {
+  return `SELECT res.run_id, ${resultColumns}
+     FROM results res JOIN runs r ON r.id = res.run_id
+     WHERE r.gate = ? AND r.release_id = ? AND r.env = ? AND r.status = 'completed'
+       AND NOT EXISTS (
+         SELECT 1 FROM results res2 JOIN runs r2 ON r2.id = res2.run_id
+         WHERE res2.item_id = res.item_id AND r2.gate = r.gate AND r2.release_id = r.release_id
+           AND r2.env = r.env AND r2.status = 'completed' AND r2.id > r.id)`;
+}

@@ -8,7 +8,7 @@ import type { Clock } from '../util/clock.js';
 import { StoreError } from './errors.js';
 import { idGenerator } from './id.js';
 import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
-import { asOf, AUDIT_VERSION, resultColumns, WRITE_SQL, toAttestation, toRecord, toResult, toSummary } from './schema.js';
+import { asOf, AUDIT_VERSION, checkRunQuery, isoTime, latestResultsSql, positive, resultColumns, runListing, WRITE_SQL, toAttestation, toRecord, toResult, toSummary } from './schema.js';
 import type { ResultRow, RunRow } from './schema.js';
 import { failed, withRetry } from './sqlite-faults.js';
 import type { FaultContext } from './sqlite-faults.js';
@@ -41,29 +41,6 @@ function runColumns(version: number): string {
   const v2 = version >= 2 ? 'heartbeat_at' : 'NULL AS heartbeat_at';
   const v3 = version >= 3 ? 'release_id, selection, stages' : 'NULL AS release_id, NULL AS selection, NULL AS stages';
   return `${base}, ${v2}, ${v3}`;
-}
-
-/** The WHERE clause of a run listing and its parameters, from the query's named fields. */
-function runFilter(q: RunQuery): { where: string; params: string[] } {
-  const clauses: string[] = [];
-  const params: string[] = [];
-  for (const [column, value] of [['gate', q.gate], ['release_id', q.release], ['env', q.env]] as const) {
-    if (value === undefined) continue;
-    clauses.push(`${column} = ?`);
-    params.push(value);
-  }
-  return { where: clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '', params };
-}
-
-function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) throw new RangeError(`openStore: ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds, got ${value}`);
-  return value;
-}
-
-/** A time the store keeps must be one the lease can be judged by. */
-function isoTime(what: string, value: string): void {
-  if (!Number.isFinite(Date.parse(value))) throw new RangeError(`${what} must be an ISO 8601 date-time, got ${JSON.stringify(value)}`);
 }
 
 /**
@@ -123,8 +100,7 @@ function prepareReads(db: Database.Database, version: number) {
       return row === undefined ? undefined : { row, results: selectResults.all(id) };
     }),
     listRuns(q: RunQuery): RunRow[] {
-      const { where, params } = runFilter(q);
-      const sql = `SELECT ${columns} FROM runs ${where} ORDER BY id DESC${q.limit !== undefined ? ` LIMIT ${q.limit}` : ''}`;
+      const { sql, params } = runListing(q, columns);
       let statement = listings.get(sql);
       if (statement === undefined) {
         statement = db.prepare<string[], RunRow>(sql);
@@ -135,15 +111,7 @@ function prepareReads(db: Database.Database, version: number) {
     // The newest completed run of the release that holds a result of the item, for every item.
     latestResults:
       version >= 3
-        ? db.prepare<[string, string, string], ResultRow & { run_id: string }>(
-            `SELECT res.run_id, ${resultColumnList(version, 'res.')}
-             FROM results res JOIN runs r ON r.id = res.run_id
-             WHERE r.gate = ? AND r.release_id = ? AND r.env = ? AND r.status = 'completed'
-               AND NOT EXISTS (
-                 SELECT 1 FROM results res2 JOIN runs r2 ON r2.id = res2.run_id
-                 WHERE res2.item_id = res.item_id AND r2.gate = r.gate AND r2.release_id = r.release_id
-                   AND r2.env = r.env AND r2.status = 'completed' AND r2.id > r.id)`,
-          )
+        ? db.prepare<[string, string, string], ResultRow & { run_id: string }>(latestResultsSql(resultColumnList(version, 'res.')))
         : undefined,
     attestations: db.prepare<[string], { id: string; body: string }>('SELECT id, body FROM attestations WHERE gate = ? ORDER BY id'),
     audit: version >= AUDIT_VERSION ? sqliteAuditReads(db) : undefined,
@@ -274,9 +242,7 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
     },
 
     async listRuns(q: RunQuery) {
-      if (q.limit !== undefined && !(Number.isInteger(q.limit) && q.limit >= 0)) {
-        throw new RangeError(`listRuns: limit must be a whole number >= 0, got ${q.limit}`);
-      }
+      checkRunQuery(q);
       return read((r) => r.listRuns(q).map((row) => toSummary(now(row))));
     },
 
