@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkSecretValues, ConfigError, DEFAULT_MAX_CONFIG_BYTES, firstInvalidUtf8, formatProblem, loadConfig, parseConfig, selectEnvironment } from './load.js';
 import { registry } from '../checks/index.js';
+import { configProblems } from '../test-support/config.js';
 
 const VALID = `version: 1
 environments:
@@ -26,15 +27,7 @@ items:
     manual: true
 `;
 
-function problems(text: string | Uint8Array): string[] {
-  try {
-    parseConfig(text, 'gonogo.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems.map(formatProblem);
-  }
-  assert.fail('expected a ConfigError');
-}
+const problems = configProblems;
 
 test('config: the documented shape loads, with conditions parsed', () => {
   const loaded = parseConfig(VALID, 'gonogo.yaml');

@@ -10,6 +10,7 @@ import { ConfigError, formatProblem, loadConfig, parseConfig } from './load.js';
 import '../checks/index.js';
 import { bindCondition, judge } from '../conditions/index.js';
 import { checkUrl } from './url.js';
+import { configProblems } from '../test-support/config.js';
 
 const BASE = `version: 1
 environments:
@@ -47,15 +48,7 @@ items:
     signers: [release-manager]
 `;
 
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'gonogo.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems.map(formatProblem);
-  }
-  assert.fail('expected a ConfigError');
-}
+const problems = configProblems;
 
 /** 1-based line and column of the `nth` occurrence of `needle` in `text`. */
 function positionOf(text: string, needle: string, nth = 0): string {

@@ -34,6 +34,20 @@ async function history(store: Store): Promise<{ done: string; aborted: string; s
   return { done, aborted, signoff: signoff.id, waiver: waiver.id };
 }
 
+/**
+ * Inserts a forged entry as entry 3 of gate `web`, renumbering the rest: its own hash and its link
+ * to entry 2 are right, so only the link of the entry after it (and what recorded it) betrays it.
+ */
+async function insertForgedEntry(s: TamperableStorage): Promise<void> {
+  const store = await s.open({ readonly: true, clock: fakeClock(T0) });
+  const entries = await store.auditEntries('web', 0, 100);
+  await store.close();
+  const forged = nextEntry(entries[1], { gate: 'web', kind: 'result', ref: 'result:X:Y', at: '2026-03-01T10:00:00.000Z', data: {}, row: [] });
+  await s.exec("UPDATE audit_entries SET seq = seq + 1000 WHERE gate = 'web' AND seq >= 3");
+  await s.exec("UPDATE audit_entries SET seq = seq - 999 WHERE gate = 'web' AND seq > 1000");
+  await s.exec(`INSERT INTO audit_entries (gate, seq, ref, body, prev, hash) VALUES ('web', 3, ${lit(forged.ref)}, ${lit(forged.body)}, ${lit(forged.prev)}, ${lit(forged.hash)})`);
+}
+
 /** Ten entries: begin, 2 results, end; begin, result, end; sign-off; waiver. */
 const HISTORY_ENTRIES = 9;
 
@@ -194,25 +208,13 @@ export function auditContract(name: string, storage: () => Promise<TamperableSto
 
     it('checkRecorded finds an entry inserted before the rows it reads', () =>
       withHistory(async (s, ids) => {
-        const store = await s.open({ readonly: true, clock: fakeClock(T0) });
-        const entries = await store.auditEntries('web', 0, 100);
-        await store.close();
-        const forged = nextEntry(entries[1], { gate: 'web', kind: 'result', ref: 'result:X:Y', at: '2026-03-01T10:00:00.000Z', data: {}, row: [] });
-        await s.exec("UPDATE audit_entries SET seq = seq + 1000 WHERE gate = 'web' AND seq >= 3");
-        await s.exec("UPDATE audit_entries SET seq = seq - 999 WHERE gate = 'web' AND seq > 1000");
-        await s.exec(`INSERT INTO audit_entries (gate, seq, ref, body, prev, hash) VALUES ('web', 3, ${lit(forged.ref)}, ${lit(forged.body)}, ${lit(forged.prev)}, ${lit(forged.hash)})`);
+        await insertForgedEntry(s);
         assert.equal((await checked(s, ids)).intact, false);
       }));
 
     it('finds an entry inserted, even one whose own hash and link are right', () =>
       withHistory(async (s) => {
-        const store = await s.open({ readonly: true, clock: fakeClock(T0) });
-        const entries = await store.auditEntries('web', 0, 100);
-        await store.close();
-        const forged = nextEntry(entries[1], { gate: 'web', kind: 'result', ref: 'result:X:Y', at: '2026-03-01T10:00:00.000Z', data: {}, row: [] });
-        await s.exec("UPDATE audit_entries SET seq = seq + 1000 WHERE gate = 'web' AND seq >= 3");
-        await s.exec("UPDATE audit_entries SET seq = seq - 999 WHERE gate = 'web' AND seq > 1000");
-        await s.exec(`INSERT INTO audit_entries (gate, seq, ref, body, prev, hash) VALUES ('web', 3, ${lit(forged.ref)}, ${lit(forged.body)}, ${lit(forged.prev)}, ${lit(forged.hash)})`);
+        await insertForgedEntry(s);
         const report = await verified(s);
         assert.equal(report.problem?.kind, 'entry-inserted');
         assert.match(report.problem?.message ?? '', /entry 4 is out of place: an entry was inserted before it \(it was entry 3\)/);
