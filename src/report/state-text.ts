@@ -3,9 +3,9 @@
 import type { ItemConfig } from '../config/schema.js';
 import type { AttestationView, GateState } from '../engine/state.js';
 import type { Attestation } from '../model.js';
-import { isPartial, TIERS } from '../model.js';
+import { isPartial } from '../model.js';
 import { formatDuration } from '../util/duration.js';
-import { explainedLines, VERDICT_LABEL } from './text.js';
+import { blockerAndPendingLines, tierLine, VERDICT_LABEL } from './text.js';
 
 const MAX_LISTED = 30;
 
@@ -33,7 +33,7 @@ export function renderStateText(state: GateState, items: readonly ItemConfig[], 
   out.push(title, '='.repeat(Math.min(80, title.length)));
   out.push(`Decision:   ${VERDICT_LABEL[d.verdict]}`);
   out.push(`Readiness:  ${d.tiers.critical.passed}/${d.tiers.critical.total} critical (${d.readiness}%)`);
-  out.push(`Tiers:      ${TIERS.map((t) => `${t} ${d.tiers[t].passed}/${d.tiers[t].total}`).join(' · ')}`);
+  out.push(`Tiers:      ${tierLine(d)}`);
   const run = state.lastRun;
   if (run) {
     const ago = formatDuration(Math.max(0, now - Date.parse(run.startedAt)));
@@ -43,17 +43,7 @@ export function renderStateText(state: GateState, items: readonly ItemConfig[], 
   }
   if (!state.chain.intact) out.push(`Audit log:  BROKEN: ${state.chain.problem?.message ?? 'unknown problem'} (gonogo audit verify)`);
   if (state.configChanged) out.push(`Config:     changed since the last run${state.staleItems.length > 0 ? `: ${state.staleItems.length} item(s) must run again (${state.staleItems.slice(0, MAX_LISTED).join(', ')}${state.staleItems.length > MAX_LISTED ? ', …' : ''})` : ''}`);
-  out.push('');
-  out.push(`Blockers (${d.blockers.length}):`);
-  const blocking = new Set(d.blockers.slice(0, MAX_LISTED));
-  out.push(...explainedLines(state.results.filter((r) => blocking.has(r.id)), titles, 4));
-  if (d.blockers.length > MAX_LISTED) out.push(`  … and ${d.blockers.length - MAX_LISTED} more`);
-  const pending = state.results.filter((r) => r.status === 'pending');
-  out.push('');
-  out.push(`Pending sign-offs (${pending.length + d.missingSignoffs.length}):`);
-  for (const k of d.missingSignoffs) out.push(`  … ${k}`);
-  for (const r of pending.slice(0, MAX_LISTED)) out.push(`  … item:${r.id} ${titles.get(r.id) ?? ''}`);
-  if (pending.length > MAX_LISTED) out.push(`  … and ${pending.length - MAX_LISTED} more`);
+  out.push(...blockerAndPendingLines(d, state.results, titles));
   out.push('');
   out.push(`Attestations (${state.attestations.length}):`);
   // Newest first: the ones that matter now are on top; other releases' sign-offs are counted, not listed.

@@ -8,7 +8,8 @@ import { explainResults, listNames } from './explain.js';
 export const VERDICT_LABEL: Record<Verdict, string> = { GO: 'GO', GO_WITH_CONDITIONS: 'GO WITH CONDITIONS', NO_GO: 'NO-GO' };
 export const STATUS_MARK: Record<Status, string> = { pass: '✔', fail: '✖', error: '!', pending: '…', skipped: '-', waived: '~' };
 
-function tierLine(d: Decision): string {
+/** `critical 3/4 · high 16/18 · recommended 9/15`. */
+export function tierLine(d: Decision): string {
   return TIERS.map((t) => `${t} ${d.tiers[t].passed}/${d.tiers[t].total}`).join(' · ');
 }
 
@@ -78,6 +79,25 @@ export function renderResultLine(r: ItemResult, title: string | undefined): stri
   return `${STATUS_MARK[r.status]} ${r.id} ${title ?? ''} (${formatDuration(r.durationMs)}) ${r.status}${r.status === 'pass' ? '' : `: ${r.message}`}`;
 }
 
+const MAX_LISTED = 30;
+
+/**
+ * The quick reference's middle: each blocker with what was observed, then the sign-offs still
+ * missing and the manual items awaiting one, each list capped. Shared by every status page.
+ */
+export function blockerAndPendingLines(d: Decision, results: readonly ItemResult[], titles: ReadonlyMap<string, string>): string[] {
+  const out: string[] = ['', `Blockers (${d.blockers.length}):`];
+  const blocking = new Set(d.blockers.slice(0, MAX_LISTED));
+  out.push(...explainedLines(results.filter((r) => blocking.has(r.id)), titles, 4));
+  if (d.blockers.length > MAX_LISTED) out.push(`  … and ${d.blockers.length - MAX_LISTED} more`);
+  const pending = results.filter((r) => r.status === 'pending');
+  out.push('', `Pending sign-offs (${pending.length + d.missingSignoffs.length}):`);
+  for (const k of d.missingSignoffs) out.push(`  … ${k}`);
+  for (const r of pending.slice(0, MAX_LISTED)) out.push(`  … item:${r.id} ${titles.get(r.id) ?? ''}`);
+  if (pending.length > MAX_LISTED) out.push(`  … and ${pending.length - MAX_LISTED} more`);
+  return out;
+}
+
 /** The one-page quick reference for the terminal (`gonogo status`). */
 export function renderStatusText(input: {
   gate: string;
@@ -101,17 +121,7 @@ export function renderStatusText(input: {
   } else {
     out.push('Last run:   none yet (run `gonogo check`)');
   }
-  out.push('');
-  out.push(`Blockers (${d.blockers.length}):`);
-  const blocking = new Set(d.blockers.slice(0, 30));
-  out.push(...explainedLines(input.results.filter((r) => blocking.has(r.id)), titles, 4));
-  if (d.blockers.length > 30) out.push(`  … and ${d.blockers.length - 30} more`);
-  const pending = input.results.filter((r) => r.status === 'pending');
-  out.push('');
-  out.push(`Pending sign-offs (${pending.length + d.missingSignoffs.length}):`);
-  for (const k of d.missingSignoffs) out.push(`  … ${k}`);
-  for (const r of pending.slice(0, 30)) out.push(`  … item:${r.id} ${titles.get(r.id) ?? ''}`);
-  if (pending.length > 30) out.push(`  … and ${pending.length - 30} more`);
+  out.push(...blockerAndPendingLines(d, input.results, titles));
   out.push('');
   out.push('Reasons:');
   for (const r of d.reasons) out.push(`  - ${r}`);
