@@ -4,6 +4,7 @@
 import type { Attestation, Decision, ItemResult, NewAttestation, RunRecord, RunSelection, StageReport, Verdict } from '../model.js';
 import type { Clock } from '../util/clock.js';
 import type { AuditLog } from './audit.js';
+import type { WatchEventKind } from '../watch/types.js';
 
 export type { AuditEntry, AuditLog, ChainHead } from './audit.js';
 
@@ -97,6 +98,63 @@ export interface AttestationLog {
   addAttestation(a: NewAttestation): Promise<Attestation>;
   /** The gate's attestations, oldest (first added) first. */
   listAttestations(gate: string): Promise<Attestation[]>;
+}
+
+/** An event to append: one step of a watch, a baseline, a rollback, a report by a person. */
+export interface NewEvent {
+  gate: string;
+  env: string;
+  release: string;
+  /** The watch it belongs to; absent for a baseline or a report made outside any watch. */
+  watchId?: string;
+  kind: WatchEventKind;
+  /** ISO 8601. */
+  at: string;
+  /**
+   * At most one event per gate may hold a key: appending a second event with the same key appends
+   * nothing and resolves `undefined` (a rollback is claimed exactly once, even by two watchers racing).
+   */
+  key?: string;
+  /** What happened, with the observed values, thresholds and baseline behind it (JSON). */
+  data: Record<string, unknown>;
+}
+
+/** An event as stored. */
+export interface WatchEvent extends NewEvent {
+  id: string;
+  /** 1, 2, 3... within the gate, in append order. */
+  seq: number;
+}
+
+/** Which events to list, oldest first: all of the gate unless narrowed. */
+export interface EventQuery {
+  gate: string;
+  watchId?: string;
+  env?: string;
+  release?: string;
+  kinds?: readonly WatchEventKind[];
+  /** Only events with seq greater than this. */
+  afterSeq?: number;
+  /** The newest `limit` matching events (still returned oldest first). */
+  limit?: number;
+}
+
+/** The watch's record: an append-only event log (audited like attestations) and leases (not audited). */
+export interface EventLog {
+  /** Appends an event and returns it, or `undefined` when `key` is already held by another event of the gate. */
+  addEvent(e: NewEvent): Promise<WatchEvent | undefined>;
+  listEvents(q: EventQuery): Promise<WatchEvent[]>;
+  /** The event holding `key` in the gate, if any. */
+  eventByKey(gate: string, key: string): Promise<WatchEvent | undefined>;
+  /**
+   * Takes or renews the lease `name` for `holder` at `at` (ISO 8601): succeeds when nobody holds it,
+   * `holder` holds it, or its last renewal is older than `leaseMs`. Atomic across processes and hosts.
+   */
+  acquireLease(name: string, holder: string, at: string, leaseMs: number): Promise<boolean>;
+  /** Gives the lease up if `holder` holds it. */
+  releaseLease(name: string, holder: string): Promise<void>;
+  /** Who holds the lease and when it was last renewed, if anyone ever took it. */
+  leaseOf(name: string): Promise<{ holder: string; at: string } | undefined>;
 }
 
 /**
