@@ -15,7 +15,7 @@ import { openStore, StoreError } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { systemClock } from '../util/clock.js';
 import { parseStrictDate } from '../util/date.js';
-import { Redactor } from '../util/redact.js';
+import { configRedactor } from '../config/redactor.js';
 import { stateDocument } from '../report/json.js';
 import { renderStateText } from '../report/state-text.js';
 import { VERDICT_LABEL } from '../report/text.js';
@@ -68,8 +68,7 @@ async function load(g: Globals, cli: Cli): Promise<LoadedConfig> {
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new UsageError(`--max-config-bytes: expected a whole number of bytes, got ${JSON.stringify(g.maxConfigBytes)}`);
   }
   const loaded = await loadConfig(g.config, { maxBytes });
-  // As the engine's configRedactor: the value of every `${VAR}` the config references.
-  const redactor = Redactor.of(loaded.secretRefs.map((r) => cli.io.env[r.name]).filter((v): v is string => v !== undefined && v !== ''));
+  const redactor = configRedactor(loaded, cli.io.env);
   cli.out.redactor = redactor;
   cli.err.redactor = redactor;
   return loaded;
@@ -182,8 +181,8 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
 }
 
 /** Where attestations are given and states read: the config, the store, the release, the environment. */
-async function attestContext(g: Globals, loaded: LoadedConfig, store: Store, envName?: string): Promise<AttestContext> {
-  return { loaded, store, clock: systemClock, release: await releaseOf(g, loaded), envName };
+async function attestContext(cli: Cli, g: Globals, loaded: LoadedConfig, store: Store, envName?: string): Promise<AttestContext> {
+  return { loaded, store, clock: systemClock, release: await releaseOf(g, loaded), envName, processEnv: cli.io.env };
 }
 
 export async function cmdSignoff(cli: Cli, g: Globals, o: { item?: string; stage?: string; decision?: boolean; as: string; role: string; note?: string; run?: string; env?: string }): Promise<number> {
@@ -192,7 +191,7 @@ export async function cmdSignoff(cli: Cli, g: Globals, o: { item?: string; stage
   if (chosen !== 1) throw new UsageError('signoff: give exactly one of --item ID, --stage ID or --decision');
   if (o.run !== undefined && !o.decision && o.stage === undefined) throw new UsageError('signoff: --run names the run a decision or stage sign-off signs');
   const target: SignoffTarget = o.item !== undefined ? { type: 'item', id: o.item } : o.stage !== undefined ? { type: 'stage', id: o.stage } : { type: 'decision' };
-  const { attestation, state } = await withStore(g, loaded, cli, async (store) => giveSignoff(await attestContext(g, loaded, store, o.env), { target, by: o.as, role: o.role, note: o.note, runId: o.run }));
+  const { attestation, state } = await withStore(g, loaded, cli, async (store) => giveSignoff(await attestContext(cli, g, loaded, store, o.env), { target, by: o.as, role: o.role, note: o.note, runId: o.run }));
   const signed = attestation.kind === 'signoff' && attestation.run ? ` run ${attestation.run.id} (${VERDICT_LABEL[attestation.run.verdict]})` : '';
   const key = target.type === 'decision' ? 'decision' : `${target.type} ${target.id}`;
   await cli.out.write(`signed ${key}${signed} of release ${attestation.release} as ${o.as} (${o.role}): attestation ${attestation.id}\n`);
@@ -207,7 +206,7 @@ export async function cmdWaive(cli: Cli, g: Globals, id: string, o: { mitigation
   const parsed = parseStrictDate(o.expires);
   if ('error' in parsed) throw new UsageError(`waive: --expires: ${parsed.error}`);
   if (parsed.ms <= systemClock.now()) throw new UsageError(`waive: --expires ${o.expires} is already past`);
-  const a = await withStore(g, loaded, cli, async (store) => giveWaiver(await attestContext(g, loaded, store), { itemId: id, by: o.as, role: o.role, mitigation: o.mitigation, owner: o.owner, expires: parsed.ms }));
+  const a = await withStore(g, loaded, cli, async (store) => giveWaiver(await attestContext(cli, g, loaded, store), { itemId: id, by: o.as, role: o.role, mitigation: o.mitigation, owner: o.owner, expires: parsed.ms }));
   if (parsed.note) await cli.err.write(`note: --expires ${parsed.note}\n`);
   if (item.tier === 'critical') await cli.err.write(`note: ${id} is critical: a waiver is recorded but critical items must pass for any GO\n`);
   await cli.out.write(`waived ${id} until ${a.kind === 'waiver' ? a.expires : ''} (owner ${o.owner}) as ${o.as} (${o.role}): attestation ${a.id}\n`);
@@ -216,14 +215,14 @@ export async function cmdWaive(cli: Cli, g: Globals, id: string, o: { mitigation
 
 export async function cmdRevoke(cli: Cli, g: Globals, id: string, o: { as: string; role: string; reason: string }): Promise<number> {
   const loaded = await load(g, cli);
-  const a = await withStore(g, loaded, cli, async (store) => giveRevocation(await attestContext(g, loaded, store), { attestationId: id, by: o.as, role: o.role, reason: o.reason }));
+  const a = await withStore(g, loaded, cli, async (store) => giveRevocation(await attestContext(cli, g, loaded, store), { attestationId: id, by: o.as, role: o.role, reason: o.reason }));
   await cli.out.write(`revoked ${id} as ${o.as} (${o.role}): attestation ${a.id}\n`);
   return EXIT.GO;
 }
 
 export async function cmdStatus(cli: Cli, g: Globals, o: { format: string; env?: string; acceptConditions?: boolean }): Promise<number> {
   const loaded = await load(g, cli);
-  const state = await withStore(g, loaded, cli, async (store) => gateState(await attestContext(g, loaded, store, o.env)), { readonly: true });
+  const state = await withStore(g, loaded, cli, async (store) => gateState(await attestContext(cli, g, loaded, store, o.env)), { readonly: true });
   if (o.format === 'json') {
     await cli.out.write(`${JSON.stringify(stateDocument(state, loaded.config.items, new Date(systemClock.now()).toISOString()), null, 2)}\n`);
   } else {
@@ -253,7 +252,7 @@ export async function cmdHistory(cli: Cli, g: Globals, limit: number, format: st
 
 export async function cmdReport(cli: Cli, g: Globals, o: { format: string; out?: string; env?: string }): Promise<number> {
   const loaded = await load(g, cli);
-  const state = await withStore(g, loaded, cli, async (store) => gateState(await attestContext(g, loaded, store, o.env)), { readonly: true });
+  const state = await withStore(g, loaded, cli, async (store) => gateState(await attestContext(cli, g, loaded, store, o.env)), { readonly: true });
   const now = new Date(systemClock.now()).toISOString();
   const text =
     o.format === 'json'

@@ -1,6 +1,6 @@
 import { loadConfig } from '../config/load.js';
 import { checkUrl } from '../config/url.js';
-import { configRedactor } from '../engine/gate.js';
+import { configRedactor } from '../config/redactor.js';
 import { planRun } from '../engine/plan.js';
 import type { RunPlan } from '../engine/plan.js';
 import { TIERS } from '../model.js';

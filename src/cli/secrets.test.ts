@@ -108,6 +108,7 @@ function workspace(): { dir: string; config: string } {
     config,
     `version: 1
 name: secrets
+roles: { lead: ['*'] }
 environments:
   staging: { url: ${server.url} }
 items:
@@ -136,6 +137,13 @@ test('secrets: 10 secrets x every output surface, 0 leaks', async () => {
   await run('history', ['history', '--format', 'json']);
   await run('report', ['report']);
   await run('report json', ['report', '--format', 'json']);
+  // Free text a person types is stored redacted too: a waiver's mitigation and owner, a note, a reason.
+  assert.equal(await run('waive', ['waive', 'ECHO-0', '--as', 'alice', '--role', 'lead', '--mitigation', `rotated ${SECRETS[1]}`, '--owner', `ops ${SECRETS[2]}`, '--expires', '2099-01-01']), 0);
+  await run('signoff', ['signoff', '--decision', '--as', 'bob', '--role', 'lead', '--note', `checked with ${SECRETS[4]}`]);
+  const listed = await runCli([...c, 'status', '--format', 'json'], env);
+  const waiverId = (JSON.parse(listed.stdout) as { attestations: { id: string; kind: string }[] }).attestations.find((v) => v.kind === 'waiver')?.id;
+  assert.ok(waiverId, 'the waiver is listed');
+  assert.equal(await run('revoke', ['revoke', waiverId, '--as', 'carol', '--role', 'lead', '--reason', `leaked ${SECRETS[9]}`]), 0);
   for (const f of readdirSync(join(w.dir, 'out'))) outputs.push([`--out ${f}`, readFileSync(join(w.dir, 'out', f), 'utf8')]);
   outputs.push(['step summary', readFileSync(summary, 'utf8')]);
 

@@ -2,6 +2,7 @@
 // record. The authority check runs here, in the library, so no surface (CLI, dashboard) can skip
 // it; a refusal records nothing and names the rule that refused.
 import type { LoadedConfig } from '../config/load.js';
+import { configRedactor } from '../config/redactor.js';
 import type { Attestation, NewAttestation, Signoff, SignoffTarget } from '../model.js';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
@@ -28,6 +29,14 @@ export interface AttestContext {
   release: Release;
   /** The environment whose state a decision or stage sign-off signs (default: the config's first). */
   envName?: string;
+  /** Where the config's `${VAR}` values are read from, so that free text naming one is stored redacted (default: process.env). */
+  processEnv?: Readonly<Record<string, string | undefined>>;
+}
+
+/** Free text a person typed (a note, a mitigation, a reason) as it may be stored: no secret of the config in any encoding. */
+function redactText(ctx: AttestContext): (s: string) => string {
+  const redactor = configRedactor(ctx.loaded, ctx.processEnv);
+  return (s) => redactor.text(s);
 }
 
 const iso = (clock: Clock): string => new Date(clock.now()).toISOString();
@@ -54,7 +63,7 @@ export async function giveSignoff(ctx: AttestContext, req: { target: SignoffTarg
   check(ctx, { action: 'signoff', target: req.target, by: req.by, role: req.role });
   const state = await gateState({ ...ctx });
   refuseDuplicate(state, req.by, req.target);
-  const base = { kind: 'signoff' as const, gate: ctx.loaded.gate, release: ctx.release.id, target: req.target, by: req.by, role: req.role, at: iso(ctx.clock), ...(req.note !== undefined ? { note: req.note } : {}) };
+  const base = { kind: 'signoff' as const, gate: ctx.loaded.gate, release: ctx.release.id, target: req.target, by: req.by, role: req.role, at: iso(ctx.clock), ...(req.note !== undefined ? { note: redactText(ctx)(req.note) } : {}) };
   let signoff: Omit<Signoff, 'id'>;
   if (req.target.type === 'item') {
     signoff = base;
@@ -77,7 +86,8 @@ export async function giveSignoff(ctx: AttestContext, req: { target: SignoffTarg
 export async function giveWaiver(ctx: AttestContext, req: { itemId: string; by: string; role: string; mitigation: string; owner: string; expires: number }): Promise<Attestation> {
   check(ctx, { action: 'waive', itemId: req.itemId, by: req.by, role: req.role });
   if (req.expires <= ctx.clock.now()) throw new AuthorityError(`a waiver's expiry must be in the future (got ${new Date(req.expires).toISOString()})`);
-  const waiver: NewAttestation = { kind: 'waiver', gate: ctx.loaded.gate, release: ctx.release.id, itemId: req.itemId, mitigation: req.mitigation, owner: req.owner, expires: new Date(req.expires).toISOString(), by: req.by, role: req.role, at: iso(ctx.clock) };
+  const clean = redactText(ctx);
+  const waiver: NewAttestation = { kind: 'waiver', gate: ctx.loaded.gate, release: ctx.release.id, itemId: req.itemId, mitigation: clean(req.mitigation), owner: clean(req.owner), expires: new Date(req.expires).toISOString(), by: req.by, role: req.role, at: iso(ctx.clock) };
   return ctx.store.addAttestation(waiver);
 }
 
@@ -90,5 +100,5 @@ export async function giveRevocation(ctx: AttestContext, req: { attestationId: s
   const earlier = all.find((a) => a.kind === 'revocation' && a.attestationId === target.id);
   if (earlier) throw new AuthorityError(`attestation ${target.id} was already revoked by ${earlier.by} at ${earlier.at}`);
   check(ctx, { action: 'revoke', attestation: target, by: req.by, role: req.role });
-  return ctx.store.addAttestation({ kind: 'revocation', gate: ctx.loaded.gate, release: ctx.release.id, attestationId: target.id, reason: req.reason, by: req.by, role: req.role, at: iso(ctx.clock) });
+  return ctx.store.addAttestation({ kind: 'revocation', gate: ctx.loaded.gate, release: ctx.release.id, attestationId: target.id, reason: redactText(ctx)(req.reason), by: req.by, role: req.role, at: iso(ctx.clock) });
 }

@@ -1,3 +1,4 @@
+import { configRedactor } from '../config/redactor.js';
 import { hostname } from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
 import type { ItemConfig, StageConfig } from '../config/schema.js';
@@ -73,15 +74,7 @@ export interface GateOutcome {
   /** The gate's state for this release after the run (a partial run updates only the items it ran). */
   state?: GateState;
 }
-
-/**
- * The redactor for everything a gate writes: the values of every `${VAR}` the config references
- * (set or not in this process), whether or not a check of this run expanded them.
- */
-export function configRedactor(loaded: LoadedConfig, processEnv: Readonly<Record<string, string | undefined>> = process.env): Redactor {
-  const values = loaded.secretRefs.map((r) => processEnv[r.name]).filter((v): v is string => v !== undefined && v !== '');
-  return Redactor.of(values);
-}
+export { configRedactor };
 
 export function selectItems(items: readonly ItemConfig[], sel: Selection = {}): ItemConfig[] {
   return items.filter((i) => (!sel.only || sel.only.includes(i.id)) && (!sel.tiers || sel.tiers.includes(i.tier)));
