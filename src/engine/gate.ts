@@ -160,7 +160,7 @@ class Recorder {
  * ends the run. An interrupted run is ended `aborted` and carries no decision: never GO. A store
  * that fails ends the run `aborted` where it still can and rejects with its StoreError.
  */
-export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing?: boolean }): Promise<GateOutcome> {
+export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing?: boolean; onlyStages?: readonly string[]; command?: string }): Promise<GateOutcome> {
   const { loaded, store, clock } = opts;
   const release = opts.release ?? (await resolveRelease({ dir: loaded.dir, configHash: loaded.hash }));
   const processEnv = opts.processEnv ?? process.env;
@@ -178,6 +178,8 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
       const known = Object.keys(loaded.config.stages);
       throw new Error(`no stage set "${opts.stageSet}" in ${loaded.file} (defined: ${known.join(', ') || 'none'})`);
     }
+    // The watch runs one stage of the set at a time (its window).
+    if (opts.onlyStages) stages = stages.filter((s) => opts.onlyStages?.includes(s.id));
     const inStages = new Set(stages.flatMap((s) => s.items));
     items = items.filter((i) => inStages.has(i.id));
   }
@@ -187,7 +189,7 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     ...(opts.stageSet !== undefined ? { stageSet: opts.stageSet } : {}),
   };
   const partial = isPartial(selection);
-  const command = opts.stageSet !== undefined ? `validate:${opts.stageSet}` : 'check';
+  const command = opts.command ?? (opts.stageSet !== undefined ? `validate:${opts.stageSet}` : 'check');
   const redactor = configRedactor(loaded, processEnv);
   // Each result records the definition it was made under; the state ignores it once that changes.
   const definitions = new Map(items.map((i) => [i.id, itemDefinition(i, written)]));
