@@ -3,6 +3,7 @@
 // silently unclosable stage) on the day of the release.
 import { ANONYMOUS } from '../checks/_shared/auth.js';
 import { PERMISSION_PATTERN } from './schema.js';
+import { checkWatchReferences } from './watch-schema.js';
 
 type Path = (string | number)[];
 
@@ -169,6 +170,9 @@ export function checkReferences(raw: Record<string, unknown>, sink: ReferenceSin
     }
   });
   for (const s of strings(raw.auth, ['auth'])) envField(s.text, s.path);
+
+  // The watch: trigger items and post-rollback validation items.
+  checkWatchReferences(raw, sink);
 }
 
 /** `{{env.NAME}}` in an `expect:` condition whose value in some environment holds a `${VAR}`: a secret that would be judged (and shown) in the clear. */

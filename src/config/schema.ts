@@ -4,32 +4,9 @@ import type { KindName, KindTable } from '../checks/kinds.js';
 import type { RegisteredKind } from '../checks/types.js';
 import { authSchema } from '../checks/_shared/auth.js';
 import { TIERS } from '../model.js';
-import { DURATION_PATTERN, MAX_DURATION_MS, readDuration } from '../util/duration.js';
+import { durationOf } from './duration-schema.js';
 import { checkUrl } from './url.js';
-
-const DURATION_SHAPE = 'expected a duration such as 500ms, 2s, 15m, 1h, 1d';
-const TOO_LONG = `longer than the longest timer Node.js can set (${MAX_DURATION_MS} ms, about 24.8 days): it would fire at once`;
-
-/**
- * A duration: `500ms`, `2s`, `15m`, `1h`, `1d`, or a number of milliseconds, at most MAX_DURATION_MS.
- * With `zero`, 0 is refused with that message (a timeout or budget of 0 ends at once).
- */
-function durationOf(zero?: string) {
-  return z
-    .union([z.number().int(DURATION_SHAPE).min(0, DURATION_SHAPE).max(MAX_DURATION_MS, TOO_LONG), z.string().regex(DURATION_PATTERN, DURATION_SHAPE)], {
-      error: DURATION_SHAPE,
-    })
-    .superRefine(
-      (v, ctx) => {
-        // The union's members have said what is wrong with the shape; what is left is a value util/duration refuses.
-        const r = readDuration(v);
-        if ('error' in r) ctx.addIssue({ code: 'custom', message: r.error });
-        else if (zero !== undefined && r.ms === 0) ctx.addIssue({ code: 'custom', message: zero });
-      },
-      { when: (payload) => payload.issues.length === 0 },
-    )
-    .describe('A duration: 500ms, 2s, 15m, 1h, 1d, or milliseconds as a number.');
-}
+import { checkStageWatch, stageWatchFields, watchSchema } from './watch-schema.js';
 
 export const duration = durationOf();
 const timeout = durationOf('a timeout of 0 would end every check at once');
@@ -156,7 +133,8 @@ const stageSchema = z.strictObject({
   signoff: z.array(z.string()).optional().describe('Roles whose sign-off closes this stage; when given, only these roles count (each also needs the `stage` or `stage:<id>` permission).'),
   requiredApprovals: approvals.optional().describe('Distinct people whose sign-off closes this stage (default 1).'),
   selfApproval: z.boolean().optional().describe('May the author of the release sign this stage (default true).'),
-});
+  ...stageWatchFields,
+}).superRefine(checkStageWatch);
 
 function buildConfigSchema(kinds: readonly RegisteredKind[] | undefined) {
   return z
@@ -196,6 +174,7 @@ function buildConfigSchema(kinds: readonly RegisteredKind[] | undefined) {
     auth: authSchema.optional().describe('How probes log in as test users.'),
     stages: z.record(z.string(), z.array(stageSchema)).default({}).describe('Stage sets for `gonogo validate <set>`.'),
     items: z.array(itemSchemaFor(kinds)).min(1),
+    watch: watchSchema,
   })
   .describe('gonogo checklist as code.');
 }
