@@ -48,7 +48,7 @@ function storeLocation(g: Globals, loaded: LoadedConfig, cli: Cli): string {
 }
 
 /** Opens the store for `fn`; commands that only read open it read-only (a read-only file still works). */
-async function withStore<T>(g: Globals, loaded: LoadedConfig, cli: Cli, fn: (store: Store) => Promise<T>, mode: { readonly?: boolean } = {}): Promise<T> {
+export async function withStore<T>(g: Globals, loaded: LoadedConfig, cli: Cli, fn: (store: Store) => Promise<T>, mode: { readonly?: boolean } = {}): Promise<T> {
   const store = await openStore(storeLocation(g, loaded, cli), { readonly: mode.readonly ?? false });
   try {
     return await fn(store);
@@ -61,7 +61,7 @@ async function withStore<T>(g: Globals, loaded: LoadedConfig, cli: Cli, fn: (sto
  * Loads the config and points both outputs' redaction at the values of every `${VAR}` it
  * references: from here on nothing a command prints can carry them, in any encoding.
  */
-async function load(g: Globals, cli: Cli): Promise<LoadedConfig> {
+export async function load(g: Globals, cli: Cli): Promise<LoadedConfig> {
   let maxBytes: number | undefined;
   if (g.maxConfigBytes !== undefined) {
     maxBytes = Number(g.maxConfigBytes);
@@ -75,7 +75,7 @@ async function load(g: Globals, cli: Cli): Promise<LoadedConfig> {
 }
 
 /** `--release`, or the git commit of the config's tree, or the config hash. */
-async function releaseOf(g: Globals, loaded: LoadedConfig): Promise<Release> {
+export async function releaseOf(g: Globals, loaded: LoadedConfig): Promise<Release> {
   try {
     return await resolveRelease({ dir: loaded.dir, explicit: g.release, configHash: loaded.hash });
   } catch (err) {
