@@ -1,11 +1,14 @@
 import { Redactor } from '../util/redact.js';
 import type { LoadedConfig } from './load.js';
+import { notifySecrets } from './watch-schema.js';
 
 /**
  * The redactor for everything a gate writes, prints or stores: the values of every `${VAR}` the
- * config references (set or not in this process), whether or not a check of this run expanded them.
+ * config references (set or not in this process), whether or not a check of this run expanded them,
+ * and the webhook URLs of `watch.notify`.
  */
 export function configRedactor(loaded: LoadedConfig, processEnv: Readonly<Record<string, string | undefined>> = process.env): Redactor {
   const values = loaded.secretRefs.map((r) => processEnv[r.name]).filter((v): v is string => v !== undefined && v !== '');
-  return Redactor.of(values);
+  // Webhook URLs written out in the config are secrets too (a Slack URL carries its token).
+  return Redactor.of([...values, ...notifySecrets(loaded.config.watch)]);
 }

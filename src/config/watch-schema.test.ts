@@ -6,6 +6,7 @@ import { parseConfig } from './load.js';
 import '../checks/index.js';
 import { configProblems } from '../test-support/config.js';
 import { defaultTriggers, stageWatch, triggersFor } from './watch-schema.js';
+import { configRedactor } from './redactor.js';
 
 const ITEMS = `items:
   - { id: HEALTH-01, title: Health, tier: critical, check: { kind: http, url: "{{env.url}}/health" } }
@@ -99,6 +100,19 @@ test('a full watch: section loads: Prometheus, rollback, notifications with thei
     { slack: '${SLACK_WEBHOOK_URL}', timeout: '5s', retries: 3 },
     { webhook: 'https://hooks.example.com/gonogo', headers: { authorization: 'Bearer ${HOOK_TOKEN}' }, timeout: '5s', retries: 1 },
   ]);
+});
+
+test('webhook URLs are secrets: redacted from output like every ${VAR} value, in each form they travel in', () => {
+  const slack = 'https://hooks.slack.com/services/T0123/B0456/abcdefSECRETtoken';
+  const hook = 'https://Hooks.Example.com/gonogo?key=hook-SECRET-key';
+  const loaded = parseConfig(config(`watch:\n  notify:\n    - slack: "${slack}"\n    - webhook: "${hook}"\n    - webhook: "\${HOOK_URL}"\n`), 'gonogo.yaml');
+  const redact = configRedactor(loaded, { HOOK_URL: 'https://hooks.example.net/from-variable-SECRET' });
+  const out = redact.text(
+    `POST ${slack} failed; body ${JSON.stringify({ url: slack })}; to ${new URL(hook).href} and ${encodeURIComponent(hook)}; ${'https://hooks.example.net/from-variable-SECRET'}`,
+  );
+  assert.doesNotMatch(out, /SECRET/i, out);
+  // Without a notify: section nothing more is redacted than before.
+  assert.ok(configRedactor(parseConfig(config(), 'gonogo.yaml'), {}).empty);
 });
 
 // Each row: what is written, and the problem reported (position and message).
