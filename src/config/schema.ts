@@ -112,8 +112,8 @@ const environmentSchema = z
 const approvals = z.number().int().min(1).max(20);
 
 /** What a role may attest. A family (`stage`, `item`) covers each of its members (`stage:security`). */
-export const PERMISSION_PATTERN = /^(decision|stage|item|waive|revoke|\*|stage:.+|item:.+)$/;
-const permission = z.string().regex(PERMISSION_PATTERN, 'a permission: decision, stage, stage:<id>, item, item:<id>, waive, revoke or *');
+export const PERMISSION_PATTERN = /^(decision|stage|item|waive|revoke|rollback|\*|stage:.+|item:.+)$/;
+const permission = z.string().regex(PERMISSION_PATTERN, 'a permission: decision, stage, stage:<id>, item, item:<id>, waive, revoke, rollback or *');
 
 const person = z
   .union([

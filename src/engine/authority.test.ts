@@ -16,7 +16,7 @@ const AUTHORITY: Authority = {
     admin: ['*'],
   },
   people: {
-    erin: { roles: ['release-manager'], emails: ['erin@example.com'] },
+    erin: { roles: ['release-manager', 'admin'], emails: ['erin@example.com'] },
     sam: { roles: ['security-lead'], emails: [] },
     quinn: { roles: ['qa-lead'], emails: [] },
     gus: { roles: ['engineer'], emails: [] },
@@ -59,6 +59,8 @@ const cases: { name: string; req: AttestRequest; author?: ReleaseAuthor; allowed
   { name: "another person's needs the revoke permission", req: { action: 'revoke', attestation: given, by: 'sam', role: 'security-lead' }, allowed: false, rule: /lacks the revoke permission/ },
   { name: 'the release manager may revoke any', req: { action: 'revoke', attestation: given, by: 'erin', role: 'release-manager' }, allowed: true },
   { name: 'a revocation cannot be revoked', req: { action: 'revoke', attestation: { id: 'R1', kind: 'revocation', gate: 'g', release: 'r1', attestationId: 'A1', reason: 'x', by: 'erin', role: 'release-manager', at: '2026-11-26T10:00:00Z' }, by: 'erin', role: 'release-manager' }, allowed: false, rule: /cannot itself be revoked/ },
+  { name: 'a rollback decision needs the rollback permission', req: { action: 'rollback', by: 'erin', role: 'release-manager' }, allowed: false, rule: /lacks the rollback permission/ },
+  { name: '* grants the rollback decision', req: { action: 'rollback', by: 'erin', role: 'admin' }, allowed: true },
   { name: 'an empty name is refused', req: { action: 'signoff', target: { type: 'decision' }, by: ' ', role: 'release-manager' }, allowed: false, rule: /names who gives it/ },
 ];
 

@@ -6,7 +6,7 @@ import type { Attestation, SignoffTarget } from '../model.js';
 
 /** The config's authority rules, in the shape the check needs. */
 export interface Authority {
-  /** Role -> permissions: `decision`, `stage`, `stage:<id>`, `item`, `item:<id>`, `waive`, `revoke`, `*`. */
+  /** Role -> permissions: `decision`, `stage`, `stage:<id>`, `item`, `item:<id>`, `waive`, `revoke`, `rollback`, `*`. */
   roles: Readonly<Record<string, readonly string[]>>;
   /** Who holds which role; when absent, a name is taken as given (the config says so on `status`). */
   people?: Readonly<Record<string, { roles: readonly string[]; emails: readonly string[] }>>;
@@ -27,7 +27,9 @@ export interface ReleaseAuthor {
 export type AttestRequest =
   | { action: 'signoff'; target: SignoffTarget; by: string; role: string }
   | { action: 'waive'; itemId: string; by: string; role: string }
-  | { action: 'revoke'; attestation: Attestation; by: string; role: string };
+  | { action: 'revoke'; attestation: Attestation; by: string; role: string }
+  /** Rolling a release back by hand, or answering a conditional trigger (`decide-rollback`). */
+  | { action: 'rollback'; by: string; role: string };
 
 /** Allowed, or refused with the rule that refused it. */
 export type AuthorityVerdict = { ok: true } | { ok: false; rule: string };
@@ -79,6 +81,9 @@ export function authorize(auth: Authority, req: AttestRequest, author?: ReleaseA
   if (req.action === 'waive') {
     if (!auth.items[req.itemId]) return refuse(`unknown item ${req.itemId}`);
     return permits(grants, 'waive') ? { ok: true } : refuse(`role ${req.role} may not waive: it lacks the waive permission`);
+  }
+  if (req.action === 'rollback') {
+    return permits(grants, 'rollback') ? { ok: true } : refuse(`role ${req.role} may not decide a rollback: it lacks the rollback permission`);
   }
   if (req.action === 'revoke') {
     const a = req.attestation;
