@@ -581,10 +581,48 @@ describe('faults', () => {
     });
   });
 
+  test('the integrity check agrees with the ledger through writes, updates and deletes, and fails under the integrity fault', async () => {
+    await withApp({}, async ({ url, setFaults }) => {
+      const healthy = await call(url, '/health/integrity');
+      assert.equal(healthy.status, 200);
+      assert.deepEqual({ ...healthy.json(), checksum: typeof healthy.json().checksum }, { ok: true, recipes: 3, checksum: 'string' });
+      const alice = await login(url, 'alice');
+      const created = await post(url, '/api/recipes', alice, { title: 'Pancakes', ingredients: ['flour', 'milk'] });
+      const id = String(created.json().id);
+      const write = (method: string, body?: unknown) =>
+        call(url, `/api/recipes/${id}`, { method, sid: alice.sid, headers: { ...JSON_TYPE, 'x-csrf-token': alice.csrf }, body: body === undefined ? undefined : JSON.stringify(body) });
+      assert.equal((await write('PUT', { title: 'Crepes' })).status, 200);
+      const afterWrites = (await call(url, '/health/integrity')).json();
+      assert.deepEqual([afterWrites.ok, afterWrites.recipes], [true, 4]);
+      assert.notEqual(afterWrites.checksum, healthy.json().checksum, 'the checksum covers the rows');
+
+      setFaults({ integrity: true });
+      const broken = await call(url, '/health/integrity');
+      assert.equal(broken.status, 500);
+      assert.deepEqual([broken.json().ok, broken.json().problem], [false, 'the recipes table holds 3 rows, its ledger recorded 4']);
+      assert.equal((await call(url, '/health')).status, 200, 'only the integrity check sees it');
+
+      setFaults({});
+      assert.equal((await write('DELETE')).status, 204);
+      assert.deepEqual((await call(url, '/health/integrity')).json(), healthy.json(), 'back to the seeded rows after the delete');
+    });
+  });
+
+  test('the integrity fault is seen on an empty table too; error-rate spares the integrity check', async () => {
+    await withApp({ users: [{ username: 'dave', password: 'dave-password', role: 'user' }], faults: { integrity: true, errorRate: 1 } }, async ({ url }) => {
+      const res = await call(url, '/health/integrity');
+      assert.equal(res.status, 500);
+      assert.deepEqual([res.json().ok, res.json().problem], [false, 'the recipes table holds 1 row, its ledger recorded 0']);
+      assert.equal((await call(url, '/')).status, 500, 'error-rate 1 fails the other routes');
+    });
+  });
+
   test('parseFaults reads the RECIPES_FAULTS syntax', () => {
     assert.deepEqual(parseFaults('error-rate=0.2, latency-ms=300,down,auth-broken'), { errorRate: 0.2, latencyMs: 300, down: true, authBroken: true });
+    assert.deepEqual(parseFaults('integrity'), { integrity: true });
+    assert.throws(() => parseFaults('integrity=yes'), /fault "integrity" takes no value/);
     assert.deepEqual(parseFaults(''), {});
-    assert.throws(() => parseFaults('slow'), /unknown fault "slow"; known faults: error-rate=<0\.\.1>, latency-ms=<ms>, down, auth-broken/);
+    assert.throws(() => parseFaults('slow'), /unknown fault "slow"; known faults: error-rate=<0\.\.1>, latency-ms=<ms>, down, auth-broken, integrity/);
     assert.throws(() => parseFaults('error-rate=lots'), /needs a number/);
     assert.throws(() => parseFaults('error-rate=1.5'), /between 0 and 1/);
   });

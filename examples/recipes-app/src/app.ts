@@ -56,6 +56,8 @@ const STRICT_CSP = "default-src 'self'; script-src 'self'; object-src 'none'; ba
 const WEAK_CSP = "default-src *; script-src 'self' 'unsafe-inline' 'unsafe-eval' data:";
 const FAKE_DATABASE_URL = 'postgres://recipes:s3cret@db:5432/recipes';
 const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Routes the error-rate fault spares, so that health checks and scrapes keep working. */
+const OPERATIONAL = new Set(['/health', '/health/integrity', '/metrics']);
 
 function securityHeaders(app: AppState): Record<string, string> {
   if (app.has('headers')) return { 'X-Powered-By': 'Express', Server: 'nginx/1.18.0' };
@@ -282,7 +284,7 @@ function build(opts: AppOptions): BuiltApp {
     if (faults.latencyMs) await wait(faults.latencyMs, lifetime.signal);
     if (faults.down) return json(503, { error: 'service unavailable' });
     if (!target) throw new HttpError(400, 'bad request');
-    const operational = match.kind === 'route' && (match.template === '/health' || match.template === '/metrics');
+    const operational = match.kind === 'route' && OPERATIONAL.has(match.template);
     if (!operational && injectError()) return json(500, { error: 'injected fault' });
     if (method === 'OPTIONS') return preflight(app, req, match);
     if (match.kind === 'none') throw new HttpError(404, 'not found');

@@ -45,6 +45,8 @@ export interface Faults {
   down?: boolean;
   /** Login always fails with 500. */
   authBroken?: boolean;
+  /** The data integrity check (`/health/integrity`) finds the recipes table and its ledger disagree: a row lost in storage. */
+  integrity?: boolean;
 }
 
 const MAX_LATENCY_MS = 60_000;
@@ -59,9 +61,9 @@ export function validateFaults(faults: Faults): Faults {
   return { ...faults };
 }
 
-const FAULT_SYNTAX = 'error-rate=<0..1>, latency-ms=<ms>, down, auth-broken';
+const FAULT_SYNTAX = 'error-rate=<0..1>, latency-ms=<ms>, down, auth-broken, integrity';
 
-/** `'error-rate=0.2,latency-ms=300,down,auth-broken'` -> Faults; throws on anything else. */
+/** `'error-rate=0.2,latency-ms=300,down,auth-broken,integrity'` -> Faults; throws on anything else. */
 export function parseFaults(list: string): Faults {
   const faults: Faults = {};
   for (const item of list.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
@@ -79,6 +81,7 @@ export function parseFaults(list: string): Faults {
     else if (key === 'latency-ms') faults.latencyMs = number();
     else if (key === 'down') faults.down = flag();
     else if (key === 'auth-broken') faults.authBroken = flag();
+    else if (key === 'integrity') faults.integrity = flag();
     else throw new Error(`unknown fault "${key}"; known faults: ${FAULT_SYNTAX}`);
   }
   return validateFaults(faults);

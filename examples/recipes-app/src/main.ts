@@ -1,6 +1,6 @@
 // CLI entry: `node --import tsx examples/recipes-app/src/main.ts`, configured by environment.
 //   PORT (3000), HOST (127.0.0.1), RECIPES_DEFECTS=ssrf,csrf, RECIPES_SPA=1,
-//   RECIPES_FAULTS=error-rate=0.2,latency-ms=300,down,auth-broken
+//   RECIPES_FAULTS=error-rate=0.2,latency-ms=300,down,auth-broken,integrity
 import { parseDefects, parseFaults, startApp } from './app.js';
 
 function config(env: NodeJS.ProcessEnv): Parameters<typeof startApp>[0] {

@@ -1,6 +1,6 @@
 // In-memory data for the reference app: users, families, recipes, documents and sessions.
 // Everything is bounded, because load tests and probes create objects in a loop.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type Role = 'user' | 'admin';
 
@@ -54,6 +54,21 @@ const MAX_DOCUMENT_BYTES = 64 * 1024 * 1024;
 /** Thrown when a bounded collection is full; the app answers 507. */
 export class StorageFullError extends Error {}
 
+/** What the data integrity check found: the recipes table agrees with its ledger, or how it does not. */
+export type IntegrityReport =
+  | { ok: true; recipes: number; checksum: string }
+  | { ok: false; problem: string; recipes: number; expected: number; checksum: string; expectedChecksum: string };
+
+/** A recipe row's digest: every stored field, so any change to a row changes it. */
+function rowDigest(r: Recipe): Buffer {
+  return createHash('sha256').update(JSON.stringify([r.id, r.ownerId, r.title, r.ingredients, r.shared])).digest();
+}
+
+/** XORs `digest` into `sum`: order-free, and removing a row is XORing it again. */
+function fold(sum: Buffer, digest: Buffer): void {
+  for (let i = 0; i < sum.length; i++) sum[i] ^= digest[i];
+}
+
 // A fast keyed hash, not scrypt: this is a fixture that load tests hammer, not a password store.
 function hashPassword(password: string, salt: Buffer): Buffer {
   return createHmac('sha256', salt).update(password).digest();
@@ -68,6 +83,9 @@ export class Store {
   private nextDocument = 1;
   private nextFamily = 1;
   private documentBytes = 0;
+  // The store's own bookkeeping of the recipes it wrote (as a database keeps row counts and page
+  // checksums beside a table): the integrity check recomputes both from the rows and compares.
+  private readonly ledger = { count: 0, checksum: Buffer.alloc(32) };
   // Compared against for unknown usernames, so that a miss costs as much as a wrong password.
   private readonly dummy = { salt: randomBytes(16), hash: randomBytes(32) };
 
@@ -95,7 +113,7 @@ export class Store {
     const carol = owner('carol');
     // IDs are fixed by position, so that tests and docs can say "recipe 1" even with custom users.
     const seedRecipe = (id: string, user: User | undefined, title: string, ingredients: string[], shared: boolean): void => {
-      if (user) this.recipes.set(id, this.makeRecipe(id, user.id, title, ingredients, shared));
+      if (user) this.insertRecipe(this.makeRecipe(id, user.id, title, ingredients, shared));
     };
     seedRecipe('1', alice, "Grandma's apple pie", ['6 apples', '200 g flour', '100 g butter', '80 g sugar', 'cinnamon'], false);
     seedRecipe('2', bob, "Bob's chili", ['500 g beef', '2 cans kidney beans', '3 chillies', '1 onion'], false);
@@ -161,16 +179,51 @@ export class Store {
     if (this.recipes.size >= MAX_RECIPES) throw new StorageFullError('recipe storage full');
     const id = String(this.nextRecipe++);
     const recipe = this.makeRecipe(id, ownerId, title, ingredients, shared);
-    this.recipes.set(id, recipe);
+    this.insertRecipe(recipe);
     return recipe;
   }
 
   updateRecipe(recipe: Recipe, change: { title?: string; ingredients?: string[]; shared?: boolean }): Recipe {
+    fold(this.ledger.checksum, rowDigest(recipe));
     if (change.title !== undefined) recipe.title = change.title;
     if (change.ingredients !== undefined) recipe.ingredients = change.ingredients;
     if (change.shared !== undefined) recipe.shared = change.shared;
     recipe.updatedAt = this.timestamp();
+    fold(this.ledger.checksum, rowDigest(recipe));
     return recipe;
+  }
+
+  deleteRecipe(recipe: Recipe): void {
+    if (!this.recipes.delete(recipe.id)) return;
+    this.ledger.count--;
+    fold(this.ledger.checksum, rowDigest(recipe));
+  }
+
+  /**
+   * Recomputes the count and checksum of `rows` (default: the recipes table as it is) and compares
+   * them with the ledger kept as the store wrote.
+   */
+  checkIntegrity(rows: Iterable<Recipe> = this.recipes.values()): IntegrityReport {
+    const sum = Buffer.alloc(32);
+    let count = 0;
+    for (const row of rows) {
+      fold(sum, rowDigest(row));
+      count++;
+    }
+    const checksum = sum.toString('hex').slice(0, 16);
+    const expectedChecksum = this.ledger.checksum.toString('hex').slice(0, 16);
+    if (count === this.ledger.count && sum.equals(this.ledger.checksum)) return { ok: true, recipes: count, checksum };
+    const problem =
+      count !== this.ledger.count
+        ? `the recipes table holds ${count} row${count === 1 ? '' : 's'}, its ledger recorded ${this.ledger.count}`
+        : `the recipes table's checksum ${checksum} differs from its ledger's ${expectedChecksum}: a row changed outside the store`;
+    return { ok: false, problem, recipes: count, expected: this.ledger.count, checksum, expectedChecksum };
+  }
+
+  private insertRecipe(recipe: Recipe): void {
+    this.recipes.set(recipe.id, recipe);
+    this.ledger.count++;
+    fold(this.ledger.checksum, rowDigest(recipe));
   }
 
   addDocument(ownerId: string, name: string, contentType: string, bytes: Buffer): StoredDocument {
