@@ -1,5 +1,5 @@
-// The audit chain: every write to a gate's record (a run begun or ended, a result, an attestation)
-// is also an entry in an append-only log per gate. An entry's body is canonical JSON naming the
+// The audit chain: every write to a gate's record (a run begun or ended, a result, an attestation,
+// a watch's event) is also an entry in an append-only log per gate. An entry's body is canonical JSON naming the
 // row it records and the SHA-256 of that row as stored; its hash covers the previous entry's hash
 // and its body. So a row changed, deleted or inserted behind gonogo's back, or an entry changed,
 // deleted or inserted, is found by walking the chain and comparing it with the tables.
@@ -9,14 +9,14 @@ import { hash } from 'node:crypto';
 export const GENESIS = '0'.repeat(64);
 
 /** What an entry records. A decision is recorded by the end of its run. */
-export type EntryKind = 'run-begin' | 'result' | 'run-end' | 'attestation';
+export type EntryKind = 'run-begin' | 'result' | 'run-end' | 'attestation' | 'event';
 
 /** One entry as stored. */
 export interface AuditEntry {
   gate: string;
   /** 1, 2, 3... within the gate. */
   seq: number;
-  /** The row recorded: `run:ID`, `result:RUN:ITEM` or `attestation:ID`. */
+  /** The row recorded: `run:ID`, `result:RUN:ITEM`, `attestation:ID` or `event:ID`. */
   ref: string;
   /** Canonical JSON of the entry's content (EntryBody). */
   body: string;
@@ -57,7 +57,7 @@ export interface AuditLog {
   /** Up to `limit` entries of the gate with seq > `afterSeq`, in seq order. */
   auditEntries(gate: string, afterSeq: number, limit: number): Promise<AuditEntry[]>;
   /**
-   * Every audited row of the gate as it is now (runs, results, attestations), each given to `visit`
+   * Every audited row of the gate as it is now (runs, results, attestations, events), each given to `visit`
    * with its ref and its values in AUDITED order as a JSON array, all from one snapshot. Streamed,
    * not returned: a million rows held at once would cost verify more than hashing them. A store may
    * render the JSON itself (SQLite's json_array, three times JSON.stringify's speed on escaped
@@ -71,7 +71,7 @@ export interface AuditLog {
    * none). Empty for a store from before the chain.
    */
   auditRecords(gate: string, refs: readonly string[]): Promise<AuditRecord[]>;
-  /** The refs starting with `prefix` (`run:`, `attestation:`, `result:RUN:`) that entries record but whose row is gone. */
+  /** The refs starting with `prefix` (`run:`, `attestation:`, `event:`, `result:RUN:`) that entries record but whose row is gone. */
   auditOrphans(gate: string, prefix: string): Promise<string[]>;
 }
 
@@ -84,12 +84,12 @@ export interface AuditRecord {
   row?: readonly unknown[];
 }
 
-/** The tables a ref names, for the stores' lookups: `run:ID`, `result:RUN:ITEM`, `attestation:ID`. */
-export function parseRef(ref: string): { table: 'run' | 'attestation'; id: string } | { table: 'result'; runId: string; itemId: string } | undefined {
+/** The tables a ref names, for the stores' lookups: `run:ID`, `result:RUN:ITEM`, `attestation:ID`, `event:ID`. */
+export function parseRef(ref: string): { table: 'run' | 'attestation' | 'event'; id: string } | { table: 'result'; runId: string; itemId: string } | undefined {
   const colon = ref.indexOf(':');
   const kind = ref.slice(0, colon);
   const rest = ref.slice(colon + 1);
-  if (kind === 'run' || kind === 'attestation') return { table: kind, id: rest };
+  if (kind === 'run' || kind === 'attestation' || kind === 'event') return { table: kind, id: rest };
   if (kind !== 'result') return undefined;
   // Run ids never hold a colon (id.ts); an item id may.
   const sep = rest.indexOf(':');
@@ -121,6 +121,7 @@ export const AUDITED = {
   run: 'id, gate, env, command, config_hash, release_id, selection, status, started_at, finished_at, verdict, readiness, decision, stages',
   result: 'run_id, item_id, seq, tier, status, message, evidence, duration_ms, attempts, definition',
   attestation: 'id, gate, kind, release_id, at, body',
+  event: 'id, gate, seq, env, release_id, watch_id, kind, at, key, body',
 } as const;
 
 /** The digest of a row: its audited column values, in AUDITED's order, as a JSON array. */
@@ -131,6 +132,7 @@ export function rowDigest(values: readonly unknown[]): string {
 export const runRef = (id: string): string => `run:${id}`;
 export const resultRef = (runId: string, itemId: string): string => `result:${runId}:${itemId}`;
 export const attestationRef = (id: string): string => `attestation:${id}`;
+export const eventRef = (id: string): string => `event:${id}`;
 
 /** An entry to append, before it has a place in the chain. */
 export interface NewEntry {
@@ -178,7 +180,7 @@ const BATCH = 50_000;
 /** Rows whose rendered text did not match, looked up again per round trip. */
 const SUSPECTS = 1000;
 
-const KINDS: ReadonlySet<string> = new Set<EntryKind>(['run-begin', 'result', 'run-end', 'attestation']);
+const KINDS: ReadonlySet<string> = new Set<EntryKind>(['run-begin', 'result', 'run-end', 'attestation', 'event']);
 
 /** Which table row a ref names, for messages. */
 function describeRef(ref: string): string {

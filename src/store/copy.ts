@@ -1,6 +1,7 @@
 // Moving a team's history from a SQLite file to PostgreSQL: every row as it is (ids, times, the
 // chain's entries and heads verbatim), in one transaction on the destination, then every gate's
-// chain verified there. The destination must be empty: a copy never merges two histories.
+// chain verified there. The destination must be empty: a copy never merges two histories. Leases
+// are not copied: they say who acts now on the store they were taken on.
 import Database from 'better-sqlite3';
 import { verifyChain } from './audit.js';
 import type { ChainReport } from './audit.js';
@@ -13,12 +14,13 @@ export interface CopyResult {
   runs: number;
   results: number;
   attestations: number;
+  events: number;
   entries: number;
   reports: ChainReport[];
 }
 
 /** In the order foreign keys need. */
-const TABLES = ['runs', 'results', 'attestations', 'audit_entries', 'audit_heads'] as const;
+const TABLES = ['runs', 'results', 'attestations', 'events', 'audit_entries', 'audit_heads'] as const;
 /** PostgreSQL takes at most 65,535 parameters in one statement. */
 const MAX_PARAMS = 60_000;
 
@@ -77,7 +79,7 @@ export async function copyStore(from: string, to: string): Promise<CopyResult> {
   try {
     const reports: ChainReport[] = [];
     for (const gate of await copied.auditGates()) reports.push(await verifyChain(copied, gate));
-    return { runs: counts.runs, results: counts.results, attestations: counts.attestations, entries: counts.audit_entries, reports };
+    return { runs: counts.runs, results: counts.results, attestations: counts.attestations, events: counts.events, entries: counts.audit_entries, reports };
   } finally {
     await copied.close();
   }

@@ -7,17 +7,17 @@ import type { PoolClient } from 'pg';
 import type { Attestation, ItemResult, NewAttestation } from '../model.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
-import { attestationRef, AUDITED, GENESIS, nextEntry, parseRef, resultRef, runRef } from './audit.js';
+import { attestationRef, AUDITED, eventRef, GENESIS, nextEntry, parseRef, resultRef, runRef } from './audit.js';
 import type { AuditEntry, AuditRecord, ChainHead, EntryKind } from './audit.js';
 import { StoreError } from './errors.js';
 import type { StoreFaultKind } from './errors.js';
 import { idGenerator } from './id.js';
 import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
-import { asOf, attestationData, CHAIN_SQL, isoTime, MIGRATIONS, latestResultsSql, orphanQuery, positive, prefixEnd, refOf, resultColumns, resultData, runData, runListing, toAttestation, toRecord, toResult, toSummary, WRITE_SQL } from './schema.js';
-import type { ResultRow, RunRow } from './schema.js';
+import { asOf, attestationData, CHAIN_SQL, EVENT_COLUMNS, EVENTS_VERSION, eventData, eventListing, eventValues, isoTime, leaseTimes, MIGRATIONS, latestResultsSql, orphanQuery, positive, prefixEnd, refOf, resultColumns, resultData, runData, runListing, storedEvent, toAttestation, toEvent, toRecord, toResult, toSummary, WRITE_SQL } from './schema.js';
+import type { EventRow, ResultRow, RunRow } from './schema.js';
 import type { Doing } from './sqlite-faults.js';
 import { failed } from './sqlite-faults.js';
-import type { LatestResult, NewRun, OpenStoreOptions, RunQuery, RunEnd, Store } from './types.js';
+import type { EventQuery, LatestResult, NewEvent, NewRun, OpenStoreOptions, RunQuery, RunEnd, Store } from './types.js';
 
 const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
 /** Any key, the same in every gonogo: migrations hold it so that two openers never both migrate. */
@@ -99,10 +99,19 @@ function queries(client: PoolClient): { q: Query; raw: RawQuery } {
   };
 }
 
-/** Appends the entry for a row a write just made, holding the gate's head row until the commit. */
-async function appendEntry(c: { q: Query; raw: RawQuery }, gate: string, kind: EntryKind, ref: string, at: string, data: Record<string, unknown>, row: unknown[]): Promise<void> {
+/** Takes the gate's head row (created empty on first use) for the rest of the transaction: the gate's writers queue here. */
+async function lockHead(c: { q: Query }, gate: string): Promise<ChainHead | undefined> {
   await c.q(CHAIN_SQL.initHead, [gate]);
   const [head] = await c.q<ChainHead>(`${CHAIN_SQL.head} FOR UPDATE`, [gate]);
+  return head;
+}
+
+/**
+ * Appends the entry for a row a write just made, holding the gate's head row until the commit
+ * (`locked`: the head as lockHead returned it earlier in this transaction).
+ */
+async function appendEntry(c: { q: Query; raw: RawQuery }, gate: string, kind: EntryKind, ref: string, at: string, data: Record<string, unknown>, row: unknown[], locked?: { head: ChainHead | undefined }): Promise<void> {
+  const head = locked ? locked.head : await lockHead(c, gate);
   const entry = nextEntry(head, { gate, kind, ref, at, data, row });
   await c.q(CHAIN_SQL.insertEntry, [entry.gate, entry.seq, entry.ref, entry.body, entry.prev, entry.hash]);
   await c.q(CHAIN_SQL.moveHead, [entry.seq, entry.hash, gate]);
@@ -114,15 +123,17 @@ async function chainRun(c: { q: Query; raw: RawQuery }, runId: string, kind: 'ru
 }
 
 /** The audited rows `refs` name, as they are now, by ref (values in AUDITED order). */
-async function rowsOf(c: { raw: RawQuery }, refs: readonly string[]): Promise<Map<string, unknown[]>> {
+async function rowsOf(c: { raw: RawQuery }, refs: readonly string[], hasEvents: boolean): Promise<Map<string, unknown[]>> {
   const runs: string[] = [];
   const attestations: string[] = [];
+  const events: string[] = [];
   const resultRuns: string[] = [];
   const resultItems: string[] = [];
   for (const ref of refs) {
     const at = parseRef(ref);
     if (at?.table === 'run') runs.push(at.id);
     else if (at?.table === 'attestation') attestations.push(at.id);
+    else if (at?.table === 'event') events.push(at.id);
     else if (at?.table === 'result') {
       resultRuns.push(at.runId);
       resultItems.push(at.itemId);
@@ -131,6 +142,7 @@ async function rowsOf(c: { raw: RawQuery }, refs: readonly string[]): Promise<Ma
   const out = new Map<string, unknown[]>();
   if (runs.length > 0) for (const row of await c.raw(`SELECT ${AUDITED.run} FROM runs WHERE id = ANY(?)`, [runs])) out.set(refOf.run(row), row);
   if (attestations.length > 0) for (const row of await c.raw(`SELECT ${AUDITED.attestation} FROM attestations WHERE id = ANY(?)`, [attestations])) out.set(refOf.attestation(row), row);
+  if (events.length > 0 && hasEvents) for (const row of await c.raw(`SELECT ${AUDITED.event} FROM events WHERE id = ANY(?)`, [events])) out.set(refOf.event(row), row);
   if (resultRuns.length > 0) {
     const sql = `SELECT ${AUDITED.result} FROM results WHERE (run_id, item_id) IN (SELECT * FROM unnest(?::text[], ?::text[]))`;
     for (const row of await c.raw(sql, [resultRuns, resultItems])) out.set(refOf.result(row), row);
@@ -171,7 +183,7 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
       throw new StoreError(`${failed('open', location)}: it has store schema version ${version}, but this gonogo knows versions up to ${MIGRATIONS.length}: it was written by a newer gonogo, upgrade to open it`, { kind: 'newer-schema', location });
     }
     if (!options.readonly) await endLapsedRuns(pool, clock, leaseMs);
-    return postgresStore(pool, { location, clock, leaseMs, readonly: options.readonly ?? false, empty: version === 0 });
+    return postgresStore(pool, { location, clock, leaseMs, readonly: options.readonly ?? false, empty: version === 0, events: version >= EVENTS_VERSION });
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw pgError('open', location, error);
@@ -248,6 +260,8 @@ interface Ctx {
   readonly: boolean;
   /** A read-only store over a database without gonogo's tables: every read is empty. */
   empty: boolean;
+  /** Whether the database has the event log and leases (a read-only store over an older schema has not). */
+  events: boolean;
 }
 
 /** Whether the database's default collation orders text byte-wise (PostgreSQL 15 may use ICU instead of libc). */
@@ -378,6 +392,59 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
       return read(async (c) => (await c.q<{ id: string; body: string }>('SELECT id, body FROM attestations WHERE gate = ? ORDER BY id', [gate])).map(toAttestation), []);
     },
 
+    async addEvent(e: NewEvent) {
+      const id = nextId();
+      const values = eventValues(id, e);
+      const seq = await write(async (c) => {
+        // The gate's head first: appends of one gate (and claims of one key) queue on it, so the
+        // seq is read by one writer at a time, and a key's second claimant finds the first's row
+        // committed and inserts nothing (ON CONFLICT DO NOTHING).
+        const head = await lockHead(c, e.gate);
+        const [inserted] = await c.q<{ seq: number }>(WRITE_SQL.insertEvent, values);
+        if (inserted === undefined) return undefined;
+        const [row] = await c.raw(CHAIN_SQL.eventRow, [id]);
+        await appendEntry(c, e.gate, 'event', eventRef(id), at(), eventData(row), row, { head });
+        return inserted.seq;
+      });
+      return seq === undefined ? undefined : storedEvent(id, seq, e);
+    },
+
+    async listEvents(q: EventQuery) {
+      const listing = eventListing(q);
+      if (listing === undefined || !ctx.events) return [];
+      return read(async (c) => {
+        const rows = await c.q<EventRow>(listing.sql, listing.params);
+        return (listing.newestFirst ? rows.reverse() : rows).map(toEvent);
+      }, []);
+    },
+
+    async eventByKey(gate: string, key: string) {
+      if (!ctx.events) return undefined;
+      return read(async (c) => {
+        const [row] = await c.q<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE gate = ? AND key = ?`, [gate, key]);
+        return row === undefined ? undefined : toEvent(row);
+      }, undefined);
+    },
+
+    async acquireLease(name: string, holder: string, leaseAt: string, leaseMs: number) {
+      const times = leaseTimes(name, holder, leaseAt, leaseMs);
+      return write(async (c) => (await c.q(WRITE_SQL.acquireLease, [name, holder, times.at, times.cutoff])).length === 1);
+    },
+
+    async releaseLease(name: string, holder: string) {
+      await write(async (c) => {
+        await c.q(WRITE_SQL.releaseLease, [name, holder]);
+      });
+    },
+
+    async leaseOf(name: string) {
+      if (!ctx.events) return undefined;
+      return read(async (c) => {
+        const [row] = await c.q<{ holder: string; at: string }>(WRITE_SQL.leaseOf, [name]);
+        return row === undefined ? undefined : { holder: row.holder, at: row.at };
+      }, undefined);
+    },
+
     async auditGates() {
       return read(async (c) => (await c.q<{ gate: string }>(CHAIN_SQL.gates)).map((r) => r.gate), []);
     },
@@ -395,7 +462,8 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
 
     async auditRows(gate: string, visit: (ref: string, json: string) => void) {
       await read(async (c) => {
-        for (const [sql, ref] of [[CHAIN_SQL.gateRuns, refOf.run], [CHAIN_SQL.gateResults, refOf.result], [CHAIN_SQL.gateAttestations, refOf.attestation]] as const) {
+        const tables = [[CHAIN_SQL.gateRuns, refOf.run], [CHAIN_SQL.gateResults, refOf.result], [CHAIN_SQL.gateAttestations, refOf.attestation]] as const;
+        for (const [sql, ref] of ctx.events ? [...tables, [CHAIN_SQL.gateEvents, refOf.event] as const] : tables) {
           for (const row of await c.raw(sql, [gate])) visit(ref(row), JSON.stringify(row));
         }
       }, undefined);
@@ -412,7 +480,7 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
           [gate, refs],
         );
         const byRef = new Map(entries.map((r) => [String(r[2]), r]));
-        const rows = await rowsOf(c, refs);
+        const rows = await rowsOf(c, refs, ctx.events);
         return refs.map((ref): AuditRecord => {
           const found = byRef.get(ref);
           const row = rows.get(ref);
@@ -428,6 +496,7 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
     async auditOrphans(gate: string, prefix: string) {
       const q = orphanQuery(prefix);
       if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}`);
+      if (prefix === 'event:' && !ctx.events) return [];
       return read(async (c) => {
         // A prefix is one range of the (gate, ref, seq) index only where the database compares
         // text byte-wise (collation C or POSIX); elsewhere COLLATE "C" keeps the range right, at the

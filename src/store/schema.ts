@@ -2,9 +2,11 @@
 // JSON kept as TEXT, no engine-specific types or functions) and the mapping between rows and the
 // model's plain objects.
 import type { Attempt, Attestation, Decision, ItemResult, RunRecord, RunSelection, RunStatus, StageReport, Status, Tier, Verdict } from '../model.js';
-import { attestationRef, AUDITED, GENESIS, parseRef, resultRef, runRef } from './audit.js';
+import { WATCH_EVENT_KINDS } from '../watch/types.js';
+import type { WatchEventKind } from '../watch/types.js';
+import { attestationRef, AUDITED, eventRef, GENESIS, parseRef, resultRef, runRef } from './audit.js';
 import { leaseLapsed } from './lease.js';
-import type { RunQuery, RunSummary } from './types.js';
+import type { EventQuery, NewEvent, RunQuery, RunSummary, WatchEvent } from './types.js';
 
 /**
  * Schema steps in order: a database at version N has had the first N applied. A released step is
@@ -93,10 +95,37 @@ export const MIGRATIONS: readonly string[] = [
   // status checks the rows it reads against the last entry recording each (audit.ts checkRecorded):
   // an entry found by its row, not by a walk of the whole chain.
   `CREATE INDEX audit_entries_by_ref ON audit_entries (gate, ref, seq);`,
+  // The watch's record (types.ts EventLog): events, audited like attestations, numbered per gate;
+  // a key is held by at most one event of a gate (a rollback claimed once). Leases say which
+  // watcher acts for a gate now; like a run's heartbeat, they are not audited.
+  `CREATE TABLE events (
+     id TEXT PRIMARY KEY,
+     gate TEXT NOT NULL,
+     seq INTEGER NOT NULL,
+     env TEXT NOT NULL,
+     release_id TEXT NOT NULL,
+     watch_id TEXT,
+     kind TEXT NOT NULL,
+     at TEXT NOT NULL,
+     key TEXT,
+     body TEXT NOT NULL,
+     UNIQUE (gate, seq)
+   );
+   CREATE UNIQUE INDEX events_by_key ON events (gate, key) WHERE key IS NOT NULL;
+   CREATE INDEX events_by_watch ON events (gate, watch_id, seq);
+   CREATE INDEX events_by_release ON events (gate, env, release_id, kind, seq);
+   CREATE TABLE leases (
+     name TEXT PRIMARY KEY,
+     holder TEXT NOT NULL,
+     at TEXT NOT NULL
+   );`,
 ];
 
 /** The schema version that brought the audit chain: rows of a store migrated past it are adopted into the chain. */
 export const AUDIT_VERSION = 4;
+
+/** The schema version that brought the event log and leases: an older store read without migrating has none. */
+export const EVENTS_VERSION = 6;
 
 /**
  * The chain's statements, shared by every store (`?` placeholders; PostgreSQL numbers them). The
@@ -115,6 +144,7 @@ export const CHAIN_SQL = {
   orphanRuns: 'SELECT DISTINCT e.ref FROM audit_entries e WHERE e.gate = ? AND {ref} >= ? AND {ref} < ? AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = substr(e.ref, ?))',
   orphanAttestations: 'SELECT DISTINCT e.ref FROM audit_entries e WHERE e.gate = ? AND {ref} >= ? AND {ref} < ? AND NOT EXISTS (SELECT 1 FROM attestations a WHERE a.id = substr(e.ref, ?))',
   orphanResults: 'SELECT DISTINCT e.ref FROM audit_entries e WHERE e.gate = ? AND {ref} >= ? AND {ref} < ? AND NOT EXISTS (SELECT 1 FROM results res WHERE res.run_id = ? AND res.item_id = substr(e.ref, ?))',
+  orphanEvents: 'SELECT DISTINCT e.ref FROM audit_entries e WHERE e.gate = ? AND {ref} >= ? AND {ref} < ? AND NOT EXISTS (SELECT 1 FROM events ev WHERE ev.id = substr(e.ref, ?))',
   // The last entry recording a ref, with the hash stored by the entry before it.
   lastEntry: `SELECT e.gate, e.seq, e.ref, e.body, e.prev, e.hash, p.hash FROM audit_entries e
     LEFT JOIN audit_entries p ON p.gate = e.gate AND p.seq = e.seq - 1
@@ -122,9 +152,11 @@ export const CHAIN_SQL = {
   runRow: `SELECT ${AUDITED.run} FROM runs WHERE id = ?`,
   resultRow: `SELECT ${AUDITED.result} FROM results WHERE run_id = ? AND item_id = ?`,
   attestationRow: `SELECT ${AUDITED.attestation} FROM attestations WHERE id = ?`,
+  eventRow: `SELECT ${AUDITED.event} FROM events WHERE id = ?`,
   gateRuns: `SELECT ${AUDITED.run} FROM runs WHERE gate = ?`,
   gateResults: `SELECT ${AUDITED.result.split(', ').map((c) => `res.${c}`).join(', ')} FROM results res JOIN runs r ON r.id = res.run_id WHERE r.gate = ?`,
   gateAttestations: `SELECT ${AUDITED.attestation} FROM attestations WHERE gate = ?`,
+  gateEvents: `SELECT ${AUDITED.event} FROM events WHERE gate = ?`,
   // SQLite: gateResults as ref, JSON of the columns before duration_ms, duration_ms, JSON of those after.
   gateResultsJson: `SELECT 'result:' || res.run_id || ':' || res.item_id,
     json_array(res.run_id, res.item_id, res.seq, res.tier, res.status, res.message, res.evidence), res.duration_ms, json_array(res.attempts, res.definition)
@@ -132,13 +164,14 @@ export const CHAIN_SQL = {
 } as const;
 
 /**
- * The orphan query for a prefix (`run:`, `attestation:` or `result:RUN:`) and its parameters after
- * the gate and the range; undefined for any other prefix.
+ * The orphan query for a prefix (`run:`, `attestation:`, `event:` or `result:RUN:`) and its
+ * parameters after the gate and the range; undefined for any other prefix.
  */
 export function orphanQuery(prefix: string): { sql: string; params: Array<string | number> } | undefined {
   const key = prefix.length + 1;
   if (prefix === 'run:') return { sql: CHAIN_SQL.orphanRuns, params: [key] };
   if (prefix === 'attestation:') return { sql: CHAIN_SQL.orphanAttestations, params: [key] };
+  if (prefix === 'event:') return { sql: CHAIN_SQL.orphanEvents, params: [key] };
   const at = parseRef(`${prefix}x`);
   if (at?.table === 'result' && prefix.endsWith(':')) return { sql: CHAIN_SQL.orphanResults, params: [at.runId, key] };
   return undefined;
@@ -149,11 +182,12 @@ export function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
 }
 
-/** The ref of a row read with CHAIN_SQL's gateRuns, gateResults or gateAttestations (values in AUDITED order). */
+/** The ref of a row read with CHAIN_SQL's gateRuns, gateResults, gateAttestations or gateEvents (values in AUDITED order). */
 export const refOf = {
   run: (row: readonly unknown[]): string => runRef(String(row[0])),
   result: (row: readonly unknown[]): string => resultRef(String(row[0]), String(row[1])),
   attestation: (row: readonly unknown[]): string => attestationRef(String(row[0])),
+  event: (row: readonly unknown[]): string => eventRef(String(row[0])),
 };
 
 /** What an entry shows a reader of the log about a run row (AUDITED.run order). */
@@ -174,6 +208,12 @@ export function attestationData(a: Attestation): Record<string, unknown> {
   if (a.kind === 'signoff') return { ...base, target: a.target };
   if (a.kind === 'waiver') return { ...base, item: a.itemId, expires: a.expires };
   return { ...base, revokes: a.attestationId };
+}
+
+/** What an entry shows about an event row (AUDITED.event order). */
+export function eventData(row: readonly unknown[]): Record<string, unknown> {
+  const [id, , seq, env, release, watch, kind, at, key] = row;
+  return { id, seq, event: kind, env, release, at, ...(watch !== null ? { watch } : {}), ...(key !== null ? { key } : {}) };
 }
 
 /** A row of `runs`. */
@@ -335,7 +375,111 @@ export const WRITE_SQL = {
   insertAttestation: 'INSERT INTO attestations (id, gate, kind, release_id, at, body) VALUES (?, ?, ?, ?, ?, ?)',
   // Only if the heartbeat is still the one judged: a run renewed meanwhile is alive.
   abortLapsed: "UPDATE runs SET status = 'aborted', finished_at = ? WHERE id = ? AND status = 'running' AND COALESCE(heartbeat_at, started_at) = ?",
+  // Parameters: id, gate, gate, env, release, watch, kind, at, key, body. Safe to number by MAX + 1
+  // because the writer holds its gate's chain (SQLite's write lock; PostgreSQL's head row) until it
+  // commits; a key held by an earlier event of the gate inserts nothing and returns no row.
+  insertEvent: `INSERT INTO events (id, gate, seq, env, release_id, watch_id, kind, at, key, body)
+     VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE gate = ?), ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (gate, key) WHERE key IS NOT NULL DO NOTHING
+     RETURNING seq`,
+  // One statement, so atomic on both engines: taken when free, renewed by its holder, taken over
+  // once its last renewal is older than the cutoff (parameters: name, holder, at, cutoff). ISO
+  // times written by toISOString compare as text in time order.
+  acquireLease: `INSERT INTO leases (name, holder, at) VALUES (?, ?, ?)
+     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, at = excluded.at
+     WHERE leases.holder = excluded.holder OR leases.at < ?
+     RETURNING holder`,
+  releaseLease: 'DELETE FROM leases WHERE name = ? AND holder = ?',
+  leaseOf: 'SELECT holder, at FROM leases WHERE name = ?',
 } as const;
+
+/** The events columns as EventRow names them. */
+export const EVENT_COLUMNS = 'id, gate, seq, env, release_id, watch_id, kind, at, key, body';
+
+/** A row of `events`. */
+export interface EventRow {
+  id: string;
+  gate: string;
+  seq: number;
+  env: string;
+  release_id: string;
+  watch_id: string | null;
+  kind: WatchEventKind;
+  at: string;
+  key: string | null;
+  body: string;
+}
+
+/** An event row back to the model (absent watch and key stay absent). */
+export function toEvent(row: EventRow): WatchEvent {
+  return {
+    id: row.id,
+    seq: row.seq,
+    gate: row.gate,
+    env: row.env,
+    release: row.release_id,
+    ...(row.watch_id !== null ? { watchId: row.watch_id } : {}),
+    kind: row.kind,
+    at: row.at,
+    ...(row.key !== null ? { key: row.key } : {}),
+    data: parseJson<Record<string, unknown>>(row.body),
+  };
+}
+
+const EVENT_KINDS: ReadonlySet<string> = new Set(WATCH_EVENT_KINDS);
+
+/** An event's values for WRITE_SQL.insertEvent, once it is known to be one the store can keep. */
+export function eventValues(id: string, e: NewEvent): Array<string | null> {
+  if (!EVENT_KINDS.has(e.kind)) throw new RangeError(`addEvent: kind must be one of ${WATCH_EVENT_KINDS.join(', ')}, got ${JSON.stringify(e.kind)}`);
+  isoTime('addEvent: at', e.at);
+  if (e.key === '') throw new RangeError('addEvent: key must not be empty (leave it out for an event anyone may append)');
+  if (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data)) throw new RangeError('addEvent: data must be a JSON object');
+  return [id, e.gate, e.gate, e.env, e.release, e.watchId ?? null, e.kind, e.at, e.key ?? null, JSON.stringify(e.data)];
+}
+
+/** The event an append of `e` as `id` stored, numbered `seq`: as listEvents will read it back. */
+export function storedEvent(id: string, seq: number, e: NewEvent): WatchEvent {
+  const row: EventRow = { id, gate: e.gate, seq: Number(seq), env: e.env, release_id: e.release, watch_id: e.watchId ?? null, kind: e.kind, at: e.at, key: e.key ?? null, body: JSON.stringify(e.data) };
+  return toEvent(row);
+}
+
+/**
+ * An event listing as SQL (placeholders `?`), oldest first; with a limit, the newest matching
+ * events in reverse (the caller turns them back). Undefined when nothing can match (no kinds).
+ */
+export function eventListing(q: EventQuery): { sql: string; params: Array<string | number>; newestFirst: boolean } | undefined {
+  for (const [name, value] of [['limit', q.limit], ['afterSeq', q.afterSeq]] as const) {
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) throw new RangeError(`listEvents: ${name} must be a whole number >= 0, got ${value}`);
+  }
+  if (q.kinds !== undefined && q.kinds.length === 0) return undefined;
+  const clauses = ['gate = ?'];
+  const params: Array<string | number> = [q.gate];
+  for (const [column, value] of [['watch_id', q.watchId], ['env', q.env], ['release_id', q.release]] as const) {
+    if (value === undefined) continue;
+    clauses.push(`${column} = ?`);
+    params.push(value);
+  }
+  if (q.kinds !== undefined) {
+    clauses.push(`kind IN (${q.kinds.map(() => '?').join(', ')})`);
+    params.push(...q.kinds);
+  }
+  if (q.afterSeq !== undefined) {
+    clauses.push('seq > ?');
+    params.push(q.afterSeq);
+  }
+  const newestFirst = q.limit !== undefined;
+  const sql = `SELECT ${EVENT_COLUMNS} FROM events WHERE ${clauses.join(' AND ')} ORDER BY seq${newestFirst ? ` DESC LIMIT ${q.limit}` : ''}`;
+  return { sql, params, newestFirst };
+}
+
+/** The cutoff a lease taken at `at` is judged by: a renewal older than it has lapsed. Both times normalised to toISOString's form. */
+export function leaseTimes(name: string, holder: string, at: string, leaseMs: number): { at: string; cutoff: string } {
+  isoTime('acquireLease: at', at);
+  if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new RangeError(`acquireLease: leaseMs must be a positive number of milliseconds, got ${leaseMs}`);
+  if (name === '' || holder === '') throw new RangeError('acquireLease: name and holder must not be empty');
+  const ms = Date.parse(at);
+  return { at: new Date(ms).toISOString(), cutoff: new Date(ms - leaseMs).toISOString() };
+}
 
 /** An opener's duration option in milliseconds: `fallback` when absent, refused when not a positive (or, with `allowZero`, non-negative) number. */
 export function positive(name: string, value: number | undefined, fallback: number, allowZero = false): number {

@@ -1,15 +1,16 @@
 // The audit chain on SQLite. Appending runs inside the caller's write transaction: SQLite's write
 // lock is held from its start (IMMEDIATE), so no other writer can read the same head and fork.
 import type Database from 'better-sqlite3';
-import { attestationRef, GENESIS, nextEntry, parseRef, resultRef, runRef } from './audit.js';
+import { attestationRef, eventRef, GENESIS, nextEntry, parseRef, resultRef, runRef } from './audit.js';
 import type { AuditEntry, AuditLog, AuditRecord, ChainHead, EntryKind } from './audit.js';
-import { attestationData, CHAIN_SQL, orphanQuery, prefixEnd, refOf, resultData, runData, toAttestation } from './schema.js';
+import { attestationData, CHAIN_SQL, EVENTS_VERSION, eventData, orphanQuery, prefixEnd, refOf, resultData, runData, toAttestation } from './schema.js';
 
 /** Appends entries for the rows a write just made, reading each row back as stored. */
 export interface SqliteChain {
   run(runId: string, kind: 'run-begin' | 'run-end', at: string, extra?: Record<string, unknown>): void;
   result(gate: string, runId: string, itemId: string, at: string): void;
   attestation(id: string, at: string): void;
+  event(id: string, at: string): void;
 }
 
 export function sqliteChain(db: Database.Database): SqliteChain {
@@ -20,6 +21,8 @@ export function sqliteChain(db: Database.Database): SqliteChain {
   const runRow = db.prepare<[string], unknown[]>(CHAIN_SQL.runRow).raw();
   const resultRow = db.prepare<[string, string], unknown[]>(CHAIN_SQL.resultRow).raw();
   const attestationRow = db.prepare<[string], unknown[]>(CHAIN_SQL.attestationRow).raw();
+  // Prepared on first use: a store migrated in this transaction has no events table before it.
+  let eventRow: Database.Statement<[string], unknown[]> | undefined;
 
   function append(gate: string, kind: EntryKind, ref: string, at: string, data: Record<string, unknown>, row: unknown[]): void {
     initHead.run(gate);
@@ -47,6 +50,11 @@ export function sqliteChain(db: Database.Database): SqliteChain {
       const row = must(attestationRow.get(id), `attestation ${id}`);
       append(String(row[1]), 'attestation', attestationRef(id), at, attestationData(toAttestation({ id, body: String(row[5]) })), row);
     },
+    event(id, at) {
+      eventRow ??= db.prepare<[string], unknown[]>(CHAIN_SQL.eventRow).raw();
+      const row = must(eventRow.get(id), `event ${id}`);
+      append(String(row[1]), 'event', eventRef(id), at, eventData(row), row);
+    },
   };
 }
 
@@ -68,7 +76,9 @@ export function adoptExisting(db: Database.Database, at: string): void {
 /** The chain's reads on one SQLite database, synchronous (the store wraps them in its retries). */
 export type SyncAuditReads = { [K in keyof AuditLog]: (...args: Parameters<AuditLog[K]>) => Awaited<ReturnType<AuditLog[K]>> };
 
-export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
+/** The chain's reads on a database at schema `version` (at least AUDIT_VERSION); before EVENTS_VERSION there are no events. */
+export function sqliteAuditReads(db: Database.Database, version: number): SyncAuditReads {
+  const events = version >= EVENTS_VERSION;
   const head = db.prepare<[string], ChainHead>(CHAIN_SQL.head);
   // Arrays, not objects: better-sqlite3 builds an object row by named property sets, slower than
   // building the same object here from the array.
@@ -78,15 +88,18 @@ export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
     [db.prepare<[string], unknown[]>(CHAIN_SQL.gateRuns).raw(), refOf.run],
     [db.prepare<[string], unknown[]>(CHAIN_SQL.gateResults).raw(), refOf.result],
     [db.prepare<[string], unknown[]>(CHAIN_SQL.gateAttestations).raw(), refOf.attestation],
+    ...(events ? [[db.prepare<[string], unknown[]>(CHAIN_SQL.gateEvents).raw(), refOf.event] as const] : []),
   ] as const;
   const lastEntry = db.prepare<[string, string], [string, number, string, string, string, string, string | null]>(CHAIN_SQL.lastEntry).raw();
   const runRow = db.prepare<[string], unknown[]>(CHAIN_SQL.runRow).raw();
   const resultRow = db.prepare<[string, string], unknown[]>(CHAIN_SQL.resultRow).raw();
   const attestationRow = db.prepare<[string], unknown[]>(CHAIN_SQL.attestationRow).raw();
+  const eventRow = events ? db.prepare<[string], unknown[]>(CHAIN_SQL.eventRow).raw() : undefined;
   const rowOf = (ref: string): unknown[] | undefined => {
     const at = parseRef(ref);
     if (at === undefined) return undefined;
     if (at.table === 'result') return resultRow.get(at.runId, at.itemId);
+    if (at.table === 'event') return eventRow?.get(at.id);
     return (at.table === 'run' ? runRow : attestationRow).get(at.id);
   };
   const resultsJson = db.prepare<[string], [string, string, unknown, string]>(CHAIN_SQL.gateResultsJson).raw();
@@ -111,6 +124,7 @@ export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
     auditOrphans(gate, prefix) {
       const q = orphanQuery(prefix);
       if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}`);
+      if (prefix === 'event:' && !events) return [];
       // BINARY collation compares bytes: a prefix's refs are one range of the (gate, ref, seq) index.
       return db.prepare<unknown[], string>(q.sql.replaceAll('{ref}', 'e.ref')).pluck().all(gate, prefix, prefixEnd(prefix), ...q.params);
     },
@@ -125,7 +139,7 @@ export function sqliteAuditReads(db: Database.Database): SyncAuditReads {
       return entries.all(gate, afterSeq, limit).map(([gate, seq, ref, body, prev, hash]): AuditEntry => ({ gate, seq, ref, body, prev, hash }));
     },
     auditRows(gate, visit) {
-      // One read transaction: the three tables as of one moment.
+      // One read transaction: the tables as of one moment.
       db.transaction(() => {
         for (const [statement, ref] of digests) {
           if (ref === refOf.result) continue;

@@ -8,14 +8,14 @@ import type { Clock } from '../util/clock.js';
 import { StoreError } from './errors.js';
 import { idGenerator } from './id.js';
 import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
-import { asOf, AUDIT_VERSION, checkRunQuery, isoTime, latestResultsSql, positive, resultColumns, runListing, WRITE_SQL, toAttestation, toRecord, toResult, toSummary } from './schema.js';
-import type { ResultRow, RunRow } from './schema.js';
+import { asOf, AUDIT_VERSION, checkRunQuery, EVENT_COLUMNS, EVENTS_VERSION, eventListing, eventValues, isoTime, latestResultsSql, leaseTimes, positive, resultColumns, runListing, storedEvent, WRITE_SQL, toAttestation, toEvent, toRecord, toResult, toSummary } from './schema.js';
+import type { EventRow, ResultRow, RunRow } from './schema.js';
 import { failed, withRetry } from './sqlite-faults.js';
 import type { FaultContext } from './sqlite-faults.js';
 import { openReader, openWriter } from './sqlite-file.js';
 import { sqliteAuditReads, sqliteChain } from './sqlite-chain.js';
 import type { Connection } from './sqlite-file.js';
-import type { LatestResult, NewRun, OpenStoreOptions, RunEnd, RunQuery, Store } from './types.js';
+import type { EventQuery, LatestResult, NewEvent, NewRun, OpenStoreOptions, RunEnd, RunQuery, Store } from './types.js';
 
 /** How long in all an operation waits for another process's lock, unless the opener says otherwise. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 20_000;
@@ -114,7 +114,30 @@ function prepareReads(db: Database.Database, version: number) {
         ? db.prepare<[string, string, string], ResultRow & { run_id: string }>(latestResultsSql(resultColumnList(version, 'res.')))
         : undefined,
     attestations: db.prepare<[string], { id: string; body: string }>('SELECT id, body FROM attestations WHERE gate = ? ORDER BY id'),
-    audit: version >= AUDIT_VERSION ? sqliteAuditReads(db) : undefined,
+    audit: version >= AUDIT_VERSION ? sqliteAuditReads(db, version) : undefined,
+    events: version >= EVENTS_VERSION ? prepareEventReads(db) : undefined,
+  };
+}
+
+/** The event log's and the leases' reads, on a database that has them. */
+function prepareEventReads(db: Database.Database) {
+  const listings = new Map<string, Database.Statement<unknown[], EventRow>>();
+  const byKey = db.prepare<[string, string], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE gate = ? AND key = ?`);
+  const lease = db.prepare<[string], { holder: string; at: string }>(WRITE_SQL.leaseOf);
+  return {
+    listEvents(q: EventQuery): EventRow[] {
+      const listing = eventListing(q);
+      if (listing === undefined) return [];
+      let statement = listings.get(listing.sql);
+      if (statement === undefined) {
+        statement = db.prepare<unknown[], EventRow>(listing.sql);
+        listings.set(listing.sql, statement);
+      }
+      const rows = statement.all(...listing.params);
+      return listing.newestFirst ? rows.reverse() : rows;
+    },
+    eventByKey: (gate: string, key: string): EventRow | undefined => byKey.get(gate, key),
+    leaseOf: (name: string): { holder: string; at: string } | undefined => lease.get(name),
   };
 }
 
@@ -135,6 +158,9 @@ function prepareWrites(db: Database.Database, location: string, clock: Clock) {
   );
   const renew = db.prepare(WRITE_SQL.renew);
   const insertAttestation = db.prepare(WRITE_SQL.insertAttestation);
+  const insertEvent = db.prepare<unknown[], { seq: number }>(WRITE_SQL.insertEvent);
+  const acquireLease = db.prepare<[string, string, string, string], { holder: string }>(WRITE_SQL.acquireLease);
+  const releaseLease = db.prepare<[string, string]>(WRITE_SQL.releaseLease);
 
   const refused = (kind: 'run-ended' | 'unknown-run', reason: string): StoreError =>
     new StoreError(`${failed('record', location)}: ${reason}`, { kind, location });
@@ -181,6 +207,16 @@ function prepareWrites(db: Database.Database, location: string, clock: Clock) {
       insertAttestation.run(a.id, a.gate, a.kind, a.release, a.at, JSON.stringify(a));
       chain.attestation(a.id, at());
     }),
+    // A key already held inserts nothing, so nothing is chained either: the event's seq, or none.
+    addEvent: db.transaction((id: string, values: Array<string | null>): number | undefined => {
+      const inserted = insertEvent.get(...values);
+      if (inserted === undefined) return undefined;
+      chain.event(id, at());
+      return inserted.seq;
+    }),
+    // Single statements: each its own transaction, taking the write lock as it starts.
+    acquireLease: (name: string, holder: string, at: string, cutoff: string): boolean => acquireLease.get(name, holder, at, cutoff) !== undefined,
+    releaseLease: (name: string, holder: string): void => void releaseLease.run(name, holder),
   };
 }
 
@@ -258,6 +294,39 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
 
     async listAttestations(gate: string) {
       return read((r) => r.attestations.all(gate).map(toAttestation));
+    },
+
+    async addEvent(e: NewEvent) {
+      const id = nextId();
+      const values = eventValues(id, e);
+      const seq = await write((w) => w.addEvent.immediate(id, values));
+      return seq === undefined ? undefined : storedEvent(id, seq, e);
+    },
+
+    // A store from before the event log, read without migrating it, has no events and no leases.
+    async listEvents(q: EventQuery) {
+      eventListing(q);
+      return read((r) => (r.events?.listEvents(q) ?? []).map(toEvent));
+    },
+
+    async eventByKey(gate: string, key: string) {
+      return read((r) => {
+        const row = r.events?.eventByKey(gate, key);
+        return row === undefined ? undefined : toEvent(row);
+      });
+    },
+
+    async acquireLease(name: string, holder: string, at: string, leaseMs: number) {
+      const times = leaseTimes(name, holder, at, leaseMs);
+      return write((w) => w.acquireLease(name, holder, times.at, times.cutoff));
+    },
+
+    async releaseLease(name: string, holder: string) {
+      await write((w) => w.releaseLease(name, holder));
+    },
+
+    async leaseOf(name: string) {
+      return read((r) => r.events?.leaseOf(name));
     },
 
     // A store from before the audit chain, read without migrating it, has no chain yet.

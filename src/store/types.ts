@@ -1,4 +1,4 @@
-// The one store interface. SQLite implements it now, PostgreSQL later; both must pass contract.ts.
+// The one store interface. SQLite and PostgreSQL implement it; both must pass the contract suites.
 // Every method is async so that a networked store fits the same contract. A database fault
 // rejects with a StoreError (errors.ts), never with the driver's own error.
 import type { Attestation, Decision, ItemResult, NewAttestation, RunRecord, RunSelection, StageReport, Verdict } from '../model.js';
@@ -153,16 +153,16 @@ export interface EventLog {
   acquireLease(name: string, holder: string, at: string, leaseMs: number): Promise<boolean>;
   /** Gives the lease up if `holder` holds it. */
   releaseLease(name: string, holder: string): Promise<void>;
-  /** Who holds the lease and when it was last renewed, if anyone ever took it. */
+  /** Who holds the lease and when it was last renewed (as toISOString writes it), if anyone holds it. */
   leaseOf(name: string): Promise<{ holder: string; at: string } | undefined>;
 }
 
 /**
- * A store is composed of what it keeps: runs and results, the attestation log and the audit chain
- * that covers both (every write to the first two appends to it in the same transaction). The
- * watch's state (next) joins as a part of its own. Each part has a contract suite (contract.ts,
- * audit-contract.ts) run against SQLite and PostgreSQL.
+ * A store is composed of what it keeps: runs and results, the attestation log, the watch's event
+ * log and leases, and the audit chain that covers runs, results, attestations and events (every
+ * write to them appends to it in the same transaction). Each part has a contract suite
+ * (contract.ts, audit-contract.ts, event-contract.ts) run against SQLite and PostgreSQL.
  */
-export interface Store extends RunStore, AttestationLog, AuditLog {
+export interface Store extends RunStore, AttestationLog, AuditLog, EventLog {
   close(): Promise<void>;
 }
