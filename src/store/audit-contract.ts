@@ -18,7 +18,7 @@ export interface TamperableStorage {
 }
 
 /** A SQL string literal. */
-const lit = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+export const lit = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
 /** The history every tampering case starts from: a completed run with two results, an aborted run, a sign-off, a waiver. */
 async function history(store: Store): Promise<{ done: string; aborted: string; signoff: string; waiver: string }> {

@@ -5,8 +5,18 @@ import assert from 'node:assert/strict';
 import { postgresBinDir, requirePostgres, startCluster } from '../test-support/postgres.js';
 import type { PgCluster } from '../test-support/postgres.js';
 import { auditContract } from './audit-contract.js';
-import { newRun, rejectsAsStoreError, storeContract } from './contract.js';
+import { eventContract, newEvent } from './event-contract.js';
+import type { EventStorage } from './event-contract.js';
+import { newRun, rejectsAsStoreError, storeContract, T0 } from './contract.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fakeClock } from '../test-support/clock.js';
+import { verifyChain } from './audit.js';
+import { copyStore } from './copy.js';
 import { openStore } from './index.js';
+import { EVENTS_VERSION } from './schema.js';
+import { openSqliteStore } from './sqlite.js';
 import { numbered, openPostgresStore, safeLocation } from './postgres.js';
 
 if (postgresBinDir() === undefined) {
@@ -26,9 +36,11 @@ if (postgresBinDir() === undefined) {
     return (options) => openPostgresStore(url, options);
   });
 
-  auditContract('PostgreSQL', async () => {
+  /** A new store, and SQL run on it directly (a client of its own), as a forger would. */
+  const tamperable = async (): Promise<EventStorage> => {
     const url = await (await started()).createStore();
     return {
+      location: url,
       open: (options) => openPostgresStore(url, options),
       async exec(sql) {
         const { default: pg } = await import('pg');
@@ -41,7 +53,9 @@ if (postgresBinDir() === undefined) {
         }
       },
     };
-  });
+  };
+  auditContract('PostgreSQL', tamperable);
+  eventContract('PostgreSQL', tamperable);
 
   describe('PostgreSQL store', () => {
     it('opens through openStore with a postgres:// or postgresql:// URL, and migrates once', async () => {
@@ -87,6 +101,71 @@ if (postgresBinDir() === undefined) {
         assert.doesNotMatch(error.message, /s3cret|\n/);
         return true;
       });
+    });
+
+    it('reads a store from before the event log read-only as one without events; a read-write opener adds it', async () => {
+      const s = await tamperable();
+      const writer = await s.open({ clock: fakeClock(T0) });
+      await writer.beginRun(newRun());
+      await writer.close();
+      await s.exec(`DROP TABLE events; DROP TABLE leases; UPDATE schema_version SET version = ${EVENTS_VERSION - 1}`);
+      const reader = await s.open({ readonly: true, clock: fakeClock(T0) });
+      try {
+        assert.deepEqual(await reader.listEvents({ gate: 'web' }), []);
+        assert.equal(await reader.eventByKey('web', 'rollback:W1'), undefined);
+        assert.equal(await reader.leaseOf('watch:web'), undefined);
+        assert.deepEqual(await reader.auditOrphans('web', 'event:'), []);
+        assert.deepEqual(await reader.auditRecords('web', ['event:GONE']), [{ ref: 'event:GONE' }]);
+        assert.equal((await verifyChain(reader, 'web')).intact, true);
+      } finally {
+        await reader.close();
+      }
+      const store = await s.open({ clock: fakeClock(T0) });
+      try {
+        assert.equal((await store.addEvent(newEvent()))?.seq, 1);
+        assert.deepEqual(await verifyChain(store, 'web').then((r) => [r.intact, r.entries]), [true, 2]);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('store copy brings a SQLite file\'s events, their keys and their chain entries over, and not its leases', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'gonogo-copy-'));
+      try {
+        const file = join(dir, 'laptop.db');
+        const local = await openSqliteStore(file, { clock: fakeClock(T0) });
+        const run = await local.beginRun(newRun());
+        await local.endRun(run, { status: 'aborted', finishedAt: new Date(T0).toISOString() });
+        const events = [
+          await local.addEvent(newEvent({ kind: 'watch-begin' })),
+          await local.addEvent(newEvent({ kind: 'rollback-claim', key: 'rollback:W1', data: { by: 'watcher-a' } })),
+          await local.addEvent(newEvent({ gate: 'api', watchId: 'A1' })),
+        ];
+        await local.acquireLease('watch:web', 'watcher-a', new Date(T0).toISOString(), 30_000);
+        const head = await local.auditHead('web');
+        await local.close();
+
+        const to = await (await started()).createStore();
+        const result = await copyStore(file, to);
+        assert.deepEqual([result.runs, result.events, result.entries], [1, 3, 5]);
+        assert.deepEqual(result.reports.map((r) => [r.gate, r.intact, r.entries]), [['api', true, 1], ['web', true, 4]]);
+        const remote = await openPostgresStore(to, { clock: fakeClock(T0) });
+        try {
+          assert.deepEqual(await remote.listEvents({ gate: 'web' }), events.slice(0, 2));
+          assert.deepEqual(await remote.listEvents({ gate: 'api' }), events.slice(2));
+          assert.equal((await remote.getRun(run))?.id, run);
+          assert.deepEqual(await remote.auditHead('web'), head);
+          assert.equal(await remote.leaseOf('watch:web'), undefined, 'a lease says who acts on the store it was taken on');
+          // The key stays held on the copy, and the copy goes on numbering after the copied events.
+          assert.equal(await remote.addEvent(newEvent({ kind: 'rollback-claim', key: 'rollback:W1' })), undefined);
+          assert.equal((await remote.addEvent(newEvent()))?.seq, 3);
+          assert.equal((await verifyChain(remote, 'web')).intact, true);
+        } finally {
+          await remote.close();
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('refuses a wrong password as an authentication failure', async () => {

@@ -15,10 +15,12 @@ import { fakeClock } from '../test-support/clock.js';
 import { requireProgram } from '../test-support/programs.js';
 import { auditContract } from './audit-contract.js';
 import { decision, itemResult, newRun, rejectsAsStoreError, storeContract, T0 } from './contract.js';
+import { verifyChain } from './audit.js';
+import { eventContract, newEvent } from './event-contract.js';
 import { StoreError } from './errors.js';
 import type { StoreFaultKind } from './errors.js';
 import { DEFAULT_LEASE_MS } from './lease.js';
-import { MIGRATIONS } from './schema.js';
+import { EVENTS_VERSION, MIGRATIONS } from './schema.js';
 import { openSqliteStore } from './sqlite.js';
 
 const dirs: string[] = [];
@@ -41,6 +43,22 @@ storeContract('SQLite file', async () => {
 auditContract('SQLite file', async () => {
   const file = join(tempDir(), 'gonogo.db');
   return {
+    open: (options) => openSqliteStore(file, options),
+    async exec(sql) {
+      const db = new Database(file);
+      try {
+        db.exec(sql);
+      } finally {
+        db.close();
+      }
+    },
+  };
+});
+
+eventContract('SQLite file', async () => {
+  const file = join(tempDir(), 'gonogo.db');
+  return {
+    location: file,
     open: (options) => openSqliteStore(file, options),
     async exec(sql) {
       const db = new Database(file);
@@ -171,6 +189,34 @@ describe('SQLite store', () => {
       ]);
     } finally {
       after.close();
+    }
+  });
+
+  it('reads a store from before the event log (version 5) read-only as one without events, and migrates it read-write', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'gonogo.db');
+    const id = await storeWithHistory(file);
+    sqliteFile(file, `DROP TABLE events; DROP TABLE leases; UPDATE schema_version SET version = ${EVENTS_VERSION - 1}`);
+    const before = contents(dir);
+    const reader = await openSqliteStore(file, { readonly: true, clock: fakeClock(T0) });
+    try {
+      assert.deepEqual(await reader.listEvents({ gate: 'web' }), []);
+      assert.equal(await reader.eventByKey('web', 'rollback:W1'), undefined);
+      assert.equal(await reader.leaseOf('watch:web'), undefined);
+      assert.deepEqual(await reader.auditOrphans('web', 'event:'), []);
+      assert.deepEqual(await verifyChain(reader, 'web').then((r) => [r.intact, r.entries]), [true, 5]);
+    } finally {
+      await reader.close();
+    }
+    assert.deepEqual(contents(dir), before, 'a read-only open migrates nothing');
+    const store = await openSqliteStore(file, { clock: fakeClock(T0) });
+    try {
+      assert.equal((await store.addEvent(newEvent()))?.seq, 1);
+      assert.equal(await store.acquireLease('watch:web', 'watcher-a', new Date(T0).toISOString(), 30_000), true);
+      assert.equal((await store.getRun(id))?.status, 'completed');
+      assert.deepEqual(await verifyChain(store, 'web').then((r) => [r.intact, r.entries]), [true, 6]);
+    } finally {
+      await store.close();
     }
   });
 

@@ -8,10 +8,16 @@
 //                          (the store stays open: its -wal and -shm files stay beside it).
 //   read FILE              open the store read-only, print {"runs": [[id, status, results]...], "write": "<kind of
 //                          the StoreError a write gets>"}; a failure prints {"error", "kind"}.
+//   claim LOCATION GATE COUNT KEY
+//                          open the store (a file or a postgres:// URL), print "ready", wait for a line on
+//                          stdin, then append COUNT events holding KEY at once; print {"won": [ids of the
+//                          appends that got the key]}. Two of these racing must win once in all.
 import { once } from 'node:events';
 import { StoreError } from './errors.js';
 import { openSqliteStore } from './sqlite.js';
 import { decision, itemResult, newRun } from './contract.js';
+import { newEvent } from './event-contract.js';
+import { openStore } from './index.js';
 
 const [mode, file, gate, countArg] = process.argv.slice(2);
 const count = Number(countArg);
@@ -60,6 +66,16 @@ if (mode === 'write') {
   } catch (error) {
     process.stdout.write(`${JSON.stringify({ error: String(error), kind: error instanceof StoreError ? error.kind : undefined })}\n`);
   }
+} else if (mode === 'claim') {
+  const key = process.argv[6];
+  const store = await openStore(file);
+  process.stdout.write('ready\n');
+  await once(process.stdin.setEncoding('utf8'), 'data');
+  const claims = await Promise.all(
+    Array.from({ length: count }, () => store.addEvent(newEvent({ gate, kind: 'rollback-claim', key, at: new Date().toISOString(), data: { pid: process.pid } }))),
+  );
+  await store.close();
+  process.stdout.write(`${JSON.stringify({ won: claims.flatMap((c) => (c ? [c.id] : [])) })}\n`);
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exitCode = 2;
