@@ -32,6 +32,7 @@ export const KINDS = {
   'error-handling': remote(() => import('./error-handling/index.js')),
   'debug-endpoints': remote(() => import('./debug-endpoints/index.js')),
   'rate-limit': remote(() => import('./rate-limit/index.js')),
+  load: remote(() => import('./load/index.js')),
 } satisfies Record<string, KindEntry>;
 
 export type KindName = keyof typeof KINDS;
