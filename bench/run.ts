@@ -10,6 +10,7 @@ import { engineLatency, engineMemory, engineThroughput } from './engine-throughp
 import auditVerify from './audit-verify.js';
 import status from './status.js';
 import storeGrowth from './store-growth.js';
+import loadBench from './load.js';
 import { fixed, log } from './lib.js';
 import type { BenchResult } from './lib.js';
 
@@ -25,6 +26,7 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'audit verify (1M entries)', run: auditVerify },
   { name: 'status (10,000 runs)', run: status },
   { name: 'store growth', run: storeGrowth },
+  { name: 'load kind vs autocannon, wrk', run: loadBench },
 ];
 
 type Row = { result: BenchResult } | { name: string; error: string };
