@@ -72,6 +72,13 @@ export interface CheckOutcome {
   evidence?: unknown;
   /** The item does not apply here (e.g. HSTS on plain HTTP); the reason is reported. */
   skip?: string;
+  /**
+   * Nothing came back to judge (a metrics query with no series), and the check's own configured
+   * policy says what that counts as: the result is `counts`, with `reason`, and `expect:` is not
+   * judged (a condition such as `!(value > 0.05)` would pass on a missing value). A policy of
+   * `error` needs no field: the kind throws.
+   */
+  noData?: { counts: 'pass' | 'fail'; reason: string };
   /** What the check did that a person should be told of once (the SSRF payload classes sent). */
   notice?: string;
 }

@@ -221,6 +221,7 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       });
       if (outcome.notice) opts.onEvent?.({ type: 'notice', id: p.item.id, message: baseRedactor.with(secrets).text(outcome.notice) });
       if (outcome.skip) return { status: 'skipped', message: outcome.skip, evidence: outcome.evidence };
+      if (outcome.noData) return { status: outcome.noData.counts, message: outcome.noData.reason, evidence: outcome.evidence };
       return judge(p.item, outcome.observations, outcome.evidence);
     } catch (err) {
       const reason = signal.aborted ? message(signal.reason) : message(err);
