@@ -33,6 +33,7 @@ export const KINDS = {
   'debug-endpoints': remote(() => import('./debug-endpoints/index.js')),
   'rate-limit': remote(() => import('./rate-limit/index.js')),
   load: remote(() => import('./load/index.js')),
+  prometheus: local(() => import('./prometheus/index.js')),
 } satisfies Record<string, KindEntry>;
 
 export type KindName = keyof typeof KINDS;
