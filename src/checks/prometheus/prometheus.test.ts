@@ -183,7 +183,7 @@ describe('a real Prometheus scraping the recipes app', () => {
       { server: prom.url, query: errorRateQuery('healthy'), expect: ['value < 0.05'] },
     ]);
     assert.equal(bad.status, 'fail', bad.message);
-    assert.match(bad.message, /value < 0\.05: value was 0\.5/);
+    assert.match(bad.message, /value < 0\.05: value was 0\.[3-7]/, 'about half the answers are 500');
     assert.equal(good.status, 'pass', good.message);
     assert.match(good.message, /value < 0\.05: value was 0\b/);
   });
@@ -209,8 +209,8 @@ describe('a real Prometheus scraping the recipes app', () => {
     assert.equal(o.series, 1);
     assert.ok(typeof o.samples === 'number' && o.samples >= 2, `a point per scrape: ${o.samples}`);
     assert.deepEqual([o.value, o.last, o.max], [20, 20, 20]);
-    assert.ok(typeof o.min === 'number' && o.min >= 10 && o.min < 20, `the first round was scraped before the second: ${o.min}`);
-    assert.ok(typeof o.avg === 'number' && o.avg > 10 && o.avg < 20);
+    assert.ok(typeof o.min === 'number' && o.min > 0 && o.min < 20, `the first round was scraped before the second: ${o.min}`);
+    assert.ok(typeof o.avg === 'number' && o.avg > o.min && o.avg < 20, `between the first value and the last: ${o.avg}`);
     assert.deepEqual(o.labels, {});
     assert.match(JSON.stringify(range.evidence), /"type":"range".*"stepMs":1000/);
   });
