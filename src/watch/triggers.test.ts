@@ -85,6 +85,10 @@ test('the minimum-samples guard: a rate over too few samples is no data, not a b
   assert.deepEqual(few.map((v) => v.state), ['unknown', 'unknown', 'unknown']);
   assert.ok(few.every((v) => !v.fired));
   assert.match(few[0].message, /^error_rate 33% stands on 3 samples, fewer than 10: not judged/);
+  // A source that gives no count (Infinity): the guard cannot apply, and no count is claimed.
+  const uncounted = run(critical, errorRate([0.33, 0.33], Number.POSITIVE_INFINITY));
+  assert.deepEqual(uncounted.map((v) => v.fired), [false, true]);
+  assert.equal(uncounted[0].message, 'error_rate 33% > 5% (1/2 consecutive)');
   // Exactly minSamples counts.
   assert.deepEqual(run(critical, errorRate([0.33, 0.33], 10)).map((v) => v.fired), [false, true]);
 });

@@ -35,7 +35,10 @@ function judgeItems(ids: readonly string[], items: Observation['items']): Judgem
 function judgeMetric(t: TriggerConfig, metric: MetricName, metrics: MetricValues, baseline: MetricValues | undefined): Judgement {
   const value = metrics[metric];
   if (value === undefined || !Number.isFinite(value)) return { state: 'no-data', message: `${metric}: no value in this evaluation` };
-  if (metrics.samples < t.minSamples) return { state: 'no-data', value, message: `${metric} ${formatMetric(metric, value)} stands on ${metrics.samples} sample${metrics.samples === 1 ? '' : 's'}, fewer than ${t.minSamples}: not judged` };
+  // Infinite samples: a count the source does not give (a replayed series without one): the guard cannot apply.
+  const counted = Number.isFinite(metrics.samples);
+  const over = counted ? ` over ${metrics.samples} samples` : '';
+  if (counted && metrics.samples < t.minSamples) return { state: 'no-data', value, message: `${metric} ${formatMetric(metric, value)} stands on ${metrics.samples} sample${metrics.samples === 1 ? '' : 's'}, fewer than ${t.minSamples}: not judged` };
   let threshold: number;
   let against: string;
   if (t.aboveBaseline !== undefined) {
@@ -51,7 +54,7 @@ function judgeMetric(t: TriggerConfig, metric: MetricName, metrics: MetricValues
     return { state: 'no-data', value, message: `${metric}: the trigger has no threshold (above or aboveBaseline)` };
   }
   const breach = value > threshold;
-  return { state: breach ? 'breach' : 'ok', value, threshold, message: `${metric} ${formatMetric(metric, value)} ${breach ? '>' : '<='} ${against} over ${metrics.samples} samples` };
+  return { state: breach ? 'breach' : 'ok', value, threshold, message: `${metric} ${formatMetric(metric, value)} ${breach ? '>' : '<='} ${against}${over}` };
 }
 
 function judgeReports(reports: number): Judgement {

@@ -22,7 +22,11 @@ export interface MetricValues {
   p50_ms?: number;
   p95_ms?: number;
   p99_ms?: number;
-  /** How many samples the values stand on (synthetic: requests; Prometheus: the source's own count when known). */
+  /**
+   * How many samples the values stand on (synthetic: requests; Prometheus: the source's own count when
+   * known). Infinity when the source gives no count at all (a replayed recording without one): the
+   * minSamples guard cannot apply then.
+   */
   samples: number;
 }
 
