@@ -173,9 +173,11 @@ export async function drive(spec: DriveSpec, ctx: CheckContext, record: (micros:
       }
     });
     client.addListener('connError', (err: unknown) => {
-      // Reported before autocannon opens the next socket: `current` is the failed one, counted here.
+      // Reported before autocannon opens the next socket: `current` is the failed one, counted here,
+      // unless the target had said it would close it (a reset of the request written after that).
+      const announced = current?.closing === true;
       if (current) current.waiting = false;
-      failed(err instanceof Error ? err.message : String(err));
+      if (!announced) failed(err instanceof Error ? err.message : String(err));
     });
     client.addListener('timeout', () => {
       if (previous) previous.waiting = false;

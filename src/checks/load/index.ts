@@ -89,7 +89,9 @@ const options = z
       .min(1)
       .max(LOAD_LIMITS.requests, `at most ${LOAD_LIMITS.requests.toLocaleString('en')} requests`)
       .optional()
-      .describe('Stop after this many requests (at least one per connection), or at `duration`, whichever comes first.'),
+      .describe(
+        'Stop after this many requests are written (at least one per connection), or at `duration`, whichever comes first. A request written on a connection the target said it would close (`Connection: close`) goes unanswered and is not counted: `requests` observes those answered or failed.',
+      ),
     rate: z
       .number()
       .int()
@@ -199,6 +201,8 @@ const classOf = (status: string): number => Math.floor(Number(status) / 100);
 
 function observe(t: Tally, h: Histogram): Record<(typeof FIELDS)[number], unknown> {
   const requests = t.answers + t.errors;
+  // A percentile is the top of its bucket (0.1% wide), which can lie above the largest value seen.
+  const at = (percentile: number): number => Math.min(h.getValueAtPercentile(percentile), h.maxValue);
   let serverErrors = 0;
   let ok = 0;
   for (const [code, n] of Object.entries(t.statuses)) {
@@ -215,10 +219,10 @@ function observe(t: Tally, h: Histogram): Record<(typeof FIELDS)[number], unknow
     statuses: t.statuses,
     error_rate: requests === 0 ? 1 : round((t.errors + serverErrors) / requests, 6),
     rate_limited: t.limited,
-    p50_ms: ms(h.getValueAtPercentile(50)),
-    p90_ms: ms(h.getValueAtPercentile(90)),
-    p95_ms: ms(h.getValueAtPercentile(95)),
-    p99_ms: ms(h.getValueAtPercentile(99)),
+    p50_ms: ms(at(50)),
+    p90_ms: ms(at(90)),
+    p95_ms: ms(at(95)),
+    p99_ms: ms(at(99)),
     max_ms: ms(h.maxValue),
     mean_ms: ms(h.mean),
     min_ms: ms(h.minNonZeroValue),
