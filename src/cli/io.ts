@@ -2,6 +2,7 @@
 // secrets the config references, and with the two ways a stream can fail told apart. A reader that
 // closed the pipe early (`gonogo status | head -1`) is not an error: the rest is dropped and the exit
 // code stays the decision's. Any other write error (a full disk, `> /dev/full`) is one line, exit 2.
+import type { Clock } from '../util/clock.js';
 import { Redactor } from '../util/redact.js';
 
 /** The streams and environment a command runs with; tests pass memory sinks and their own env. */
@@ -9,6 +10,8 @@ export interface CliIo {
   stdout: Sink;
   stderr: Sink;
   env: Readonly<Record<string, string | undefined>>;
+  /** The time the watch commands run on; tests give a fake clock (default: the system clock). */
+  clock?: Clock;
 }
 
 /** The part of a writable stream the CLI uses. */

@@ -3,6 +3,7 @@
 // boundary itself (signals, pipes, exit) spawn `bin.ts`.
 import { main } from '../cli/main.js';
 import type { Sink } from '../cli/io.js';
+import type { Clock } from '../util/clock.js';
 
 export interface CliRun {
   code: number;
@@ -23,9 +24,9 @@ function memorySink(): Sink & { text: string } {
 }
 
 /** Runs `gonogo ...args` in this process. `env` replaces the process environment (default: a copy of it with CI=1). */
-export async function runCli(args: readonly string[], env: Readonly<Record<string, string | undefined>> = { ...process.env, CI: '1' }): Promise<CliRun> {
+export async function runCli(args: readonly string[], env: Readonly<Record<string, string | undefined>> = { ...process.env, CI: '1' }, clock?: Clock): Promise<CliRun> {
   const stdout = memorySink();
   const stderr = memorySink();
-  const code = await main([...args], { stdout, stderr, env });
+  const code = await main([...args], { stdout, stderr, env, ...(clock ? { clock } : {}) });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
