@@ -138,12 +138,23 @@ describe('watch commands', () => {
     assert.match(notAllowed.stderr, /lacks the rollback permission/);
   });
 
-  test('baseline record measures the stage set\'s http items and stores it', async () => {
+  test('baseline record measures the stage set\'s http items and stores it; invalidated, it no longer counts', async () => {
     const w = workspace();
     const r = await runCli(['--config', w.config, '--release', 'v1', 'baseline', 'record', '--env', 'production', '--rounds', '3'], w.env);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /baseline of production at v1 \(probes, 3 samples\): error rate 0\.0%, p50 \d+ ms/);
     const bad = await runCli(['--config', w.config, 'baseline', 'record', '--rounds', '0'], w.env);
     assert.equal(bad.code, 2);
+    const store = await openStore(join(w.dir, '.gonogo', 'gonogo.db'), { readonly: true });
+    const { currentBaseline } = await import('../watch/baseline.js');
+    assert.equal((await currentBaseline(store, 'shop', 'production'))?.samples, 3, 'the baseline counts');
+    await store.close();
+    const refused = await runCli(['--config', w.config, '--release', 'v1', 'baseline', 'invalidate', '--as', 'vic', '--role', 'viewer', '--reason', 'measured during an incident'], w.env);
+    assert.equal(refused.code, 2);
+    const invalidated = await runCli(['--config', w.config, '--release', 'v1', 'baseline', 'invalidate', '--as', 'olga', '--role', 'oncall', '--reason', 'measured during an incident'], w.env);
+    assert.equal(invalidated.code, 0, invalidated.stderr);
+    const after = await openStore(join(w.dir, '.gonogo', 'gonogo.db'), { readonly: true });
+    assert.equal(await currentBaseline(after, 'shop', 'production'), undefined, 'an invalidated baseline never counts');
+    await after.close();
   });
 });

@@ -181,3 +181,18 @@ export async function cmdBaselineRecord(cli: Cli, g: Globals, o: { env?: string;
   await cli.out.write(`baseline of ${env} at ${release.id} (${r.source}, ${v.samples} samples): error rate ${pct(v.error_rate)}, p50 ${ms(v.p50_ms)}, p95 ${ms(v.p95_ms)}, p99 ${ms(v.p99_ms)}\n`);
   return EXIT.GO;
 }
+
+export async function cmdBaselineInvalidate(cli: Cli, g: Globals, o: { env?: string; as: string; role: string; reason: string }): Promise<number> {
+  if (o.reason.trim() === '') throw new UsageError('baseline invalidate: say why (--reason)');
+  const loaded = await load(g, cli);
+  refuseUnlessAllowed(loaded, o.as, o.role);
+  const env = envFor(loaded, 'production', o.env);
+  const release = await releaseOf(g, loaded);
+  return withStore(g, loaded, cli, async (store) => {
+    const baselines = await store.listEvents({ gate: loaded.gate, env, release: release.id, kinds: ['baseline'] });
+    if (baselines.length === 0) throw new UsageError(`no baseline of ${env} was recorded at ${release.id}: nothing to invalidate`);
+    await store.addEvent({ gate: loaded.gate, env, release: release.id, kind: 'baseline-invalidate', at: new Date((cli.io.clock ?? systemClock).now()).toISOString(), data: { by: o.as, role: o.role, reason: cli.out.redactor.text(o.reason) } });
+    await cli.out.write(`the baseline${baselines.length > 1 ? 's' : ''} of ${env} recorded at ${release.id} no longer count${baselines.length > 1 ? '' : 's'}\n`);
+    return EXIT.GO;
+  });
+}
