@@ -5,6 +5,7 @@ import { Output, OutputError, processIo } from './io.js';
 import type { CliIo } from './io.js';
 import type { Cli } from './commands.js';
 import type { ListOptions } from './list.js';
+import type { ReplayCliOptions } from './replay.js';
 
 const HELP_FOOTER = `
 Exit codes:
@@ -237,6 +238,23 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     .action(async (o: { from: string; to: string }) => {
       const { cmdStoreCopy } = await import('./audit.js');
       code = await cmdStoreCopy(cli, o);
+    });
+
+  program
+    .command('replay')
+    .description('run the configured triggers over a recorded series (a JSON-lines file, or Prometheus over a time range) and print when each would have fired; exit 0 whatever fired')
+    .option('--from <file>', 'JSON lines, one observation per line: {at, error_rate, p50_ms, p95_ms, p99_ms, samples, items, reports}')
+    .option('--prometheus', 'range queries of watch.metrics.prometheus instead of a file')
+    .option('--start <time>', 'with --prometheus: from this ISO date-time (or epoch ms)')
+    .option('--end <time>', 'with --prometheus: to this ISO date-time (or epoch ms)')
+    .option('--step <duration>', 'with --prometheus: one evaluation per step, e.g. 30s')
+    .option('-e, --env <name>', 'environment whose fields {{env.<field>}} in the queries read (default: the first)')
+    .option('--stage-set <name>', 'whose critical items the default triggers watch', 'production')
+    .option('--baseline <values>', 'the baseline aboveBaseline triggers compare with, e.g. p95_ms=300,error_rate=0.002')
+    .addOption(formatOption(['text', 'json']))
+    .action(async (o: ReplayCliOptions) => {
+      const { cmdReplay } = await import('./replay.js');
+      code = await cmdReplay(cli, globals(), o);
     });
 
   program
