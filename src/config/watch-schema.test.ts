@@ -2,6 +2,7 @@
 // triggers; every refusal at the value that is wrong, with its position.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { parseConfig } from './load.js';
 import '../checks/index.js';
 import { configProblems } from '../test-support/config.js';
@@ -114,6 +115,20 @@ test('webhook URLs are secrets: redacted from output like every ${VAR} value, in
   // Without a notify: section nothing more is redacted than before.
   assert.ok(configRedactor(parseConfig(config(), 'gonogo.yaml'), {}).empty);
 });
+
+for (const template of ['seed.yaml', 'gonogo.yaml']) {
+  test(`template ${template}: no items trigger breaches for want of its items in a window where they do not run`, () => {
+    const { config: c } = parseConfig(readFileSync(new URL(`../../templates/${template}`, import.meta.url)), template);
+    const triggers = triggersFor(c, 'production');
+    assert.ok(triggers.length >= 9, 'the seed\'s immediate and conditional triggers are named');
+    for (const t of triggers.filter((x) => x.items && x.noData === 'breach')) {
+      for (const stage of c.stages.production) {
+        assert.ok(t.items?.some((id) => stage.items.includes(id)), `${t.id} would breach (no data) all through window ${stage.id}: give it noData: unknown, or one of its items in that stage`);
+      }
+    }
+    assert.ok(c.stages.production.every((s) => s.window !== undefined && s.every !== undefined));
+  });
+}
 
 // Each row: what is written, and the problem reported (position and message).
 const REFUSED: { name: string; text: string; problem: RegExp }[] = [
