@@ -1,6 +1,6 @@
 import type { TargetEnvironment } from '../checks/types.js';
-import { ConfigError, selectEnvironment } from './load.js';
-import type { LoadedConfig } from './load.js';
+import { ConfigError, selectEnvironment } from './loaded.js';
+import type { LoadedConfig } from './loaded.js';
 import { RELEASE_FIELD } from './references.js';
 import { checkUrl, PROCESS_REF } from './url.js';
 

@@ -1,20 +1,26 @@
 import { stat } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, isAlias, isMap, isScalar, isPair, isSeq, visit } from 'yaml';
 import type { Alias, Document, Node, Scalar } from 'yaml';
 import type { z } from 'zod';
 import { configSchemaFor, KIND_NAMES } from './schema.js';
-import type { Config } from './schema.js';
 import { loadedKinds, loadKinds } from '../checks/kinds.js';
 import type { KindTable } from '../checks/kinds.js';
 import { valueVariables } from '../checks/command/index.js';
 import { parseCondition, placeholdersOf } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
 import { FileRefusedError, readRegularFile } from '../util/fs.js';
-import { MIN_SECRET_LENGTH } from '../util/redact.js';
 import { checkReferences, matchesWithRank, RELEASE_FIELD, secretFieldsOf } from './references.js';
 import { PROCESS_REF } from './url.js';
+import { ConfigError, configHashOf, formatProblem, sha256 } from './loaded.js';
+import type { ConfigProblem, LoadedConfig, SecretRef } from './loaded.js';
+import { locateIn } from './positions.js';
+import type { FilePositions, ItemOrigin, Position, PositionNode } from './positions.js';
+
+// What a loaded config is lives in loaded.ts (no parser there): re-exported, so a library caller
+// finds everything here.
+export { checkSecretValues, ConfigError, formatProblem, selectEnvironment } from './loaded.js';
+export type { ConfigProblem, LoadedConfig, SecretRef } from './loaded.js';
 
 /** Config files larger than this are refused unless the caller raises the cap (`--max-config-bytes`). */
 export const DEFAULT_MAX_CONFIG_BYTES = 5 * 1024 * 1024;
@@ -25,62 +31,6 @@ export const DEFAULT_MAX_CONFIG_BYTES = 5 * 1024 * 1024;
  * would otherwise expand to gigabytes.
  */
 export const MAX_ALIAS_COUNT = 100;
-
-/** One thing wrong with a config file, where it is and what was expected. */
-export interface ConfigProblem {
-  file: string;
-  line: number;
-  column: number;
-  /** Dotted path of the offending value, e.g. `items.3.check.url`. */
-  path: string;
-  message: string;
-}
-
-/** Every problem of a config at once; the CLI prints them as `file:line:column: message` and exits 2. */
-export class ConfigError extends Error {
-  constructor(readonly problems: ConfigProblem[]) {
-    super(problems.map(formatProblem).join('\n'));
-    this.name = 'ConfigError';
-  }
-}
-
-export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}:${p.column}: ${p.path ? `${p.path}: ` : ''}${p.message}`;
-}
-
-/** A config that passed every check at load, with its expectations parsed. */
-export interface LoadedConfig {
-  config: Config;
-  /** The file loaded (the one that extends the others, if any). */
-  file: string;
-  /** Every file the config was built from, the files it extends first (each once), `file` last. */
-  files: string[];
-  dir: string;
-  /** sha256 of the file's bytes (with `extends`, of every file's): every decision is recorded with the config it was made under. */
-  hash: string;
-  /** The gate's name: `name:` or the config folder's name. */
-  gate: string;
-  /** Parsed `expect:` conditions (or the kind's defaults) per item id with a check. */
-  conditions: Map<string, Condition[]>;
-  /**
-   * Every `${VAR}` written in the file's string values (checks, auth, environments, verbatim scripts),
-   * where it is written: the run redacts the values of these variables everywhere.
-   */
-  secretRefs: SecretRef[];
-  /** file:line:column of a value in the file, for problems found after load (an unknown --env). */
-  locate(path: (string | number)[], message: string): ConfigProblem;
-}
-
-/** One `${VAR}` reference in the config file. */
-export interface SecretRef {
-  name: string;
-  /** The file it is written in (with `extends`, maybe not the one loaded). */
-  file: string;
-  /** Dotted path of the string holding it, e.g. `auth.users.alice.password`. */
-  path: string;
-  line: number;
-  column: number;
-}
 
 type Path = (string | number)[];
 
@@ -134,6 +84,12 @@ class Locator {
     }
     const pos = this.lines.linePos(start);
     return { file: this.file, line: pos.line, column: pos.col, path: [...path, ...(key !== undefined ? [key] : [])].join('.'), message };
+  }
+
+  /** The line and column of an offset in the file. */
+  position(offset: number): Position {
+    const pos = this.lines.linePos(offset);
+    return [pos.line, pos.col];
   }
 
   /** Offset of the first character of a scalar's value (after an opening quote). */
@@ -420,12 +376,6 @@ function mergeDeep(base: unknown, over: unknown): unknown {
   return out;
 }
 
-/** Where the n-th item of the merged list was written: its file (index in the sources) and its index there. */
-interface ItemOrigin {
-  file: number;
-  index: number;
-}
-
 /** The files merged in order (`items` concatenated, the rest merged deeply), with where each item came from. */
 function mergeSources(files: readonly SourceFile[]): { raw: Record<string, unknown>; itemOrigins: ItemOrigin[] } {
   let raw: Record<string, unknown> = {};
@@ -546,10 +496,7 @@ function verbatimProblems(checkPath: Path, verbatim: readonly string[], sources:
 
 /** The config hash: the file's bytes, or with `extends` every file's, in order (an edit to a shared file changes it). */
 function hashOf(files: readonly SourceFile[]): string {
-  if (files.length === 1) return createHash('sha256').update(files[0].bytes).digest('hex');
-  const h = createHash('sha256');
-  for (const f of files) h.update(`${createHash('sha256').update(f.bytes).digest('hex')}\n`);
-  return h.digest('hex');
+  return configHashOf(files.map((f) => sha256(f.bytes)));
 }
 
 /** The kind of a raw check, when it names one of `kinds`. */
@@ -585,6 +532,17 @@ function usedKinds(raw: Record<string, unknown>): string[] {
  * compares items by their parsed definition, so every command must see the same one.
  */
 function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedConfig {
+  return buildLoaded(files, checked).loaded;
+}
+
+/** The conditions of one item as written (or its kind's defaults), and the fields they were parsed against. */
+export interface ConditionSources {
+  sources: string[];
+  fields: readonly string[];
+}
+
+/** buildConfig, and what it parsed the conditions and placed the problems from. */
+function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded: LoadedConfig; conditionSources: Map<string, ConditionSources>; itemOrigins: ItemOrigin[] } {
   const { raw, itemOrigins } = mergeSources(files);
   const sources = new Sources(files, itemOrigins);
   const rootFile = sources.root.file;
@@ -604,6 +562,7 @@ function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedCo
   const items = asArray(raw.items);
   const seen = new Map<string, number>();
   const conditions = new Map<string, Condition[]>();
+  const conditionSources = new Map<string, ConditionSources>();
   const secretFields = secretFieldsOf(raw);
   items.forEach((it, i) => {
     const item = asRecord(it);
@@ -632,6 +591,7 @@ function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedCo
       ? expect.flatMap((src, j) => (typeof src === 'string' ? [{ src, path: ['items', i, 'check', 'expect', j] }] : []))
       : [];
     const parsedConds: Condition[] = [];
+    const parsedSources: string[] = [];
     for (const { src, path } of sourcesOf) {
       const refused = expectProblems(src, path, secretFields, sources);
       if (refused.length > 0) {
@@ -639,7 +599,10 @@ function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedCo
         continue;
       }
       const r = parseCondition(src, kind.fields);
-      if (r.ok) parsedConds.push(r.condition);
+      if (r.ok) {
+        parsedConds.push(r.condition);
+        parsedSources.push(src);
+      }
       // A condition is quoted whole only when short: a 1 MB one is refused, not echoed back.
       else problems.push(sources.at(path, `bad condition ${JSON.stringify(src.length > 120 ? `${src.slice(0, 117)}...` : src)}: ${r.error}`, r.column + sources.quoteOffset(path)));
     }
@@ -648,12 +611,17 @@ function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedCo
       if (opts.success) {
         for (const src of kind.defaultExpect(opts.data)) {
           const r = parseCondition(src, kind.fields);
-          if (r.ok) parsedConds.push(r.condition);
-          else problems.push(sources.at(['items', i, 'check'], `internal: default condition ${JSON.stringify(src)} of kind ${kind.name} does not parse: ${r.error}`));
+          if (r.ok) {
+            parsedConds.push(r.condition);
+            parsedSources.push(src);
+          } else problems.push(sources.at(['items', i, 'check'], `internal: default condition ${JSON.stringify(src)} of kind ${kind.name} does not parse: ${r.error}`));
         }
       }
     }
-    if (typeof item.id === 'string') conditions.set(item.id, parsedConds);
+    if (typeof item.id === 'string') {
+      conditions.set(item.id, parsedConds);
+      conditionSources.set(item.id, { sources: parsedSources, fields: kind.fields });
+    }
   });
 
   const stages = asRecord(raw.stages);
@@ -678,7 +646,7 @@ function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedCo
   problems.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(dedupe(problems));
   const config = parsed.data;
-  return {
+  const loaded: LoadedConfig = {
     config,
     file: rootFile,
     files: files.map((f) => f.file),
@@ -689,24 +657,53 @@ function buildConfig(files: readonly SourceFile[], checked: KindTable): LoadedCo
     secretRefs: secretRefs(sources),
     locate: laterLocator(files, itemOrigins),
   };
+  return { loaded, conditionSources, itemOrigins };
 }
 
 /**
  * Positions for problems found after load (an unknown `--env`, an unset `${STAGING_URL}`). The
  * syntax trees are not kept for the whole run (they were most of a loaded config's memory): the
- * files' bytes are, and are parsed again, once, only when a problem must be placed.
+ * files' bytes are, and are parsed again, once, only when a problem must be placed, into the
+ * skeleton a cached config keeps (positions.ts), so both place a problem alike.
  */
 function laterLocator(files: readonly SourceFile[], itemOrigins: readonly ItemOrigin[]): LoadedConfig['locate'] {
   const kept = files.map((f) => ({ bytes: f.bytes, file: f.file }));
-  let again: Sources | undefined;
+  let again: FilePositions[] | undefined;
   return (path, message) => {
-    again ??= new Sources(
-      kept.map((f) => parseFile(f.bytes, f.file)),
-      itemOrigins,
-    );
-    const parent = path.slice(0, -1);
-    return parent.length === 0 ? again.root.locate.at(parent, message, 0, String(path.at(-1))) : again.at(path, message, 0, String(path.at(-1)));
+    again ??= kept.map((f) => positionsOf(parseFile(f.bytes, f.file)));
+    return locateIn(again, itemOrigins, path, message);
   };
+}
+
+/** A plain key of a mapping, as positions.ts compares it with a path; a key of another kind is never a path's. */
+function keyValue(key: unknown): string | number | boolean | null {
+  if (!isScalar(key)) return null;
+  const v = key.value;
+  return typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v)) ? v : null;
+}
+
+/** A node's skeleton: its start, a mapping's keys with theirs, a sequence's items (a pair inside a flow sequence has no position). */
+function positionNode(node: unknown, locate: Locator): PositionNode | null {
+  if (node === null || typeof node !== 'object') return null;
+  const range = 'range' in node && Array.isArray(node.range) ? (node.range as number[]) : undefined;
+  const at = locate.position(range?.[0] ?? 0);
+  if (isMap(node)) {
+    return {
+      at,
+      map: node.items.map((pair) => {
+        const k = pair.key;
+        const keyAt = isScalar(k) && k.range ? locate.position(k.range[0]) : null;
+        return [keyValue(k), keyAt, positionNode(pair.value, locate)];
+      }),
+    };
+  }
+  if (isSeq(node)) return { at, seq: node.items.map((item) => positionNode(item, locate)) };
+  return { at };
+}
+
+/** The skeleton of a parsed file: what positions.ts needs to place a problem without the syntax tree. */
+function positionsOf(src: SourceFile): FilePositions {
+  return { file: src.file, root: positionNode(src.doc.contents, src.locate) };
 }
 
 /** The same problem found twice (a reference checked by two rules) is reported once. */
@@ -774,27 +771,43 @@ export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<
 }
 
 /**
- * A problem, at the reference, for every `${VAR}` of the config that is set in `processEnv` but
- * shorter than MIN_SECRET_LENGTH: a value that short cannot be redacted without destroying the
- * output, so the run is refused before anything is sent. Unset variables are reported where used.
+ * What a cache keeps of a loaded config besides the config itself (cache.ts): enough to rebuild the
+ * loaded config without the parser, the schema or the kinds.
  */
-export function checkSecretValues(loaded: LoadedConfig, processEnv: Readonly<Record<string, string | undefined>>): ConfigProblem[] {
-  return loaded.secretRefs.flatMap((ref) => {
-    const value = processEnv[ref.name];
-    if (value === undefined || value === '' || value.length >= MIN_SECRET_LENGTH) return [];
-    const message = `environment variable ${ref.name} is ${value.length} character${value.length === 1 ? '' : 's'} long, shorter than ${MIN_SECRET_LENGTH}: too short to redact safely`;
-    return [{ file: ref.file ?? loaded.file, line: ref.line, column: ref.column, path: ref.path, message }];
-  });
+export interface ConfigSnapshot {
+  /** Every file read, in load order (`files` of the loaded config), with the sha256 of its bytes. */
+  files: { file: string; sha256: string }[];
+  itemOrigins: ItemOrigin[];
+  /** Each file's skeleton, for `locate`. */
+  positions: FilePositions[];
+  /** The conditions of every item with a check, by id in item order, as written (or the kind's defaults). */
+  conditions: [id: string, sources: ConditionSources][];
 }
 
-/** The environment `--env` names, or the first one; an unknown name is a config problem. */
-export function selectEnvironment(loaded: LoadedConfig, name?: string): { name: string; env: Config['environments'][string] } {
-  const names = Object.keys(loaded.config.environments);
-  const chosen = name ?? names[0];
-  const env = loaded.config.environments[chosen];
-  if (!env) {
-    const text = `environment "${chosen}" is not defined (defined: ${names.join(', ')})`;
-    throw new ConfigError([loaded.locate(['environments'], text)]);
-  }
-  return { name: chosen, env };
+/** loadConfig, and the snapshot of what it loaded for a cache. */
+export async function loadConfigWithSnapshot(file: string, opts: LoadOptions = {}): Promise<{ loaded: LoadedConfig; snapshot: ConfigSnapshot }> {
+  const files = await readSources(file, opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES);
+  const { loaded, conditionSources, itemOrigins } = buildLoaded(files, await loadKinds(usedKinds(mergeSources(files).raw)));
+  const snapshot: ConfigSnapshot = {
+    files: files.map((f) => ({ file: f.file, sha256: sha256(f.bytes) })),
+    itemOrigins,
+    positions: files.map(positionsOf),
+    conditions: [...conditionSources],
+  };
+  return { loaded, snapshot };
+}
+
+/**
+ * `locate` placing problems through the files' syntax trees instead of their skeletons: the
+ * reference the skeletons (positions.ts) are tested against.
+ */
+export function syntaxTreeLocator(files: readonly { file: string; bytes: string | Uint8Array }[], itemOrigins: readonly ItemOrigin[]): LoadedConfig['locate'] {
+  const again = new Sources(
+    files.map((f) => parseFile(f.bytes, f.file)),
+    itemOrigins,
+  );
+  return (path, message) => {
+    const parent = path.slice(0, -1);
+    return parent.length === 0 ? again.root.locate.at(parent, message, 0, String(path.at(-1))) : again.at(path, message, 0, String(path.at(-1)));
+  };
 }

@@ -1,7 +1,7 @@
 // The config seen as the engine and the decision need it: the rules and the target environment.
 import type { TargetEnvironment } from '../checks/types.js';
-import type { LoadedConfig } from '../config/load.js';
-import { selectEnvironment } from '../config/load.js';
+import type { LoadedConfig } from '../config/loaded.js';
+import { selectEnvironment } from '../config/loaded.js';
 import { authorityOf } from './authority.js';
 import type { DecisionRules } from './decide.js';
 
