@@ -3,10 +3,17 @@
 // reading and compiling files). Code split at every dynamic import, so a command still loads only
 // what it uses (`status` never loads the HTTP client or the check kinds). better-sqlite3 stays
 // outside: it loads a native addon beside its own files. The library (dist/index.js) is tsc's.
+// The bundle carries its own id (GONOGO_BUILD, a digest of every file bundled): the validated-config
+// cache is only ever read by the build that wrote it.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// Stands for the id while the bundle is built; the id is the digest of the output with it in place.
+const PLACEHOLDER = 'gonogo-build-id-placeholder-000000000000';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // Another folder (two levels under the package, as dist/bundle is) for a test's own build.
@@ -25,4 +32,20 @@ await build({
   banner: { js: "import { createRequire as __gonogoRequire } from 'node:module'; const require = __gonogoRequire(import.meta.url);" },
   legalComments: 'eof',
   logLevel: 'warning',
+  define: { GONOGO_BUILD: JSON.stringify(PLACEHOLDER) },
 });
+
+const files = readdirSync(outdir).sort();
+const digest = createHash('sha256');
+for (const name of files) digest.update(`${name}\0`).update(readFileSync(join(outdir, name))).update('\0');
+const id = digest.digest('hex').slice(0, PLACEHOLDER.length);
+const marked = files.filter((name) => readFileSync(join(outdir, name), 'utf8').includes(PLACEHOLDER));
+// Without its id the bundle would never use the cache: a build that lost it is a broken build.
+if (marked.length !== 1) throw new Error(`bundle: expected the build id placeholder in one file, found it in ${marked.length}`);
+for (const name of marked) writeFileSync(join(outdir, name), readFileSync(join(outdir, name), 'utf8').replaceAll(PLACEHOLDER, id));
+
+// `gonogo kinds` prints what this build's kinds say of themselves: listed once here, by the bundle
+// itself (it finds no listing yet, so it loads every kind), instead of on every run.
+const kinds = spawnSync(process.execPath, [join(outdir, 'bin.js'), 'kinds'], { encoding: 'utf8', env: { ...process.env, GONOGO_NO_CACHE: '1' }, timeout: 60_000 });
+if (kinds.status !== 0 || !kinds.stdout) throw new Error(`bundle: the built CLI could not list the kinds (exit ${kinds.status ?? kinds.signal}): ${kinds.stderr}`);
+writeFileSync(join(outdir, `kinds-${id}.txt`), kinds.stdout);

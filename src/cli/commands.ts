@@ -1,7 +1,10 @@
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { checkSecretValues, ConfigError, loadConfig } from '../config/load.js';
-import type { LoadedConfig } from '../config/load.js';
+import { readFileSync } from 'node:fs';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { loadConfigCached } from '../config/cache.js';
+import { checkSecretValues, ConfigError } from '../config/loaded.js';
+import type { LoadedConfig } from '../config/loaded.js';
 import { checkUrl } from '../config/url.js';
 import type { GateOutcome } from '../engine/gate.js';
 import { giveRevocation, giveSignoff, giveWaiver } from '../engine/attest.js';
@@ -16,23 +19,23 @@ import type { Store } from '../store/types.js';
 import { systemClock } from '../util/clock.js';
 import { parseStrictDate } from '../util/date.js';
 import { configRedactor } from '../config/redactor.js';
-import { stateDocument } from '../report/json.js';
-import { renderStateText } from '../report/state-text.js';
 import { VERDICT_LABEL } from '../report/text.js';
-import { renderReportMarkdown } from '../report/markdown.js';
 import { EXIT, exitCodeFor, UsageError } from './exit.js';
 import type { RunCliOptions } from './main.js';
 import type { CliIo, Output } from './io.js';
 
 // Start-up is part of every command's cost: what only `check` and `validate` use (the engine, the
 // HTTP client, the live view, JUnit) is imported inside cmdRun, so `status`, `history`, `signoff`,
-// `waive` and `report` never load it; loading the config loads only the kinds it uses.
+// `waive` and `report` never load it; loading the config loads only the kinds it uses, and a config
+// read from the cache (config/cache.ts) loads neither the YAML parser nor the schema nor any kind.
 
 export interface Globals {
   config: string;
   store?: string;
   maxConfigBytes?: string;
   release?: string;
+  /** false with --no-cache. */
+  cache?: boolean;
 }
 
 /** What a command writes to and reads from: the process's streams in use, memory sinks in tests. */
@@ -57,9 +60,34 @@ export async function withStore<T>(g: Globals, loaded: LoadedConfig, cli: Cli, f
   }
 }
 
+// The bundle's id, written in by scripts/bundle.mjs (a digest of the bundle): a cached config is
+// only ever read by the build that wrote it. Unbundled (tsx, tsc's dist/) there is none, and no cache.
+declare const GONOGO_BUILD: string | undefined;
+const BUILD = typeof GONOGO_BUILD === 'string' ? GONOGO_BUILD : undefined;
+
+function gonogoVersion(): string {
+  const pkg: { version: string } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return pkg.version;
+}
+
 /**
- * Loads the config and points both outputs' redaction at the values of every `${VAR}` it
- * references: from here on nothing a command prints can carry them, in any encoding.
+ * Where validated configs are cached: GONOGO_CACHE_DIR, else $XDG_CACHE_HOME/gonogo, else
+ * ~/.cache/gonogo; none with --no-cache or GONOGO_NO_CACHE=1, or outside the bundle.
+ */
+export function configCacheDir(g: Globals, env: CliIo['env'], build: string | undefined = BUILD): string | undefined {
+  const off = env.GONOGO_NO_CACHE !== undefined && env.GONOGO_NO_CACHE !== '' && env.GONOGO_NO_CACHE !== '0';
+  if (build === undefined || g.cache === false || off) return undefined;
+  if (env.GONOGO_CACHE_DIR) return resolve(env.GONOGO_CACHE_DIR);
+  // The XDG base directory spec: a relative path is to be ignored.
+  if (env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME)) return join(env.XDG_CACHE_HOME, 'gonogo');
+  const home = env.HOME || homedir();
+  return home ? join(home, '.cache', 'gonogo') : undefined;
+}
+
+/**
+ * Loads the config (from the cache when it holds it unchanged) and points both outputs' redaction
+ * at the values of every `${VAR}` it references: from here on nothing a command prints can carry
+ * them, in any encoding.
  */
 export async function load(g: Globals, cli: Cli): Promise<LoadedConfig> {
   let maxBytes: number | undefined;
@@ -67,7 +95,8 @@ export async function load(g: Globals, cli: Cli): Promise<LoadedConfig> {
     maxBytes = Number(g.maxConfigBytes);
     if (!Number.isInteger(maxBytes) || maxBytes < 1) throw new UsageError(`--max-config-bytes: expected a whole number of bytes, got ${JSON.stringify(g.maxConfigBytes)}`);
   }
-  const loaded = await loadConfig(g.config, { maxBytes });
+  const dir = configCacheDir(g, cli.io.env);
+  const { loaded } = await loadConfigCached(g.config, { maxBytes, dir, version: dir === undefined ? '' : gonogoVersion(), build: BUILD ?? '' });
   const redactor = configRedactor(loaded, cli.io.env);
   cli.out.redactor = redactor;
   cli.err.redactor = redactor;
@@ -223,9 +252,12 @@ export async function cmdRevoke(cli: Cli, g: Globals, id: string, o: { as: strin
 export async function cmdStatus(cli: Cli, g: Globals, o: { format: string; env?: string; acceptConditions?: boolean }): Promise<number> {
   const loaded = await load(g, cli);
   const state = await withStore(g, loaded, cli, async (store) => gateState(await attestContext(cli, g, loaded, store, o.env)), { readonly: true });
+  // Each format's renderer loads only when asked for.
   if (o.format === 'json') {
+    const { stateDocument } = await import('../report/json.js');
     await cli.out.write(`${JSON.stringify(stateDocument(state, loaded.config.items, new Date(systemClock.now()).toISOString()), null, 2)}\n`);
   } else {
+    const { renderStateText } = await import('../report/state-text.js');
     await cli.out.write(renderStateText(state, loaded.config.items, systemClock.now()));
   }
   // A deploy job asks for the signed state of its release: the exit code is the state's decision.
@@ -256,8 +288,8 @@ export async function cmdReport(cli: Cli, g: Globals, o: { format: string; out?:
   const now = new Date(systemClock.now()).toISOString();
   const text =
     o.format === 'json'
-      ? `${JSON.stringify(stateDocument(state, loaded.config.items, now), null, 2)}\n`
-      : renderReportMarkdown({ gate: loaded.gate, generatedAt: now, items: loaded.config.items, results: state.results, decision: state.decision, lastRun: state.lastRun, release: state.release });
+      ? `${JSON.stringify((await import('../report/json.js')).stateDocument(state, loaded.config.items, now), null, 2)}\n`
+      : (await import('../report/markdown.js')).renderReportMarkdown({ gate: loaded.gate, generatedAt: now, items: loaded.config.items, results: state.results, decision: state.decision, lastRun: state.lastRun, release: state.release });
   await emit(cli, text, o.out);
   return EXIT.GO;
 }
@@ -269,6 +301,12 @@ export async function cmdSchema(cli: Cli): Promise<number> {
 }
 
 export async function cmdKinds(cli: Cli): Promise<number> {
+  await cli.out.write((await prebuiltKinds()) ?? (await kindsText()));
+  return EXIT.GO;
+}
+
+/** The listing of every kind with its options and fields. */
+export async function kindsText(): Promise<string> {
   const { loadKinds } = await import('../checks/kinds.js');
   const lines: string[] = [];
   for (const kind of Object.values(await loadKinds())) {
@@ -277,6 +315,14 @@ export async function cmdKinds(cli: Cli): Promise<number> {
     for (const [name, schema] of Object.entries(shape)) lines.push(`  ${name}: ${schema.description ?? ''}`);
     lines.push(`  expect fields: ${kind.fields.join(', ')}`);
   }
-  await cli.out.write(`${lines.join('\n')}\n`);
-  return EXIT.GO;
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The listing the bundle carries: written at build time by this very build's kindsText
+ * (scripts/bundle.mjs), since loading every kind to print it was most of the command's time.
+ */
+async function prebuiltKinds(): Promise<string | undefined> {
+  if (BUILD === undefined) return undefined;
+  return readFile(new URL(`./kinds-${BUILD}.txt`, import.meta.url), 'utf8').catch(() => undefined);
 }

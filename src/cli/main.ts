@@ -24,6 +24,9 @@ Environment:
                  .gonogo/gonogo.db beside the config) or postgres://user@host:5432/db for a team
   CI             plain progress lines instead of the live task list
   GITHUB_STEP_SUMMARY  when set, check and validate append a Markdown summary to it
+  GONOGO_CACHE_DIR     where validated configs are cached (default $XDG_CACHE_HOME/gonogo or
+                       ~/.cache/gonogo); delete it to clear the cache
+  GONOGO_NO_CACHE=1    neither read nor write that cache (as --no-cache)
 
 Config reference: README.md and the JSON Schema (gonogo schema).`;
 
@@ -70,12 +73,13 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     .option('--store <location>', 'store: a SQLite file path (default .gonogo/gonogo.db beside the config) or postgres://user@host:5432/db (env GONOGO_STORE)')
     .option('--max-config-bytes <n>', 'refuse a config file larger than this (default 5 MB)')
     .option('--release <id>', 'the release being decided (default: the git commit of the config\'s tree, short SHA with +dirty when tracked files changed; outside git, config- and the config hash)')
+    .option('--no-cache', 'neither read nor write the validated-config cache (env GONOGO_NO_CACHE=1): parse the config every time')
     .addHelpText('after', HELP_FOOTER)
     .exitOverride()
     .configureOutput({ writeOut: (s) => void cli.out.write(s), writeErr: (s) => void cli.err.write(s) })
     .showHelpAfterError('(run gonogo --help for usage)');
 
-  const globals = (): { config: string; store?: string; maxConfigBytes?: string; release?: string } => program.opts();
+  const globals = (): { config: string; store?: string; maxConfigBytes?: string; release?: string; cache?: boolean } => program.opts();
 
   program
     .command('init')
@@ -280,7 +284,7 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? EXIT.GO : EXIT.USAGE;
     }
-    const { ConfigError } = await import('../config/load.js');
+    const { ConfigError } = await import('../config/loaded.js');
     const { AuthorityError } = await import('../engine/attest.js');
     if (err instanceof ConfigError || err instanceof UsageError || err instanceof AuthorityError) {
       await cli.err.write(`${err.message}\n`);
