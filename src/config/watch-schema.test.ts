@@ -49,7 +49,7 @@ test('the seed\'s default triggers: critical items with a check of the stage set
     [
       ['error-rate-critical', 'immediate', 'error_rate', 0.05, 'unknown'],
       // BACKUP-01 is manual (a watch does not re-run it); FLOW-01 is high.
-      ['critical-item-failing', 'immediate', ['HEALTH-01', 'AUTH-01'], '', 'breach'],
+      ['critical-item-failing', 'immediate', ['HEALTH-01', 'AUTH-01'], '', 'unknown'],
       ['error-rate-elevated', 'conditional', 'error_rate', 0.02, 'unknown'],
       ['latency-degraded', 'conditional', 'p95_ms', 1.5, 'unknown'],
       ['reported-issue', 'conditional', 'reports', '', 'unknown'],

@@ -247,7 +247,7 @@ interface TriggerSource {
 /**
  * The seed's rollback triggers, for a config without `watch.triggers`: immediate `error-rate-critical`
  * (error_rate above 0.05) and `critical-item-failing` (any critical item with a check in the stage set
- * failing); conditional `error-rate-elevated` (above 0.02), `latency-degraded` (p95 above 1.5 x the
+ * failing or erroring; a window running none of them is no data, `unknown`); conditional `error-rate-elevated` (above 0.02), `latency-degraded` (p95 above 1.5 x the
  * baseline) and `reported-issue` (a person reported an issue). Defaults applied.
  */
 export function defaultTriggers(config: TriggerSource, stageSet: string): TriggerConfig[] {
@@ -255,7 +255,10 @@ export function defaultTriggers(config: TriggerSource, stageSet: string): Trigge
   const critical = config.items.filter((i) => inSet.has(i.id) && i.tier === 'critical' && i.check !== undefined).map((i) => i.id);
   const specs: TriggerSpec[] = [
     { id: 'error-rate-critical', severity: 'immediate', title: 'Error rate above 5%', metric: 'error_rate', above: 0.05 },
-    ...(critical.length > 0 ? [{ id: 'critical-item-failing', severity: 'immediate' as const, title: 'A critical item is failing', items: critical }] : []),
+    // Its items run in different windows, and every trigger is judged at every evaluation: a window
+    // that runs none of them is no data for it, not a breach (an item that runs and cannot be checked
+    // is `error`, which breaches).
+    ...(critical.length > 0 ? [{ id: 'critical-item-failing', severity: 'immediate' as const, title: 'A critical item is failing', items: critical, noData: 'unknown' as const }] : []),
     { id: 'error-rate-elevated', severity: 'conditional', title: 'Error rate above 2%', metric: 'error_rate', above: 0.02 },
     { id: 'latency-degraded', severity: 'conditional', title: 'p95 latency more than 50% above the baseline', metric: 'p95_ms', aboveBaseline: 1.5 },
     { id: 'reported-issue', severity: 'conditional', title: 'A person reported an issue', reports: true },
