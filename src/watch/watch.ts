@@ -322,21 +322,21 @@ class Watcher {
       }
     }
     const synthetic = this.recent.values(at);
-    const metrics = await this.withPrometheus(synthetic, at);
+    const { metrics, problems } = await this.withPrometheus(synthetic, at);
     const obs: Observation = { at, metrics, items, reports: this.state.openReports.length, ...(this.baseline ? { baseline: this.baseline } : {}) };
     const judged = evaluateTriggers(this.triggers, obs, this.states);
     this.states = judged.states;
-    await this.event('evaluation', { window: w.id, runId: outcome.runId, metrics, items, results: outcome.results.map(briefResult), verdicts: judged.verdicts });
+    await this.event('evaluation', { window: w.id, runId: outcome.runId, metrics, items, results: outcome.results.map(briefResult), verdicts: judged.verdicts, ...(problems.length > 0 ? { prometheus: problems } : {}) });
     o.onProgress?.({ type: 'evaluation', window: w.id, at, metrics, items, verdicts: judged.verdicts });
     return { items, metrics, verdicts: judged.verdicts };
   }
 
-  /** Prometheus values win per metric when configured; a failed query leaves the synthetic value (said in the event). */
-  private async withPrometheus(synthetic: MetricValues, at: number): Promise<MetricValues> {
+  /** Prometheus values win per metric when configured; a failed query leaves the synthetic value, and why is kept in the event. */
+  private async withPrometheus(synthetic: MetricValues, at: number): Promise<{ metrics: MetricValues; problems: string[] }> {
     const prom = this.o.loaded.config.watch.metrics.prometheus;
-    if (!prom) return synthetic;
-    const read = await readPrometheusMetrics(prom, { at, clock: this.o.clock, processEnv: this.o.processEnv, env: this.o.envName, loaded: this.o.loaded });
-    return { ...synthetic, ...read.values, samples: read.values.samples ?? synthetic.samples };
+    if (!prom) return { metrics: synthetic, problems: [] };
+    const read = await readPrometheusMetrics(prom, { at, clock: this.o.clock, processEnv: this.o.processEnv, env: this.o.envName, loaded: this.o.loaded, signal: this.o.signal });
+    return { metrics: { ...synthetic, ...read.values, samples: read.values.samples ?? synthetic.samples }, problems: read.errors };
   }
 
   /** On resume: the samples of the window's evaluations so far, back into the window's histogram and the sliding one. */
