@@ -202,7 +202,9 @@ const classOf = (status: string): number => Math.floor(Number(status) / 100);
 function observe(t: Tally, h: Histogram): Record<(typeof FIELDS)[number], unknown> {
   const requests = t.answers + t.errors;
   // A percentile is the top of its bucket (0.1% wide), which can lie above the largest value seen.
-  const at = (percentile: number): number => Math.min(h.getValueAtPercentile(percentile), h.maxValue);
+  // No answer, no latency: null, never a 0 that a threshold would pass.
+  const sampled = h.totalCount > 0;
+  const at = (percentile: number): number | null => (sampled ? ms(Math.min(h.getValueAtPercentile(percentile), h.maxValue)) : null);
   let serverErrors = 0;
   let ok = 0;
   for (const [code, n] of Object.entries(t.statuses)) {
@@ -219,13 +221,13 @@ function observe(t: Tally, h: Histogram): Record<(typeof FIELDS)[number], unknow
     statuses: t.statuses,
     error_rate: requests === 0 ? 1 : round((t.errors + serverErrors) / requests, 6),
     rate_limited: t.limited,
-    p50_ms: ms(at(50)),
-    p90_ms: ms(at(90)),
-    p95_ms: ms(at(95)),
-    p99_ms: ms(at(99)),
-    max_ms: ms(h.maxValue),
-    mean_ms: ms(h.mean),
-    min_ms: ms(h.minNonZeroValue),
+    p50_ms: at(50),
+    p90_ms: at(90),
+    p95_ms: at(95),
+    p99_ms: at(99),
+    max_ms: sampled ? ms(h.maxValue) : null,
+    mean_ms: sampled ? ms(h.mean) : null,
+    min_ms: sampled ? ms(h.minNonZeroValue) : null,
     connections: t.connections,
     stopped_by: t.stoppedBy,
   };

@@ -17,6 +17,7 @@ import { parseCondition } from '../../conditions/index.js';
 import type { ItemConfig } from '../../config/schema.js';
 import type { ItemResult } from '../../model.js';
 import { CheckError } from '../types.js';
+import { loadKinds } from '../kinds.js';
 import { testContext } from '../../test-support/context.js';
 import { configProblems } from '../../test-support/config.js';
 import { requireProgram } from '../../test-support/programs.js';
@@ -203,6 +204,10 @@ test('a hung target within the duration: error saying nothing was answered', QUI
   await assert.rejects(load.run({ connections: 3, duration: '300ms' }, testContext({ url: hung.url })), (err: unknown) => {
     assert.ok(err instanceof CheckError);
     assert.match(err.message, /^no request was answered within 300 ms: the 3 requests in flight were still waiting when the load test ended \(the target hangs\)$/);
+    // No answer, no latency: null in the evidence, never a 0 a threshold would take.
+    const seen = Reflect.get(Object(err.evidence), 'observed');
+    assert.equal(Reflect.get(Object(seen), 'p95_ms'), null);
+    assert.equal(Reflect.get(Object(seen), 'min_ms'), null);
     return true;
   });
   await hung.idle();
@@ -299,7 +304,9 @@ const REFUSED: { name: string; check: string; problem: RegExp }[] = [
 ];
 
 for (const row of REFUSED) {
-  test(`refused at load: ${row.name}`, () => {
+  test(`refused at load: ${row.name}`, async () => {
+    // parseConfig is synchronous: it validates with the kinds loaded so far.
+    await loadKinds(['load']);
     const found = configProblems(CONFIG(row.check));
     assert.ok(
       found.some((p) => row.problem.test(p)),
