@@ -1,9 +1,10 @@
-import { test, after } from 'node:test';
+import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { kindsText } from '../src/cli/commands.js';
 import { serve } from '../src/test-support/server.js';
 
 // The published CLI is the bundle: built fresh, it must run what the source runs. A CommonJS
@@ -11,11 +12,13 @@ import { serve } from '../src/test-support/server.js';
 // `default`): only running the bundle shows that.
 const ROOT = join(import.meta.dirname, '..');
 const OUT = join(ROOT, 'dist', `bundle-test-${process.pid}`);
+before(() => {
+  const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs'), OUT], { encoding: 'utf8' });
+  assert.equal(built.status, 0, built.stderr);
+});
 after(() => rmSync(OUT, { recursive: true, force: true }));
 
 test('bundle: the bundled CLI runs an http check and a store command end to end', async () => {
-  const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs'), OUT], { encoding: 'utf8' });
-  assert.equal(built.status, 0, built.stderr);
   const server = await serve((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}'));
   try {
     const dir = mkdtempSync(join(tmpdir(), 'gonogo-bundle-'));
@@ -37,5 +40,62 @@ test('bundle: the bundled CLI runs an http check and a store command end to end'
     assert.equal((await run('--version')).stdout.trim(), JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version);
   } finally {
     await server.close();
+  }
+});
+
+/** Runs the bundled CLI in `cwd` with these variables (CI set, the home's cache never used). */
+function runBundle(cwd: string, args: string[], env: Record<string, string>): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [join(OUT, 'bin.js'), ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: '1', GONOGO_NO_CACHE: '', ...env }, timeout: 60_000 });
+}
+
+const CONFIG = ['version: 1', 'environments:', '  staging: { url: "http://127.0.0.1:9" }', 'items:', '  - { id: DOC-01, title: Runbook read, tier: high, manual: true }', ''].join('\n');
+
+test('bundle: the config is cached after the first command and read again only while every file is unchanged', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-bundle-cache-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cache = join(dir, 'cache');
+  writeFileSync(join(dir, 'gonogo.yaml'), CONFIG);
+  const env = { GONOGO_CACHE_DIR: cache };
+  const first = runBundle(dir, ['status', '--format', 'json'], env);
+  // status exits with the decision (0, 1 or 3).
+  assert.ok(first.status !== null && [0, 1, 3].includes(first.status), first.stderr);
+  assert.match(first.stdout, /Runbook read/);
+  const entries = readdirSync(cache);
+  assert.equal(entries.length, 1);
+  const entry = readFileSync(join(cache, entries[0]), 'utf8');
+  const again = runBundle(dir, ['status', '--format', 'json'], env);
+  const stable = (json: string) => ({ ...JSON.parse(json), generatedAt: undefined });
+  assert.deepEqual(stable(again.stdout), stable(first.stdout));
+  assert.equal(readFileSync(join(cache, entries[0]), 'utf8'), entry, 'a hit writes nothing');
+  // An edit shows at once.
+  writeFileSync(join(dir, 'gonogo.yaml'), CONFIG.replace('Runbook read', 'Runbook signed'));
+  const edited = runBundle(dir, ['status', '--format', 'json'], env);
+  assert.match(edited.stdout, /Runbook signed/);
+  assert.notEqual(readFileSync(join(cache, entries[0]), 'utf8'), entry);
+  // A cache made unreadable is parsed around.
+  writeFileSync(join(cache, entries[0]), '{"truncated', { mode: 0o600 });
+  assert.match(runBundle(dir, ['status', '--format', 'json'], env).stdout, /Runbook signed/);
+});
+
+test('bundle: --no-cache and GONOGO_NO_CACHE=1 neither read nor write the cache; gonogo --help says so', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-bundle-nocache-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cache = join(dir, 'cache');
+  writeFileSync(join(dir, 'gonogo.yaml'), CONFIG);
+  assert.equal(runBundle(dir, ['--no-cache', 'history'], { GONOGO_CACHE_DIR: cache }).status, 0);
+  assert.equal(runBundle(dir, ['history'], { GONOGO_CACHE_DIR: cache, GONOGO_NO_CACHE: '1' }).status, 0);
+  assert.throws(() => readdirSync(cache), /ENOENT/);
+  const help = runBundle(dir, ['--help'], {}).stdout;
+  for (const words of ['--no-cache', 'GONOGO_NO_CACHE', 'GONOGO_CACHE_DIR']) assert.ok(help.includes(words), words);
+});
+
+test('bundle: gonogo kinds prints what the kinds say of themselves (listed at build time)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-bundle-kinds-'));
+  try {
+    const r = runBundle(dir, ['kinds'], {});
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, await kindsText());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
