@@ -245,6 +245,80 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     });
 
   program
+    .command('watch')
+    .argument('<stage-set>', 'the stage set watched after the deploy, e.g. production')
+    .description("watch a deployed release: the stage set's windows in turn (each stage's window: and every:), triggers judged at every evaluation, an immediate trigger rolls back once, a conditional one waits for decide-rollback; resumes where it stopped. Exit 0 every window passed, 1 rolled back or a window failed, 130 interrupted")
+    .option('-e, --env <name>', 'environment watched (default: the one named like the stage set, else the first)')
+    .option('--previous <release>', 'the release a rollback returns to ($GONOGO_PREVIOUS)')
+    .option('-q, --quiet', 'no line per evaluation')
+    .action(async (stageSet: string, o: { env?: string; previous?: string; quiet?: boolean }) => {
+      const { cmdWatch } = await import('./watch.js');
+      code = await cmdWatch(cli, globals(), stageSet, o);
+    });
+
+  program
+    .command('rollback')
+    .description('roll the release back by hand with watch.rollback: the command, the post-rollback validation, the restore; once per release and environment (needs the rollback permission)')
+    .option('-e, --env <name>', 'environment (default: production, else the first)')
+    .option('--previous <release>', 'the release to return to ($GONOGO_PREVIOUS)')
+    .option('--dry-run', 'print the steps without running or recording anything')
+    .option('--reason <text>', 'why, for the record')
+    .requiredOption('--as <name>', 'who rolls back')
+    .requiredOption('--role <role>', 'in which role (needs the rollback permission)')
+    .action(async (o: { env?: string; previous?: string; dryRun?: boolean; as: string; role: string; reason?: string }) => {
+      const { cmdRollback } = await import('./watch.js');
+      code = await cmdRollback(cli, globals(), o);
+    });
+
+  program
+    .command('decide-rollback')
+    .description('answer a conditional trigger of a running watch: roll back, or continue watching (needs the rollback permission)')
+    .requiredOption('--watch <id>', 'the watch (its id is printed when it starts)')
+    .option('--rollback', 'roll back now')
+    .option('--continue', 'keep watching')
+    .requiredOption('--as <name>', 'who decides')
+    .requiredOption('--role <role>', 'in which role (needs the rollback permission)')
+    .option('--note <text>', 'why, for the record')
+    .action(async (o: { watch: string; rollback?: boolean; continue?: boolean; as: string; role: string; note?: string }) => {
+      const { cmdDecideRollback } = await import('./watch.js');
+      code = await cmdDecideRollback(cli, globals(), o);
+    });
+
+  program
+    .command('report-issue')
+    .argument('<summary>', 'what is wrong, in a sentence')
+    .description("report an issue with the deployed release: the running watch's reported-issue trigger sees it")
+    .option('-e, --env <name>', 'environment (default: production, else the first)')
+    .requiredOption('--as <name>', 'who reports it')
+    .action(async (summary: string, o: { env?: string; as: string }) => {
+      const { cmdReportIssue } = await import('./watch.js');
+      code = await cmdReportIssue(cli, globals(), summary, o);
+    });
+
+  const baseline = program.command('baseline').description('baselines a later deploy is compared with (aboveBaseline: triggers)');
+  baseline
+    .command('invalidate')
+    .description('a baseline recorded at --release no longer counts (it was measured on a bad day); needs the rollback permission')
+    .option('-e, --env <name>', 'environment (default: production, else the first)')
+    .requiredOption('--as <name>', 'who invalidates it')
+    .requiredOption('--role <role>', 'in which role (needs the rollback permission)')
+    .requiredOption('--reason <text>', 'why, for the record')
+    .action(async (o: { env?: string; as: string; role: string; reason: string }) => {
+      const { cmdBaselineInvalidate } = await import('./watch.js');
+      code = await cmdBaselineInvalidate(cli, globals(), o);
+    });
+  baseline
+    .command('record')
+    .description("measure the environment now (the stage set's http items, and Prometheus when configured) and store p50/p95/p99 and the error rate as its baseline")
+    .option('-e, --env <name>', 'environment (default: production, else the first)')
+    .option('--stage-set <name>', 'whose http items measure it (default: the one named like the environment, else production)')
+    .option('--rounds <n>', 'rounds of requests (default 5)')
+    .action(async (o: { env?: string; stageSet?: string; rounds?: string }) => {
+      const { cmdBaselineRecord } = await import('./watch.js');
+      code = await cmdBaselineRecord(cli, globals(), o);
+    });
+
+  program
     .command('replay')
     .description('run the configured triggers over a recorded series (a JSON-lines file, or Prometheus over a time range) and print when each would have fired; exit 0 whatever fired')
     .option('--from <file>', 'JSON lines, one observation per line: {at, error_rate, p50_ms, p95_ms, p99_ms, samples, items, reports}')

@@ -4,7 +4,7 @@
 // clock is moved only while the watch sleeps between evaluations ('pause'), never under a check.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApp } from '../../examples/recipes-app/src/app.js';
@@ -151,6 +151,23 @@ describe('watch', () => {
       const again = await h.watch();
       assert.equal(again.outcome, 'passed');
       assert.equal((await h.store.listRuns({ gate: 'watched', release: 'v2' })).length, 13);
+    } finally {
+      await h.store.close();
+    }
+  });
+
+  test('an items trigger is judged only in windows that run its items: a window without them never rolls back for want of data', async () => {
+    app.setFaults({});
+    const before = rollbacks.length;
+    const file = config('seed');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('{ id: 24-hour, title: 24-hour, budget: 24h, every: 4h, items: [HEALTH, HOME] }', '{ id: 24-hour, title: 24-hour, budget: 24h, every: 4h, items: [HOME] }'));
+    const h = await harness(file);
+    try {
+      const r = await h.watch();
+      assert.equal(r.outcome, 'passed', r.state.reasons.join('; '));
+      assert.equal(rollbacks.length, before);
+      const last = (await h.store.listEvents({ gate: 'watched', kinds: ['evaluation'] })).at(-1);
+      assert.deepEqual(((last?.data.verdicts ?? []) as { id: string }[]).map((v) => v.id), ['reported-issue'], 'app-down (HEALTH) is not judged in the 24-hour window');
     } finally {
       await h.store.close();
     }

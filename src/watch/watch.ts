@@ -324,8 +324,11 @@ class Watcher {
     const synthetic = this.recent.values(at);
     const { metrics, problems } = await this.withPrometheus(synthetic, at);
     const obs: Observation = { at, metrics, items, reports: this.state.openReports.length, ...(this.baseline ? { baseline: this.baseline } : {}) };
-    const judged = evaluateTriggers(this.triggers, obs, this.states);
-    this.states = judged.states;
+    // An items trigger is judged only in a window that runs some of its items: elsewhere it has
+    // nothing to see, and its no-data policy (breach, for items) would roll back a healthy release.
+    const relevant = this.triggers.filter((t) => !t.items || t.items.some((id) => w.items.includes(id)));
+    const judged = evaluateTriggers(relevant, obs, this.states);
+    this.states = { ...this.states, ...judged.states };
     await this.event('evaluation', { window: w.id, runId: outcome.runId, metrics, items, results: outcome.results.map(briefResult), verdicts: judged.verdicts, ...(problems.length > 0 ? { prometheus: problems } : {}) });
     o.onProgress?.({ type: 'evaluation', window: w.id, at, metrics, items, verdicts: judged.verdicts });
     return { items, metrics, verdicts: judged.verdicts };
