@@ -606,16 +606,17 @@ function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded
       // A condition is quoted whole only when short: a 1 MB one is refused, not echoed back.
       else problems.push(sources.at(path, `bad condition ${JSON.stringify(src.length > 120 ? `${src.slice(0, 117)}...` : src)}: ${r.error}`, r.column + sources.quoteOffset(path)));
     }
-    if (typeof item.id === 'string' && expect === undefined && parsed.success) {
-      const opts = kind.options.safeParse(Object.fromEntries(Object.entries(check).filter(([k]) => !['kind', 'timeout', 'retries', 'backoff', 'expect'].includes(k))));
-      if (opts.success) {
-        for (const src of kind.defaultExpect(opts.data)) {
-          const r = parseCondition(src, kind.fields);
-          if (r.ok) {
-            parsedConds.push(r.condition);
-            parsedSources.push(src);
-          } else problems.push(sources.at(['items', i, 'check'], `internal: default condition ${JSON.stringify(src)} of kind ${kind.name} does not parse: ${r.error}`));
-        }
+    // The kind's options as the config's schema parsed them (each parse compiles the kind's
+    // patterns: an env check's seven placeholders, case-insensitive, took most of a load).
+    const parsedCheck = parsed.success ? parsed.data.items[i]?.check : undefined;
+    if (typeof item.id === 'string' && expect === undefined && parsedCheck) {
+      const opts = Object.fromEntries(Object.entries(parsedCheck).filter(([k]) => !['kind', 'timeout', 'retries', 'backoff', 'expect'].includes(k)));
+      for (const src of kind.defaultExpect(opts)) {
+        const r = parseCondition(src, kind.fields);
+        if (r.ok) {
+          parsedConds.push(r.condition);
+          parsedSources.push(src);
+        } else problems.push(sources.at(['items', i, 'check'], `internal: default condition ${JSON.stringify(src)} of kind ${kind.name} does not parse: ${r.error}`));
       }
     }
     if (typeof item.id === 'string') {
