@@ -20,7 +20,7 @@
 import { connect as tlsConnect } from 'node:tls';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { build } from 'hdr-histogram-js';
+import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import { CheckError, defineKind } from '../types.js';
 import type { CheckContext } from '../types.js';
@@ -280,6 +280,8 @@ export default defineKind({
         settings: { connections: o.connections, duration: o.duration ?? null, requests: o.requests ?? null, rate: o.rate ?? null, warmup: o.warmup, requestTimeout: o.requestTimeout },
         observed: observations,
         ...(tally.firstError ? { firstError: tally.firstError } : {}),
+        // Every latency, for the record: µs in HdrHistogram's compressed base64 form, which any HdrHistogram library decodes.
+        ...(histogram.totalCount > 0 ? { histogramUs: encodeIntoCompressedBase64(histogram) } : {}),
       };
       const why = unjudgeable(tally, o, durationMs);
       if (why !== undefined) throw new CheckError(why, evidence);

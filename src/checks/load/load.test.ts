@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import load from './index.js';
 import { runChecks } from '../../engine/run.js';
 import { parseCondition } from '../../conditions/index.js';
@@ -109,6 +110,11 @@ test('a healthy server passes the default expect, with exactly the requests aske
   const [p50, p90, p95, p99, max] = ['p50_ms', 'p90_ms', 'p95_ms', 'p99_ms', 'max_ms'].map((f) => Number(o[f]));
   assert.ok(p50 > 0 && p50 <= p90 && p90 <= p95 && p95 <= p99 && p99 <= max, JSON.stringify(o));
   assert.ok(Number(o.rps) > 0);
+  // Every latency is kept in the evidence, as HdrHistogram's compressed form.
+  const kept = decodeFromCompressedBase64(String(Reflect.get(Object(result.evidence), 'histogramUs')));
+  assert.equal(kept.totalCount, 200);
+  // Decoded, a value is its bucket's (3 significant digits).
+  assert.ok(Math.abs(kept.maxValue / 1000 - max) <= max / 1000 + 0.001, `${kept.maxValue} µs vs ${max} ms`);
 });
 
 test('a slow tail is caught by the p95 threshold (every 4th answer 200 ms late, threshold 50 ms)', QUICK, async (t) => {
