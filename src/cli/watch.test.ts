@@ -87,7 +87,7 @@ describe('watch commands', () => {
     const r = await run;
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /watch \w+ of v2 in production: PASSED/);
-    assert.match(r.stderr, /watching release v2 in production: immediate \(30 min, every 600 s\)/);
+    assert.match(r.stderr, /watching release v2 in production: immediate \(30 min, every 10 min\)/);
     assert.equal((r.stderr.match(/error rate/g) ?? []).length, 3, 'three evaluations printed');
     assert.match(r.stderr, /window immediate: PASSED/);
     assert.match(r.stderr, /gonogo signoff --stage immediate --env production --as NAME --role viewer/);

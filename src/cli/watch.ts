@@ -40,6 +40,14 @@ function refuseUnlessAllowed(loaded: LoadedConfig, by: string, role: string): vo
   if (!verdict.ok) throw new UsageError(`refused: ${verdict.rule}; nothing was recorded`);
 }
 
+/** A duration as a person reads it: 45 s, 15 min, 2 h, 1 d 2 h. */
+function span(ms: number): string {
+  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)} s`;
+  if (ms < 3_600_000) return `${+(ms / 60_000).toFixed(1)} min`;
+  if (ms < 86_400_000) return `${+(ms / 3_600_000).toFixed(1)} h`;
+  return `${+(ms / 86_400_000).toFixed(1)} d`;
+}
+
 const pct = (v: number | undefined): string => (v === undefined ? 'no data' : `${(v * 100).toFixed(1)}%`);
 const ms = (v: number | undefined): string => (v === undefined ? 'no data' : `${Math.round(v)} ms`);
 
@@ -74,7 +82,7 @@ export async function cmdWatch(cli: Cli, g: Globals, stageSetArg: string, o: Wat
         processEnv: cli.io.env,
         reaper,
         onProgress: (p) => {
-          if (p.type === 'begin') say(`${p.resumed ? 'resuming' : 'watching'} release ${release.id} in ${env}: ${p.windows.map((w) => `${w.id} (${w.windowMs / 60_000} min, every ${w.everyMs / 1000} s)`).join(' -> ')}; watch ${p.watchId}`);
+          if (p.type === 'begin') say(`${p.resumed ? 'resuming' : 'watching'} release ${release.id} in ${env}: ${p.windows.map((w) => `${w.id} (${span(w.windowMs)}, every ${span(w.everyMs)})`).join(' -> ')}; watch ${p.watchId}`);
           else if (p.type === 'window-begin') say(`window ${p.window.id}: ${p.resumed ? 'resumed' : 'begins'}`);
           else if (p.type === 'evaluation' && !o.quiet) {
             const failing = Object.entries(p.items).filter(([, s]) => s === 'fail' || s === 'error').map(([id]) => id);

@@ -88,7 +88,7 @@ const triggerSchema = z
     items: z.array(z.string()).min(1).optional().describe('Fires when any of these items is not passing (fail or error) when it runs.'),
     metric: z.enum(METRICS).optional().describe('Fires when this metric is over its threshold: error_rate (0..1), p50_ms, p95_ms, p99_ms.'),
     above: z.number().min(0).optional().describe('With metric: the threshold, in the metric\'s unit.'),
-    aboveBaseline: z.number().positive().optional().describe('With metric: the threshold is this times the recorded baseline\'s value (1.5: more than 50% worse).'),
+    aboveBaseline: z.number().positive().optional().describe('With metric: the threshold is this times the recorded baseline\'s value (1.5: more than 50% worse); with above: too, above: is a floor under it (noise on a fast service never fires).'),
     reports: z.literal(true).optional().describe('Fires while an issue reported by a person (`gonogo report-issue`) is open.'),
     consecutive: z.number().int().min(1).max(1000).optional().describe('Consecutive breaching evaluations before it fires (default watch.consecutive).'),
     minSamples: z.number().int().min(0).optional().describe('With metric: fewer samples than this is no data (default watch.minSamples).'),
@@ -99,8 +99,8 @@ const triggerSchema = z
     if (kinds.length !== 1) {
       ctx.addIssue({ code: 'custom', message: kinds.length === 0 ? 'a trigger watches one thing: give items:, metric: (with above: or aboveBaseline:) or reports: true' : `a trigger watches one thing: ${kinds.join(' and ')} given, keep one` });
     }
-    if (t.metric !== undefined && (t.above === undefined) === (t.aboveBaseline === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['metric'], message: 'a metric trigger needs exactly one of above: (a fixed threshold) or aboveBaseline: (a factor of the baseline)' });
+    if (t.metric !== undefined && t.above === undefined && t.aboveBaseline === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['metric'], message: 'a metric trigger needs a threshold: above: (fixed), aboveBaseline: (a factor of the baseline), or both (above: is then a floor under the factor)' });
     }
     if (t.metric === undefined) {
       for (const k of ['above', 'aboveBaseline', 'minSamples'] as const) if (t[k] !== undefined) ctx.addIssue({ code: 'custom', path: [k], message: `${k}: applies to a metric: trigger only` });

@@ -43,8 +43,11 @@ export async function runCommandStep(step: string, run: CommandSpec, timeoutMs: 
   } as unknown as ItemConfig;
   const conditions = new Map([[id, [EXIT_OK]]]);
   const [result] = await runChecks([item], conditions, { ...engine, concurrency: 1, perHost: 1, kinds: { command }, onEvent: undefined });
-  const evidence = (result?.evidence ?? {}) as { exit_code?: number | null };
-  return { step, ok: result?.status === 'pass', message: result?.message ?? 'not run', durationMs: result?.durationMs ?? 0, exitCode: evidence.exit_code };
+  const evidence = (result?.evidence ?? {}) as { exitCode?: number | null; outputTail?: string };
+  // What the command said is what a person needs when it failed ("$RECIPES_CONTROL_URL is not set").
+  const output = typeof evidence.outputTail === 'string' ? evidence.outputTail.trim() : '';
+  const tail = output === '' ? '' : `; output: ${output.length > 500 ? `...${output.slice(-500)}` : output}`;
+  return { step, ok: result?.status === 'pass', message: `${result?.message ?? 'not run'}${tail}`, durationMs: result?.durationMs ?? 0, exitCode: evidence.exitCode };
 }
 
 /** A result as an evaluation event keeps it: enough to explain, small enough to keep for 24 hours. */

@@ -113,6 +113,20 @@ test('a baseline-relative threshold: p95 above 1.5 x the baseline\'s p95', () =>
   assert.match(partial.message, /the baseline has no p95_ms/);
 });
 
+test('above: beside aboveBaseline: is a floor: a fast service\'s noise over 1.5 x a tiny baseline never fires; a real slowdown does', () => {
+  const t = trigger({ id: 'latency-degraded', severity: 'conditional', metric: 'p95_ms', aboveBaseline: 1.5, above: 100 });
+  const baseline: MetricValues = { p95_ms: 6, samples: 500 };
+  const noisy = run(t, [obs(0, { metrics: { p95_ms: 40 }, baseline }), obs(1, { metrics: { p95_ms: 60 }, baseline })]);
+  assert.deepEqual(noisy.map((v) => [v.state, v.threshold, v.fired]), [['ok', 100, false], ['ok', 100, false]]);
+  assert.match(noisy[0].message, /40 ms <= 100 ms \(1\.5 x baseline 6 ms, at least 100 ms\)/);
+  const slow = run(t, [obs(0, { metrics: { p95_ms: 400 }, baseline }), obs(1, { metrics: { p95_ms: 400 }, baseline })]);
+  assert.deepEqual(slow.map((v) => v.fired), [false, true]);
+  // No baseline yet: the floor alone is judged.
+  const [floor] = run(t, [obs(0, { metrics: { p95_ms: 400 } })]);
+  assert.equal(floor.state, 'breach');
+  assert.match(floor.message, /the floor: no baseline recorded/);
+});
+
 test('an items trigger: fail or error of any item it names breaches (error fails closed); passing items stay quiet', () => {
   const t = trigger({ id: 'app-down', items: ['HEALTH-01', 'AUTH-01'] });
   const quiet = run(t, [obs(0, { items: { 'HEALTH-01': 'pass', 'AUTH-01': 'pass', 'OTHER-01': 'fail' } }), obs(1, { items: { 'HEALTH-01': 'pass', 'AUTH-01': 'pass' } })]);

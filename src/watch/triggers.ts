@@ -43,10 +43,18 @@ function judgeMetric(t: TriggerConfig, metric: MetricName, metrics: MetricValues
   let against: string;
   if (t.aboveBaseline !== undefined) {
     const base = baseline?.[metric];
-    if (baseline === undefined) return { state: 'no-data', value, message: `${metric} ${formatMetric(metric, value)}: no baseline recorded, so ${t.aboveBaseline} x baseline cannot be judged (gonogo baseline record)` };
-    if (base === undefined || !Number.isFinite(base)) return { state: 'no-data', value, message: `${metric} ${formatMetric(metric, value)}: the baseline has no ${metric}, so ${t.aboveBaseline} x baseline cannot be judged` };
-    threshold = t.aboveBaseline * base;
-    against = `${formatMetric(metric, threshold)} (${t.aboveBaseline} x baseline ${formatMetric(metric, base)})`;
+    const missing = baseline === undefined ? 'no baseline recorded' : base === undefined || !Number.isFinite(base) ? `the baseline has no ${metric}` : undefined;
+    if (missing !== undefined && t.above === undefined) return { state: 'no-data', value, message: `${metric} ${formatMetric(metric, value)}: ${missing}, so ${t.aboveBaseline} x baseline cannot be judged${baseline === undefined ? ' (gonogo baseline record)' : ''}` };
+    if (missing !== undefined || base === undefined) {
+      // With a floor given too, the floor alone is judged until there is a baseline.
+      threshold = t.above ?? 0;
+      against = `${formatMetric(metric, threshold)} (the floor: ${missing})`;
+    } else {
+      const relative = t.aboveBaseline * base;
+      // `above:` beside `aboveBaseline:` is a floor: a fast service's noise never fires a relative trigger.
+      threshold = t.above !== undefined ? Math.max(t.above, relative) : relative;
+      against = `${formatMetric(metric, threshold)} (${t.aboveBaseline} x baseline ${formatMetric(metric, base)}${t.above !== undefined ? `, at least ${formatMetric(metric, t.above)}` : ''})`;
+    }
   } else if (t.above !== undefined) {
     threshold = t.above;
     against = formatMetric(metric, threshold);

@@ -41,7 +41,7 @@ after(async () => {
   await control.close();
 });
 
-const ROLLBACK = `fetch(process.env.CONTROL + "/?previous=" + process.env.GONOGO_PREVIOUS).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))`;
+const ROLLBACK = `if (!process.env.CONTROL) { console.error("CONTROL is not set"); process.exit(2) } fetch(process.env.CONTROL + "/?previous=" + process.env.GONOGO_PREVIOUS).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(2))`;
 
 /** A gate watching production in the seed's three windows (every: coarse, to keep the test short). */
 function config(windows: 'seed' | 'short', extra = ''): string {
@@ -230,6 +230,19 @@ describe('watch', () => {
       assert.equal(claims[0].key, rollbackKey('production', 'v7'));
     } finally {
       await second.close();
+      await h.store.close();
+    }
+  });
+
+  test('a failed rollback says what its command said, and the validation still runs to tell where the target is', async () => {
+    const h = await harness(config('short'));
+    try {
+      const r = await performRollback({ loaded: h.loaded, store: h.store, clock: h.clock, envName: 'production', release: { id: 'v5', source: 'option' }, previous: 'v4', holder: 'test', reason: 'by hand', processEnv: { PATH: process.env.PATH } });
+      assert.ok(r.claimed);
+      assert.equal(r.ok, false);
+      assert.deepEqual(r.steps.map((s) => [s.step, s.ok]), [['rollback', false], ['validate', true]]);
+      assert.match(r.steps[0].message, /exit_code was 2.*CONTROL is not set/s);
+    } finally {
       await h.store.close();
     }
   });

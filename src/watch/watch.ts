@@ -239,7 +239,8 @@ class Watcher {
     o.onProgress?.({ type: 'window-begin', window: w, resumed });
     let lastItems: Record<string, Status> = {};
     // Resumed: the next evaluation not yet done and not yet past (one missed while no watcher ran is not made up).
-    for (let k = Math.max(done, Math.ceil((o.clock.now() - start) / w.everyMs)); ; k++) {
+    // A new window starts at once (a millisecond spent printing must not round its first evaluation away).
+    for (let k = resumed ? Math.max(done, Math.ceil((o.clock.now() - start) / w.everyMs)) : 0; ; k++) {
       const due = start + k * w.everyMs;
       if (due >= end) break;
       if (!(await this.pause(due - o.clock.now()))) return this.interrupted();
