@@ -106,7 +106,7 @@ export interface TriggerState {
   fired: boolean;
 }
 
-/** The kinds of event a watch stores (each one also an audit-chain entry). */
+/** The kinds of event the event log holds (each one also an audit-chain entry): the watch's, baselines', and accounts'. */
 export const WATCH_EVENT_KINDS = [
   'watch-begin',
   'window-begin',
@@ -122,6 +122,10 @@ export const WATCH_EVENT_KINDS = [
   'watch-end',
   'baseline',
   'baseline-invalidate',
+  // The dashboard's accounts (src/auth/): a person's role and password hash, a CI job's token; the
+  // newest event of a name wins, and each is audited like every other event.
+  'account',
+  'token',
 ] as const;
 export type WatchEventKind = (typeof WATCH_EVENT_KINDS)[number];
 
