@@ -1,4 +1,4 @@
-// `npm run new-kind NAME [--remote]`: scaffolds a check kind the way every kind is made: its folder
+// `npm run new-kind -- NAME [--remote]` (npm keeps a flag after the name for itself without the `--`): scaffolds a check kind the way every kind is made: its folder
 // with a default export, its line in the registry (src/checks/kinds.ts), its README row, and the
 // JSON Schema regenerated. A local kind (the default) works on this machine; --remote talks to the
 // target and is throttled by perHost. `--root DIR` writes into another checkout (the tests use it).
@@ -13,7 +13,7 @@ const rootAt = args.indexOf('--root');
 const root = rootAt >= 0 ? args[rootAt + 1] : join(dirname(fileURLToPath(import.meta.url)), '..');
 const name = args.find((a, i) => !a.startsWith('--') && (rootAt < 0 || i !== rootAt + 1));
 if (!name || !/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/.test(name)) {
-  console.error('usage: npm run new-kind NAME [--remote]  (NAME: lowercase letters, digits and dashes, e.g. disk-space)');
+  console.error('usage: npm run new-kind -- NAME [--remote]  (NAME: lowercase letters, digits and dashes, e.g. disk-space)');
   process.exit(2);
 }
 const reach = flag('--remote') ? 'remote' : 'local';
