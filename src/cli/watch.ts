@@ -141,21 +141,20 @@ export async function cmdRollback(cli: Cli, g: Globals, o: { env?: string; previ
 
 export async function cmdDecideRollback(cli: Cli, g: Globals, o: { watch: string; rollback?: boolean; continue?: boolean; as: string; role: string; note?: string }): Promise<number> {
   if (Boolean(o.rollback) === Boolean(o.continue)) throw new UsageError('decide-rollback: give exactly one of --rollback or --continue');
-  const { foldWatch, awaitingDecision } = await import('../watch/state.js');
+  // The rules (the rollback permission, a running watch waiting for an answer) are the library's: the dashboard applies the same.
+  const { decideRollback, DecideRollbackError } = await import('../watch/decide-rollback.js');
   const loaded = await load(g, cli);
-  refuseUnlessAllowed(loaded, o.as, o.role);
   const clock = cli.io.clock ?? systemClock;
   return withStore(g, loaded, cli, async (store) => {
-    const events = await store.listEvents({ gate: loaded.gate, watchId: o.watch });
-    const state = foldWatch(events);
-    if (!state) throw new UsageError(`no watch ${o.watch} in gate ${loaded.gate}`);
-    if (state.outcome) throw new UsageError(`watch ${o.watch} has ended (${state.outcome}): nothing to decide`);
-    const waiting = awaitingDecision(state);
-    if (waiting.length === 0 && state.openReports.length === 0) throw new UsageError(`watch ${o.watch} is not waiting for a decision: no conditional trigger fired`);
     const decision = o.rollback ? 'rollback' : 'continue';
-    const { redactor } = cli.out;
-    await store.addEvent({ gate: loaded.gate, env: state.env, release: state.release, watchId: state.watchId, kind: 'decide-rollback', at: new Date(clock.now()).toISOString(), data: { decision, by: o.as, role: o.role, note: redactor.text(o.note ?? ''), triggers: waiting.map((f) => f.id) } });
-    await cli.out.write(`recorded: ${decision} on ${waiting.map((f) => f.id).join(', ') || 'the reported issue(s)'} of watch ${o.watch}, by ${o.as} (${o.role}); the watcher acts on it at its next evaluation\n`);
+    let triggers: string[];
+    try {
+      ({ triggers } = await decideRollback({ loaded, store, clock, watchId: o.watch, decision, by: o.as, role: o.role, note: o.note, processEnv: cli.io.env }));
+    } catch (err) {
+      if (err instanceof DecideRollbackError) throw new UsageError(err.message);
+      throw err;
+    }
+    await cli.out.write(`recorded: ${decision} on ${triggers.join(', ') || 'the reported issue(s)'} of watch ${o.watch}, by ${o.as} (${o.role}); the watcher acts on it at its next evaluation\n`);
     return EXIT.GO;
   });
 }
