@@ -209,9 +209,13 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
   }
 }
 
-/** Where attestations are given and states read: the config, the store, the release, the environment. */
-async function attestContext(cli: Cli, g: Globals, loaded: LoadedConfig, store: Store, envName?: string): Promise<AttestContext> {
-  return { loaded, store, clock: systemClock, release: await releaseOf(g, loaded), envName, processEnv: cli.io.env };
+/** Runs `fn` where attestations are given and states read: the config, the store (open), the release, the environment. */
+async function withAttestContext<T>(cli: Cli, g: Globals, loaded: LoadedConfig, envName: string | undefined, fn: (ctx: AttestContext) => Promise<T>, mode: { readonly?: boolean } = {}): Promise<T> {
+  // git (in a process of its own) names the release while the store opens, not after it.
+  const release = releaseOf(g, loaded);
+  // Awaited below; a store that fails to open first must not leave its failure unhandled.
+  release.catch(() => undefined);
+  return withStore(g, loaded, cli, async (store) => fn({ loaded, store, clock: systemClock, release: await release, envName, processEnv: cli.io.env }), mode);
 }
 
 export async function cmdSignoff(cli: Cli, g: Globals, o: { item?: string; stage?: string; decision?: boolean; as: string; role: string; note?: string; run?: string; env?: string }): Promise<number> {
@@ -220,7 +224,7 @@ export async function cmdSignoff(cli: Cli, g: Globals, o: { item?: string; stage
   if (chosen !== 1) throw new UsageError('signoff: give exactly one of --item ID, --stage ID or --decision');
   if (o.run !== undefined && !o.decision && o.stage === undefined) throw new UsageError('signoff: --run names the run a decision or stage sign-off signs');
   const target: SignoffTarget = o.item !== undefined ? { type: 'item', id: o.item } : o.stage !== undefined ? { type: 'stage', id: o.stage } : { type: 'decision' };
-  const { attestation, state } = await withStore(g, loaded, cli, async (store) => giveSignoff(await attestContext(cli, g, loaded, store, o.env), { target, by: o.as, role: o.role, note: o.note, runId: o.run }));
+  const { attestation, state } = await withAttestContext(cli, g, loaded, o.env, (ctx) => giveSignoff(ctx, { target, by: o.as, role: o.role, note: o.note, runId: o.run }));
   const signed = attestation.kind === 'signoff' && attestation.run ? ` run ${attestation.run.id} (${VERDICT_LABEL[attestation.run.verdict]})` : '';
   const key = target.type === 'decision' ? 'decision' : `${target.type} ${target.id}`;
   await cli.out.write(`signed ${key}${signed} of release ${attestation.release} as ${o.as} (${o.role}): attestation ${attestation.id}\n`);
@@ -235,7 +239,7 @@ export async function cmdWaive(cli: Cli, g: Globals, id: string, o: { mitigation
   const parsed = parseStrictDate(o.expires);
   if ('error' in parsed) throw new UsageError(`waive: --expires: ${parsed.error}`);
   if (parsed.ms <= systemClock.now()) throw new UsageError(`waive: --expires ${o.expires} is already past`);
-  const a = await withStore(g, loaded, cli, async (store) => giveWaiver(await attestContext(cli, g, loaded, store), { itemId: id, by: o.as, role: o.role, mitigation: o.mitigation, owner: o.owner, expires: parsed.ms }));
+  const a = await withAttestContext(cli, g, loaded, undefined, (ctx) => giveWaiver(ctx, { itemId: id, by: o.as, role: o.role, mitigation: o.mitigation, owner: o.owner, expires: parsed.ms }));
   if (parsed.note) await cli.err.write(`note: --expires ${parsed.note}\n`);
   if (item.tier === 'critical') await cli.err.write(`note: ${id} is critical: a waiver is recorded but critical items must pass for any GO\n`);
   await cli.out.write(`waived ${id} until ${a.kind === 'waiver' ? a.expires : ''} (owner ${o.owner}) as ${o.as} (${o.role}): attestation ${a.id}\n`);
@@ -244,14 +248,14 @@ export async function cmdWaive(cli: Cli, g: Globals, id: string, o: { mitigation
 
 export async function cmdRevoke(cli: Cli, g: Globals, id: string, o: { as: string; role: string; reason: string }): Promise<number> {
   const loaded = await load(g, cli);
-  const a = await withStore(g, loaded, cli, async (store) => giveRevocation(await attestContext(cli, g, loaded, store), { attestationId: id, by: o.as, role: o.role, reason: o.reason }));
+  const a = await withAttestContext(cli, g, loaded, undefined, (ctx) => giveRevocation(ctx, { attestationId: id, by: o.as, role: o.role, reason: o.reason }));
   await cli.out.write(`revoked ${id} as ${o.as} (${o.role}): attestation ${a.id}\n`);
   return EXIT.GO;
 }
 
 export async function cmdStatus(cli: Cli, g: Globals, o: { format: string; env?: string; acceptConditions?: boolean }): Promise<number> {
   const loaded = await load(g, cli);
-  const state = await withStore(g, loaded, cli, async (store) => gateState(await attestContext(cli, g, loaded, store, o.env)), { readonly: true });
+  const state = await withAttestContext(cli, g, loaded, o.env, gateState, { readonly: true });
   // Each format's renderer loads only when asked for.
   if (o.format === 'json') {
     const { stateDocument } = await import('../report/json.js');
@@ -284,7 +288,7 @@ export async function cmdHistory(cli: Cli, g: Globals, limit: number, format: st
 
 export async function cmdReport(cli: Cli, g: Globals, o: { format: string; out?: string; env?: string }): Promise<number> {
   const loaded = await load(g, cli);
-  const state = await withStore(g, loaded, cli, async (store) => gateState(await attestContext(cli, g, loaded, store, o.env)), { readonly: true });
+  const state = await withAttestContext(cli, g, loaded, o.env, gateState, { readonly: true });
   const now = new Date(systemClock.now()).toISOString();
   const text =
     o.format === 'json'
