@@ -63,7 +63,11 @@ items:
   return { dir, config, env: { ...process.env, CI: '1', CONTROL: control.url } };
 }
 
-/** Moves the fake clock whenever a single sleeper waits (the watch between evaluations, or a run's heartbeat), until `done`. */
+/**
+ * Moves the fake clock whenever at most two sleepers wait (the watch between evaluations and its
+ * lease's renewal, or a run's heartbeat and that renewal; a check under way adds its own timer),
+ * until `done`.
+ */
 function drive(clock: FakeClock, done: Promise<unknown>): void {
   let finished = false;
   void done.finally(() => {
@@ -72,7 +76,7 @@ function drive(clock: FakeClock, done: Promise<unknown>): void {
   const step = async (): Promise<void> => {
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     if (finished) return;
-    if (clock.waiting === 1) await clock.next();
+    if (clock.waiting <= 2) await clock.next();
     setImmediate(() => void step());
   };
   void step();

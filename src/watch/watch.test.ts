@@ -87,7 +87,7 @@ interface Harness {
   store: Store;
   clock: FakeClock;
   progress: WatchProgress[];
-  watch(o?: Partial<WatchOptions> & { onEvaluation?: (n: number) => void | Promise<void> }): Promise<WatchResult>;
+  watch(o?: Partial<WatchOptions> & { onEvaluation?: (n: number) => void | Promise<void>; onPause?: (ms: number) => Promise<void> }): Promise<WatchResult>;
 }
 
 async function harness(file: string): Promise<Harness> {
@@ -115,7 +115,7 @@ async function harness(file: string): Promise<Harness> {
         onProgress: (p) => {
           progress.push(p);
           // The clock moves only while the watch sleeps: nothing else is waiting on it then.
-          if (p.type === 'pause') setImmediate(() => void clock.sleepers(1).then(() => clock.advance(p.ms)));
+          if (p.type === 'pause') setImmediate(() => void clock.sleepers(1).then(() => (o.onPause ? o.onPause(p.ms) : clock.advance(p.ms))));
           if (p.type === 'evaluation') void o.onEvaluation?.(++evaluations);
           o.onProgress?.(p);
         },
@@ -259,6 +259,32 @@ describe('watch', () => {
       assert.equal(r.outcome, 'passed');
       const refused = await second;
       assert.ok(refused instanceof WatchBusyError && /first/.test(refused.message), String(refused));
+    } finally {
+      await h.store.close();
+    }
+  });
+
+  test('the lease is renewed between evaluations: with every: longer than the lease, a second watcher is still refused mid-pause', async () => {
+    app.setFaults({});
+    const h = await harness(config('short'));
+    try {
+      let tried = false;
+      let refused: unknown;
+      const r = await h.watch({
+        holder: 'first',
+        leaseMs: 60_000,
+        onPause: async (ms) => {
+          // Half of a 5-minute pause: far past the 60 s lease had it been renewed only at evaluations.
+          await h.clock.advance(ms / 2);
+          if (!tried) {
+            tried = true;
+            refused = await runWatch({ loaded: h.loaded, store: h.store, clock: h.clock, stageSet: 'production', envName: 'production', release: { id: 'v2', source: 'option' }, holder: 'second' }).then(() => 'ran', (err: unknown) => err);
+          }
+          await h.clock.advance(ms - ms / 2);
+        },
+      });
+      assert.ok(refused instanceof WatchBusyError, String(refused));
+      assert.equal(r.outcome, 'passed', r.state.reasons.join('; '));
     } finally {
       await h.store.close();
     }

@@ -103,9 +103,10 @@ export async function latestWatch(store: Store, gate: string, env: string, relea
   return foldWatch(await watchEvents(store, gate, env, release, last.watchId));
 }
 
-/** A watch's events, and the release's rollback events (they are the release's, whoever ran them). */
-async function watchEvents(store: Store, gate: string, env: string, release: string, watchId: string): Promise<WatchEvent[]> {
-  const [own, rollback] = await Promise.all([store.listEvents({ gate, watchId }), store.listEvents({ gate, env, release, kinds: ['rollback-claim', 'rollback-step', 'rollback-end', 'issue-report'] })]);
+/** A watch's events, and the release's rollback events (they are the release's, whoever ran them); only those after `afterSeq` when given. */
+async function watchEvents(store: Store, gate: string, env: string, release: string, watchId: string, afterSeq?: number): Promise<WatchEvent[]> {
+  const after = afterSeq === undefined ? {} : { afterSeq };
+  const [own, rollback] = await Promise.all([store.listEvents({ gate, watchId, ...after }), store.listEvents({ gate, env, release, kinds: ['rollback-claim', 'rollback-step', 'rollback-end', 'issue-report'], ...after })]);
   const seen = new Set(own.map((e) => e.id));
   return [...own, ...rollback.filter((e) => !seen.has(e.id))].sort((a, b) => a.seq - b.seq);
 }
@@ -126,13 +127,47 @@ export async function runWatch(o: WatchOptions): Promise<WatchResult> {
     throw new WatchBusyError(held?.holder ?? 'unknown', held?.at ?? 'unknown');
   }
   const notifier = o.notifier ?? notifierFor(loaded, clock, o.processEnv ?? process.env);
-  const run = new Watcher(o, windows, triggers, holder, leaseName, leaseMs, notifier);
+  // The lease is renewed on its own beat, not only at evaluations: an `every:` longer than the lease
+  // would otherwise let it lapse while this watcher is alive, and a second watcher take over.
+  const lost = new AbortController();
+  const renewal = renewLease(store, clock, leaseName, holder, leaseMs, lost);
+  const signal = o.signal ? AbortSignal.any([o.signal, lost.signal]) : lost.signal;
+  const run = new Watcher({ ...o, signal }, windows, triggers, holder, leaseName, leaseMs, notifier);
   try {
-    return await run.watch();
+    const result = await run.watch();
+    if (lost.signal.aborted && result.outcome === 'interrupted' && !o.signal?.aborted) throw lost.signal.reason;
+    return result;
   } finally {
+    await renewal.stop();
     await notifier.flush(5_000).catch(() => undefined);
     await store.releaseLease(leaseName, holder).catch(() => undefined);
   }
+}
+
+/** Renews the watch's lease every third of its length until stopped; aborts `lost` when another holder has it. */
+function renewLease(store: Store, clock: Clock, name: string, holder: string, leaseMs: number, lost: AbortController): { stop(): Promise<void> } {
+  const stopped = new AbortController();
+  const loop = (async () => {
+    while (!stopped.signal.aborted) {
+      try {
+        await clock.sleep(Math.max(1, Math.floor(leaseMs / 3)), stopped.signal);
+      } catch {
+        return;
+      }
+      // A renewal lost to a busy store is survivable: the lease outlasts two more tries.
+      const ok = await store.acquireLease(name, holder, iso(clock.now()), leaseMs).catch(() => true);
+      if (!ok) {
+        lost.abort(new Error('this watcher lost its lease to another watcher: stopping so that only one watches (the other resumes the watch)'));
+        return;
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped.abort();
+      await loop;
+    },
+  };
 }
 
 type Window = ReturnType<typeof plannedWindows>[number];
@@ -141,6 +176,12 @@ type Window = ReturnType<typeof plannedWindows>[number];
 function notifierFor(loaded: LoadedConfig, clock: Clock, processEnv: Readonly<Record<string, string | undefined>>): Notifier {
   const { targets, secrets } = resolveTargets(loaded.config.watch.notify, processEnv);
   return createNotifier({ targets, clock, redactor: configRedactor(loaded, processEnv).with(secrets) });
+}
+
+/** An evaluation event as the watch keeps it in memory: what foldWatch reads (its results and items stay in the store). */
+function withoutResults(e: WatchEvent): WatchEvent {
+  const { results: _results, items: _items, ...data } = e.data;
+  return { ...e, data };
 }
 
 class Watcher {
@@ -153,6 +194,8 @@ class Watcher {
   private recent!: SampleWindow;
   private baseline: MetricValues | undefined;
   private seenDecisions = 0;
+  /** The watch's events read so far, oldest first (refresh folds them). */
+  private readonly seen: WatchEvent[] = [];
 
   constructor(
     private readonly o: WatchOptions,
@@ -174,8 +217,12 @@ class Watcher {
   }
 
   private async refresh(): Promise<WatchState> {
-    const events = await watchEvents(this.o.store, this.gate, this.o.envName, this.o.release.id, this.watchId);
-    const s = foldWatch(events);
+    // Only the events appended since the last refresh are read (seq grows in commit order: one writer
+    // at a time per gate): reading the whole record at every evaluation made a watch's store reads
+    // grow with its length (quadratic over a 24-hour watch).
+    const fresh = await watchEvents(this.o.store, this.gate, this.o.envName, this.o.release.id, this.watchId, this.seen.at(-1)?.seq ?? 0);
+    for (const e of fresh) this.seen.push(e.kind === 'evaluation' ? withoutResults(e) : e);
+    const s = foldWatch(this.seen);
     if (!s) throw new Error(`internal: watch ${this.watchId} has no watch-begin event`);
     this.state = s;
     return s;
