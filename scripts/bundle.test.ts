@@ -27,7 +27,7 @@ test('bundle: the bundled CLI runs an http check and a store command end to end'
     // Asynchronous: the server answers from this process's event loop.
     const run = (...args: string[]) =>
       new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, [join(OUT, 'bin.js'), ...args], { cwd: dir, env: { ...process.env, CI: '1' }, timeout: 60_000 }, (err, stdout, stderr) => {
+        execFile(process.execPath, [join(OUT, 'bin.js'), ...args], { cwd: dir, env: { ...process.env, CI: '1', GONOGO_CACHE_DIR: join(dir, 'cache') }, timeout: 60_000 }, (err, stdout, stderr) => {
           const code = err && typeof err.code === 'number' ? err.code : err ? -1 : 0;
           resolve({ status: code, stdout, stderr });
         });
