@@ -76,9 +76,9 @@ export const paths = {
   watch: (gate: string): string => `/gates/${enc(gate)}/watch`,
   audit: (gate: string): string => `/gates/${enc(gate)}/audit`,
   auditExport: (gate: string): string => `/gates/${enc(gate)}/audit/export`,
-  /** POST: csrf, target (`decision`, `stage:<id>`, `item:<id>`), note, run (decision and stage: the run the signer saw), env. */
+  /** POST: csrf, target (`decision`, `stage:<id>`, `item:<id>`), note, run (decision and stage: the run the signer saw), env, release. */
   signoff: (gate: string): string => `/gates/${enc(gate)}/signoff`,
-  /** POST: csrf, item, mitigation, owner, expires (YYYY-MM-DD, the end of that day UTC, or an ISO date-time with offset), env. */
+  /** POST: csrf, item, mitigation, owner, expires (YYYY-MM-DD, the end of that day UTC, or an ISO date-time with offset), env, release. */
   waive: (gate: string): string => `/gates/${enc(gate)}/waive`,
   /** POST: csrf, watch (its id), decision (`rollback` or `continue`), note. */
   decideRollback: (gate: string): string => `/gates/${enc(gate)}/decide-rollback`,
@@ -91,6 +91,8 @@ export interface PageContext {
   csrf?: string;
   gate: string;
   env?: string;
+  /** The release the page shows, when the request named one: kept in links and forms, so a sign-off is for the release its signer saw. */
+  release?: string;
   /**
    * Applied to the whole page before it is served (configRedactor(loaded).text): the values of the
    * config's `${VAR}`s in any form, HTML-escaped included, never reach a browser.
@@ -108,6 +110,7 @@ export type NavKey = 'quick-reference' | 'checklist' | 'runs' | 'watch' | 'audit
 function href(ctx: PageContext, path: string, query: Record<string, string | undefined> = {}): string {
   const q = new URLSearchParams();
   if (ctx.env !== undefined) q.set('env', ctx.env);
+  if (ctx.release !== undefined) q.set('release', ctx.release);
   for (const [k, v] of Object.entries(query)) if (v !== undefined) q.set(k, v);
   const s = q.toString();
   return s === '' ? path : `${path}?${s}`;
@@ -115,7 +118,7 @@ function href(ctx: PageContext, path: string, query: Record<string, string | und
 
 /** The hidden fields every form of the gate carries. */
 function hidden(ctx: PageContext): SafeHtml {
-  return html`${ctx.csrf !== undefined ? html`<input type="hidden" name="csrf" value="${ctx.csrf}">` : ''}${ctx.env !== undefined ? html`<input type="hidden" name="env" value="${ctx.env}">` : ''}`;
+  return html`${ctx.csrf !== undefined ? html`<input type="hidden" name="csrf" value="${ctx.csrf}">` : ''}${ctx.env !== undefined ? html`<input type="hidden" name="env" value="${ctx.env}">` : ''}${ctx.release !== undefined ? html`<input type="hidden" name="release" value="${ctx.release}">` : ''}`;
 }
 
 // --- words and badges ------------------------------------------------------------------------
@@ -629,7 +632,7 @@ export function auditPage(ctx: PageContext, entries: readonly AuditEntry[], chai
   const body = html`<section id="chain" aria-labelledby="chain-h"><h2 id="chain-h">The chain</h2>
 ${chain.intact ? html`<p class="chain chain-intact">Intact: ${chain.entries} entries verified, head <code>${chain.head}</code>.</p>` : html`<p class="chain chain-broken" role="alert">BROKEN${broken !== undefined ? html` at <a href="#entry-${broken}">entry ${broken}</a>` : ''}: ${chain.problem?.message ?? 'unknown problem'} (${chain.entries} entries verified before it).</p>`}
 <p><a class="export" href="${href(ctx, paths.auditExport(ctx.gate))}" download>Export the entries (JSON lines)</a> · <code>gonogo audit verify</code> checks the same chain.</p></section>
-<form class="filter" method="get" action="${paths.audit(ctx.gate)}">${ctx.env !== undefined ? html`<input type="hidden" name="env" value="${ctx.env}">` : ''}
+<form class="filter" method="get" action="${paths.audit(ctx.gate)}">${ctx.env !== undefined ? html`<input type="hidden" name="env" value="${ctx.env}">` : ''}${ctx.release !== undefined ? html`<input type="hidden" name="release" value="${ctx.release}">` : ''}
 <label>Kind <select name="kind"><option value="">all</option>${AUDIT_KINDS.map((k) => html`<option value="${k}"${k === kind ? raw(' selected') : ''}>${k}</option>`)}</select></label>
 <label>By <input name="by" value="${by ?? ''}"></label> <button type="submit">Filter</button></form>
 <p class="count">${rows.length} of ${opts.total ?? entries.length} entries${kind || by ? ' (filtered)' : ''}.</p>
