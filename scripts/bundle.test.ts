@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kindsText } from '../src/cli/commands.js';
+import { configProblems } from '../src/test-support/config.js';
 import { serve } from '../src/test-support/server.js';
 
 // The published CLI is the bundle: built fresh, it must run what the source runs. A CommonJS
@@ -98,4 +99,17 @@ test('bundle: gonogo kinds prints what the kinds say of themselves (listed at bu
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('bundle: config problems read as the source reports them (zod\'s English messages are kept, its other locales are not bundled)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-bundle-problems-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const text = CONFIG.replace('tier: high', 'tier: highest');
+  writeFileSync(join(dir, 'gonogo.yaml'), text);
+  const r = runBundle(dir, ['status'], { GONOGO_CACHE_DIR: join(dir, 'cache') });
+  assert.equal(r.status, 2);
+  const expected = configProblems(text).join('\n');
+  assert.match(expected, /items\.0\.tier: Invalid option: expected one of "critical"\|"high"\|"recommended"/);
+  assert.equal(r.stderr.trim(), expected);
+  for (const name of readdirSync(OUT)) assert.ok(!readFileSync(join(OUT, name), 'utf8').includes('node_modules/zod/v4/locales/de.js'), `${name} bundles zod's German locale`);
 });
