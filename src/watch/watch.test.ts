@@ -278,7 +278,9 @@ describe('watch', () => {
           await h.clock.advance(ms / 2);
           if (!tried) {
             tried = true;
-            refused = await runWatch({ loaded: h.loaded, store: h.store, clock: h.clock, stageSet: 'production', envName: 'production', release: { id: 'v2', source: 'option' }, holder: 'second' }).then(() => 'ran', (err: unknown) => err);
+            // Should it get the lease (the defect), it stops at once instead of watching too.
+            const stop = new AbortController();
+            refused = await runWatch({ loaded: h.loaded, store: h.store, clock: h.clock, stageSet: 'production', envName: 'production', release: { id: 'v2', source: 'option' }, holder: 'second', signal: stop.signal, onProgress: () => stop.abort(new Error('took over')) }).then(() => 'took over the watch', (err: unknown) => err);
           }
           await h.clock.advance(ms - ms / 2);
         },
