@@ -23,7 +23,7 @@ Environment:
   GONOGO_STORE   where runs, sign-offs, waivers and the audit log are kept: a SQLite file (default
                  .gonogo/gonogo.db beside the config) or postgres://user@host:5432/db for a team
   CI             plain progress lines instead of the live task list
-  GITHUB_STEP_SUMMARY  when set, check and validate append a Markdown summary to it
+  GITHUB_STEP_SUMMARY  when set, check, validate and report --format markdown append Markdown to it
   GONOGO_CACHE_DIR     where validated configs are cached (default $XDG_CACHE_HOME/gonogo or
                        ~/.cache/gonogo); delete it to clear the cache
   GONOGO_NO_CACHE=1    neither read nor write that cache (as --no-cache)
@@ -196,10 +196,10 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
 
   program
     .command('report')
-    .description("render the go/no-go checklist with the release's state and the readiness assessment")
+    .description("render the go/no-go checklist with the release's state and the readiness assessment; --format html -o DIR writes the seed's five documents (checklist, staging and production validation records, readiness assessment, quick reference) and an index as a folder of static pages")
     .option('-e, --env <name>', 'environment (default: the first in the config)')
-    .addOption(formatOption(['markdown', 'json']).default('markdown'))
-    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .addOption(formatOption(['markdown', 'json', 'html']).default('markdown'))
+    .option('-o, --out <file>', 'write to a file instead of stdout (html: the folder the pages are written to, required)')
     .action(async (o: { format: string; out?: string; env?: string }) => {
       const { cmdReport } = await import('./commands.js');
       code = await cmdReport(cli, globals(), o);
@@ -333,6 +333,59 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     .action(async (o: ReplayCliOptions) => {
       const { cmdReplay } = await import('./replay.js');
       code = await cmdReplay(cli, globals(), o);
+    });
+
+  const user = program.command('user').description("the dashboard's people: accounts with a password (kept as a scrypt hash) and one role from roles:");
+  user
+    .command('add')
+    .argument('<name>', 'who: letters, digits and . _ @ + - (as named in people:)')
+    .description('add a person, or give one a new password and role: the password is read from $GONOGO_NEW_PASSWORD, else from stdin when it is not a terminal, else prompted without echo (never from the command line; at least 12 characters)')
+    .requiredOption('--role <role>', 'their role (defined in roles:; held by them in people: when the config has it)')
+    .action(async (name: string, o: { role: string }) => {
+      const { cmdUserAdd } = await import('./accounts.js');
+      code = await cmdUserAdd(cli, globals(), name, o);
+    });
+  user
+    .command('list')
+    .description('list the accounts: name, role, enabled or disabled, since when, by whom (never a hash)')
+    .addOption(formatOption(['text', 'json']))
+    .action(async (o: { format: string }) => {
+      const { cmdUserList } = await import('./accounts.js');
+      code = await cmdUserList(cli, globals(), o);
+    });
+  user
+    .command('disable')
+    .argument('<name>', 'whose account')
+    .description('disable an account: its person can no longer sign in (user add enables it again, with a new password)')
+    .action(async (name: string) => {
+      const { cmdUserDisable } = await import('./accounts.js');
+      code = await cmdUserDisable(cli, globals(), name);
+    });
+  const token = program.command('token').description('bearer tokens for CI jobs and rollout tools (kept as their SHA-256 only)');
+  token
+    .command('create')
+    .argument('<name>', 'what uses it, e.g. ci-deploy or argo-rollouts')
+    .description('create a token in a role from roles: and print it once on stdout (it cannot be shown again)')
+    .requiredOption('--role <role>', 'its role (defined in roles:)')
+    .action(async (name: string, o: { role: string }) => {
+      const { cmdTokenCreate } = await import('./accounts.js');
+      code = await cmdTokenCreate(cli, globals(), name, o);
+    });
+  token
+    .command('list')
+    .description('list the tokens: id, name, role, created, revoked (never a token or its hash)')
+    .addOption(formatOption(['text', 'json']))
+    .action(async (o: { format: string }) => {
+      const { cmdTokenList } = await import('./accounts.js');
+      code = await cmdTokenList(cli, globals(), o);
+    });
+  token
+    .command('revoke')
+    .argument('<id>', 'the id gonogo token list shows')
+    .description('revoke a token: it no longer verifies, from the next request on')
+    .action(async (id: string) => {
+      const { cmdTokenRevoke } = await import('./accounts.js');
+      code = await cmdTokenRevoke(cli, globals(), id);
     });
 
   program
