@@ -23,6 +23,11 @@ export interface Rule {
   label: string;
   y: number;
   className: string;
+  /**
+   * A reference that does not stretch the axis when it is far above everything else (a 2 s criterion
+   * over 100 ms latencies would flatten the lines the meeting reads): drawn when it fits, else named off the chart.
+   */
+  soft?: boolean;
 }
 
 /** A vertical mark at a moment: a trigger that fired. */
@@ -53,6 +58,8 @@ export interface ChartLayout {
   /** Per series: its runs of points as SVG `points` attributes, and each point placed (for dots and tooltips). */
   series: { name: string; className: string; lines: string[]; dots: { cx: number; cy: number; x: number; y: number }[] }[];
   rules: { label: string; className: string; y: number; value: number }[];
+  /** Soft rules above the axis: not drawn, named in the caption. */
+  offChart: { label: string; value: number }[];
   markers: { label: string; className: string; x: number; at: number }[];
   yTicks: { y: number; label: string }[];
   xTicks: { x: number; label: string }[];
@@ -60,7 +67,9 @@ export interface ChartLayout {
 
 export const CHART_WIDTH = 720;
 export const CHART_HEIGHT = 260;
-const MARGIN = { left: 64, right: 16, top: 16, bottom: 32 };
+const MARGIN = { left: 64, right: 40, top: 16, bottom: 32 };
+/** A soft rule stretches the axis only up to this many times the highest other value. */
+const SOFT_STRETCH = 2;
 
 /** A "nice" step (1, 2 or 5 times a power of ten) giving about `count` ticks over `span`. */
 export function niceStep(span: number, count = 5): number {
@@ -92,7 +101,10 @@ export function layoutChart(spec: ChartSpec, width = CHART_WIDTH, height = CHART
   const plot = { left: MARGIN.left, top: MARGIN.top, right: width - MARGIN.right, bottom: height - MARGIN.bottom };
   const all = spec.series.flatMap((s) => s.points);
   const xs = [...all.map((p) => p.x), ...spec.markers.map((m) => m.x)];
-  const ys = [...all.map((p) => p.y * spec.scale), ...spec.rules.map((r) => r.y * spec.scale)].filter((y) => Number.isFinite(y));
+  const hard = [...all.map((p) => p.y * spec.scale), ...spec.rules.filter((r) => !r.soft).map((r) => r.y * spec.scale)].filter((y) => Number.isFinite(y));
+  const hardTop = hard.length > 0 ? Math.max(...hard) : 0;
+  const soft = spec.rules.filter((r) => r.soft && Number.isFinite(r.y)).map((r) => r.y * spec.scale);
+  const ys = [...hard, ...soft.filter((y) => hardTop === 0 || y <= hardTop * SOFT_STRETCH)];
   const xMin = xs.length > 0 ? Math.min(...xs) : 0;
   const xMax = xs.length > 0 ? Math.max(...xs) : 1;
   const xSpan = xMax > xMin ? xMax - xMin : 1;
@@ -136,7 +148,8 @@ export function layoutChart(spec: ChartSpec, width = CHART_WIDTH, height = CHART
     height,
     plot,
     series,
-    rules: spec.rules.filter((r) => Number.isFinite(r.y)).map((r) => ({ label: r.label, className: r.className, y: py(r.y * spec.scale), value: r.y * spec.scale })),
+    rules: spec.rules.filter((r) => Number.isFinite(r.y) && r.y * spec.scale <= yMax).map((r) => ({ label: r.label, className: r.className, y: py(r.y * spec.scale), value: r.y * spec.scale })),
+    offChart: spec.rules.filter((r) => Number.isFinite(r.y) && r.y * spec.scale > yMax).map((r) => ({ label: r.label, value: r.y * spec.scale })),
     markers: spec.markers.map((m) => ({ label: m.label, className: m.className, x: px(m.x), at: m.x })),
     yTicks,
     xTicks,
@@ -228,7 +241,7 @@ export function latencyChart(input: WatchChartInput): ChartSpec {
   const metrics = LATENCY.map((l) => l.metric);
   const rules = triggerRules(input, metrics);
   if (input.baseline?.p95_ms !== undefined) rules.push({ label: 'baseline p95', y: input.baseline.p95_ms, className: 'rule-baseline' });
-  if (input.criteria?.p95Ms !== undefined) rules.push({ label: 'criterion p95', y: input.criteria.p95Ms, className: 'rule-criterion' });
+  if (input.criteria?.p95Ms !== undefined) rules.push({ label: 'criterion p95', y: input.criteria.p95Ms, className: 'rule-criterion', soft: true });
   return {
     title: 'Latency (ms)',
     unit: ' ms',
@@ -243,7 +256,7 @@ export function latencyChart(input: WatchChartInput): ChartSpec {
 export function errorRateChart(input: WatchChartInput): ChartSpec {
   const rules = triggerRules(input, ['error_rate']);
   if (input.baseline?.error_rate !== undefined) rules.push({ label: 'baseline error rate', y: input.baseline.error_rate, className: 'rule-baseline' });
-  if (input.criteria?.errorRate !== undefined) rules.push({ label: 'criterion error rate', y: input.criteria.errorRate, className: 'rule-criterion' });
+  if (input.criteria?.errorRate !== undefined) rules.push({ label: 'criterion error rate', y: input.criteria.errorRate, className: 'rule-criterion', soft: true });
   return {
     title: 'Error rate (%)',
     unit: '%',

@@ -69,6 +69,7 @@ export const paths = {
   logout: '/logout',
   css: '/assets/app.css',
   js: '/assets/app.js',
+  icon: '/assets/icon.svg',
   quickReference: (gate: string): string => `/gates/${enc(gate)}`,
   checklist: (gate: string): string => `/gates/${enc(gate)}/checklist`,
   runs: (gate: string): string => `/gates/${enc(gate)}/runs`,
@@ -176,6 +177,7 @@ export function layout(ctx: PageContext, title: string, body: Interpolation, cur
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${title} · ${ctx.gate} · gonogo</title>
+<link rel="icon" href="${paths.icon}" type="image/svg+xml">
 <link rel="stylesheet" href="${paths.css}">
 <script src="${paths.js}" defer></script>
 </head>
@@ -372,11 +374,11 @@ export function chartSvg(spec: ChartSpec, id: string): SafeHtml {
 <g class="grid">${l.yTicks.map((t) => html`<line x1="${plot.left}" x2="${plot.right}" y1="${t.y}" y2="${t.y}"></line>`)}</g>
 <g class="axis y-axis">${l.yTicks.map((t) => html`<text x="${plot.left - 6}" y="${t.y + 4}" text-anchor="end">${t.label}</text>`)}</g>
 <g class="axis x-axis"><line x1="${plot.left}" x2="${plot.right}" y1="${plot.bottom}" y2="${plot.bottom}"></line>${l.xTicks.map((t) => html`<text x="${t.x}" y="${plot.bottom + 18}" text-anchor="middle">${t.label}</text>`)}</g>
-<g class="rules">${l.rules.map((r) => html`<g class="rule ${r.className}" data-value="${r.value}"><line x1="${plot.left}" x2="${plot.right}" y1="${r.y}" y2="${r.y}"></line><text x="${plot.right - 4}" y="${r.y - 4}" text-anchor="end">${r.label} ${fmt(r.value)}</text></g>`)}</g>
+<g class="rules">${l.rules.map((r, i) => html`<g class="rule ${r.className}" data-value="${r.value}"><line x1="${plot.left}" x2="${plot.right}" y1="${r.y}" y2="${r.y}"></line><text x="${i % 2 === 0 ? plot.right - 4 : plot.left + 4}" y="${r.y - 4}" text-anchor="${i % 2 === 0 ? 'end' : 'start'}">${r.label} ${fmt(r.value)}</text></g>`)}</g>
 <g class="markers">${l.markers.map((m) => html`<g class="marker ${m.className}" data-at="${new Date(m.at).toISOString()}"><line x1="${m.x}" x2="${m.x}" y1="${plot.top}" y2="${plot.bottom}"></line><title>${m.label} at ${new Date(m.at).toISOString()}</title></g>`)}</g>
 ${l.series.map((s) => html`<g class="series ${s.className}" data-series="${s.name}">${s.lines.map((pts) => html`<polyline points="${pts}"></polyline>`)}${s.dots.map((d) => html`<circle cx="${d.cx}" cy="${d.cy}" r="2.5"><title>${s.name} ${fmt(d.y)} at ${new Date(d.x).toISOString()}</title></circle>`)}</g>`)}
 </svg>
-<figcaption>${spec.title}: ${spec.series.map((s, i) => html`${i > 0 ? ', ' : ''}<span class="key ${s.className}">${s.name}</span>`)}${spec.rules.length > 0 ? html`; lines: ${spec.rules.map((r, i) => html`${i > 0 ? ', ' : ''}<span class="key ${r.className}">${r.label}</span>`)}` : ''}${spec.markers.length > 0 ? html`; <span class="key mark-immediate">trigger fired</span>` : ''}</figcaption>
+<figcaption>${spec.title}: ${spec.series.map((s, i) => html`${i > 0 ? ', ' : ''}<span class="key ${s.className}">${s.name}</span>`)}${l.rules.length > 0 ? html`; lines: ${l.rules.map((r, i) => html`${i > 0 ? ', ' : ''}<span class="key ${r.className}">${r.label}</span>`)}` : ''}${[...new Set(l.markers.map((m) => m.className))].map((c) => html`; <span class="key ${c}">${c === 'mark-immediate' ? 'immediate' : 'conditional'} trigger fired</span>`)}${l.offChart.length > 0 ? html`; above the chart: ${l.offChart.map((r, i) => html`${i > 0 ? ', ' : ''}${r.label} ${fmt(r.value)}`)}` : ''}</figcaption>
 <details class="chart-data"><summary>Values</summary><table><thead><tr><th scope="col">At</th>${spec.series.map((s) => html`<th scope="col">${s.name}</th>`)}</tr></thead><tbody>
 ${points.map((p, i) => html`<tr><td>${when(new Date(p.x).toISOString())}</td>${spec.series.map((s) => html`<td>${Number.isFinite(s.points[i]?.y) ? fmt(s.points[i].y * spec.scale) : '—'}</td>`)}</tr>`)}
 </tbody></table></details>
