@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// parseConfig checks options against loaded kinds: the registry loads them all (the engine loads only those a run uses).
+import '../checks/index.js';
 import { parseConfig } from '../config/load.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';

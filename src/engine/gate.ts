@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { LoadedConfig } from '../config/load.js';
 import type { ItemConfig, StageConfig } from '../config/schema.js';
 import type { Decision, ItemResult, RunSelection, RunStatus, StageReport, Tier } from '../model.js';
-import { isPartial } from '../model.js';
+import { isPartial, worstStatus } from '../model.js';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
@@ -14,13 +14,14 @@ import { rulesOf, targetEnvironment } from './rules.js';
 import { resolveEnvironment } from '../config/environment.js';
 import { bindingOf, gateState, itemDefinition } from './state.js';
 import type { GateState } from './state.js';
-import { runChecks } from './run.js';
+import { httpPoolFor, runChecks } from './run.js';
 import type { EngineEvent } from './run.js';
 import type { HttpResponse } from '../util/http.js';
-import { Redactor } from '../util/redact.js';
+import type { Redactor } from '../util/redact.js';
 import type { Reaper } from '../util/reaper.js';
 import { keepAlive } from '../store/lease.js';
 import { StoreError } from '../store/index.js';
+import type { Dispatcher } from 'undici';
 
 /** Which items a run covers. */
 export interface Selection {
@@ -45,6 +46,11 @@ export interface GateOptions {
   processEnv?: Readonly<Record<string, string | undefined>>;
   /** Ends the processes checks start; the CLI passes its own so that a signal or exit ends them too. */
   reaper?: Reaper;
+  /**
+   * The HTTP connection pool the checks use (a watcher keeps one across its runs). Absent, the run
+   * makes one when a check is remote, shares it across its stages and closes it when it ends.
+   */
+  dispatcher?: Dispatcher;
 }
 
 /** Stage reports are part of the stored run (model.ts); renderers import them from here too. */
@@ -110,7 +116,9 @@ async function runStages(stages: readonly StageConfig[], items: readonly ItemCon
     const durationMs = Math.round(opts.clock.monotonic() - t0);
     results.push(...stageResults);
     const failedCritical = stageResults.filter((r) => r.tier === 'critical' && (r.status === 'fail' || r.status === 'error')).map((r) => r.id);
-    const failed = stageResults.some((r) => r.status === 'fail' || r.status === 'error');
+    // fail and error are the worst statuses: a stage with either failed.
+    const worst = worstStatus(stageResults.map((r) => r.status));
+    const failed = worst === 'fail' || worst === 'error';
     const report: StageReport = { ...base, durationMs, overBudget: durationMs > base.budgetMs, status: failed ? 'failed' : 'passed', failedCritical };
     reports.push(report);
     opts.onEvent?.({ type: 'stage-end', report });
@@ -120,18 +128,33 @@ async function runStages(stages: readonly StageConfig[], items: readonly ItemCon
 }
 
 /**
- * Records results as they land. A store that fails mid-run stops the run (results that cannot be
- * recorded must not become a decision); the first failure is kept to be reported.
+ * How long a result may wait to be written with the others that land meanwhile: what a run killed
+ * mid-way can lose. A commit per result kept the process waiting on the disk (SQLite writes a batch
+ * handed over at once in one transaction).
+ */
+const SAVE_BATCH_MS = 100;
+/** More results than this are written at once, without waiting for the batch's time. */
+const SAVE_BATCH_MAX = 1000;
+const ignore = (): void => undefined;
+
+/**
+ * Records results as they land, in batches of at most SAVE_BATCH_MS. A store that fails mid-run
+ * stops the run (results that cannot be recorded must not become a decision); the first failure is
+ * kept to be reported.
  */
 class Recorder {
   private readonly saves: Promise<void>[] = [];
   private readonly abort = new AbortController();
+  private pending: ItemResult[] = [];
+  /** Cancels the batch's timer when it is written early. */
+  private batch: AbortController | undefined;
   failure: unknown;
 
   constructor(
     private readonly store: Store,
     private readonly runId: string,
     private readonly redactor: Redactor,
+    private readonly clock: Clock,
   ) {}
 
   /** Aborted when the store fails. */
@@ -145,11 +168,25 @@ class Recorder {
   }
 
   save(result: ItemResult): void {
-    this.saves.push(this.store.saveResult(this.runId, this.redactor.value(result)).catch((err: unknown) => this.fail(err)));
+    this.pending.push(result);
+    if (this.pending.length >= SAVE_BATCH_MAX) return this.write();
+    if (this.batch) return;
+    const batch = (this.batch = new AbortController());
+    this.clock.sleep(SAVE_BATCH_MS, batch.signal).then(() => this.write(), ignore);
   }
 
-  /** Waits for every save; rethrows the store's first failure. */
+  /** Hands the waiting results to the store at once. */
+  private write(): void {
+    this.batch?.abort();
+    this.batch = undefined;
+    const results = this.pending;
+    this.pending = [];
+    for (const r of results) this.saves.push(this.store.saveResult(this.runId, this.redactor.value(r)).catch((err: unknown) => this.fail(err)));
+  }
+
+  /** Writes what waits and waits for every save; rethrows the store's first failure. */
   async settle(): Promise<void> {
+    this.write();
     await Promise.all(this.saves);
     if (this.failure !== undefined) throw this.failure;
   }
@@ -195,7 +232,7 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
   const definitions = new Map(items.map((i) => [i.id, itemDefinition(i, written)]));
   const startedAt = iso(clock);
   const runId = await store.beginRun({ gate: loaded.gate, env: env.name, command, release: release.id, selection, configHash: loaded.hash, startedAt, pid: process.pid, host: hostname() });
-  const recorder = new Recorder(store, runId, redactor);
+  const recorder = new Recorder(store, runId, redactor, clock);
   // The run is alive while its lease is renewed; a run killed anywhere is ended by the next opener.
   // One renewal lost to a busy store is survivable (the lease outlasts several); a run that another
   // opener already ended as lapsed, or a store that is gone, cannot be recorded any more.
@@ -222,7 +259,10 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
   };
   const outcome = { runId, gate: loaded.gate, env: env.name, command, release: release.id, selection, startedAt, partial };
 
+  // One connection pool for the whole run, across its stages, unless the caller passed one.
+  let pool: Dispatcher | undefined;
   try {
+    pool = engine.dispatcher = opts.dispatcher ?? (await httpPoolFor(items));
     let automated: ItemResult[];
     let stageReports: StageReport[] | undefined;
     if (stages) {
@@ -247,7 +287,7 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     if (partial) decision.reasons.unshift(`partial run: covers ${items.length} of ${loaded.config.items.length} items (--only/--tier); the gate's state for the release is shown beside it`);
     // Manual items are resolved by the decision; store them too so the record is whole.
     const automatedIds = new Set(automated.map((r) => r.id));
-    for (const r of results) if (!automatedIds.has(r.id)) await store.saveResult(runId, redactor.value(r));
+    await Promise.all(results.filter((r) => !automatedIds.has(r.id)).map((r) => store.saveResult(runId, redactor.value(r))));
     const finishedAt = iso(clock);
     // No renewal may race the end of the run.
     await lease.stop();
@@ -258,11 +298,15 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     }
     return { ...outcome, status: 'completed', finishedAt, decision, results, stages: stageReports, state };
   } catch (err) {
-    // Never left `running`, never completed: the record says the run did not decide.
+    // Never left `running`, never completed: the record says the run did not decide, and keeps the
+    // results that landed.
+    await recorder.settle().catch(() => undefined);
     await lease.stop();
     await store.endRun(runId, { status: 'aborted', finishedAt: iso(clock) }).catch(() => undefined);
     throw recorder.failure instanceof StoreError ? recorder.failure : err;
   } finally {
     await lease.stop();
+    // Requests a check left behind end with the pool.
+    if (pool !== opts.dispatcher) await pool?.destroy();
   }
 }

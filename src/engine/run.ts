@@ -1,6 +1,8 @@
+import { getEventListeners } from 'node:events';
 import pLimit from 'p-limit';
 import type { LimitFunction } from 'p-limit';
-import { registry } from '../checks/index.js';
+import type { Dispatcher } from 'undici';
+import { KINDS, isKindName, loadKinds } from '../checks/kinds.js';
 import { CheckError } from '../checks/types.js';
 import type { CheckContext, CheckOutcome, PreparedCheck, RegisteredKind, TargetEnvironment } from '../checks/types.js';
 import type { AuthConfig } from '../checks/_shared/auth.js';
@@ -10,13 +12,13 @@ import type { CheckConfig, ItemConfig } from '../config/schema.js';
 import type { Attempt, ItemResult, Status } from '../model.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
+import { createHttpAgent } from '../util/http.js';
+import type { HttpResponse } from '../util/http.js';
 import { expand } from '../util/template.js';
 import type { TemplateEnv } from '../util/template.js';
 import { Redactor } from '../util/redact.js';
 import { createReaper } from '../util/reaper.js';
 import type { Reaper } from '../util/reaper.js';
-import type { HttpResponse } from '../util/http.js';
-import type { Dispatcher } from 'undici';
 
 /** What the live view hears while a run goes on. */
 export type EngineEvent =
@@ -40,7 +42,10 @@ export interface RunOptions {
   onEvent?: (event: EngineEvent) => void;
   /** Login answers shared across the run (see CheckContext.logins); a fresh map when absent. */
   logins?: Map<string, Promise<HttpResponse>>;
-  /** The check kinds (default: the registry); tests pass their own to exercise the engine's guarantees. */
+  /**
+   * The check kinds by name (default: those of checks/kinds.ts that the items use, loaded on
+   * demand); tests pass their own to exercise the engine's guarantees.
+   */
   kinds?: Readonly<Record<string, RegisteredKind>>;
   /**
    * Secrets known before the run (every `${VAR}` the config references): redacted from every
@@ -50,16 +55,20 @@ export interface RunOptions {
   /** Ends the processes checks start; one per run when absent, and every one is ended when the run ends. */
   reaper?: Reaper;
   /**
-   * The HTTP connection pool checks use (CheckContext.dispatcher; util/http's createHttpAgent makes
-   * one): a watcher keeps one across its runs, a test its own. Absent, util/http's shared one is used.
+   * The HTTP connection pool checks use (CheckContext.dispatcher): runGate keeps one across a
+   * run's stages, a watcher one across its runs, a test its own. Absent, a run with a remote check
+   * makes its own (httpPoolFor) and closes it when it ends.
    */
   dispatcher?: Dispatcher;
 }
 
 const COMMON_FIELDS = new Set(['kind', 'timeout', 'retries', 'backoff', 'expect']);
 
+/** The check's own options: everything but the fields every check has. */
 function kindOptions(check: CheckConfig): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(check).filter(([k]) => !COMMON_FIELDS.has(k)));
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(check)) if (!COMMON_FIELDS.has(key)) out[key] = check[key];
+  return out;
 }
 
 /**
@@ -75,9 +84,89 @@ export function targetOrigins(url: string | undefined): Set<string> {
   return origins;
 }
 
+/**
+ * A connection pool for a run of these items when one of them talks to the target over the network
+ * (a remote kind, by checks/kinds.ts or by `kinds` when given); undefined otherwise, so that a run of
+ * local checks never loads the HTTP client. Its owner closes it once the run is over.
+ */
+export async function httpPoolFor(items: readonly ItemConfig[], kinds?: Readonly<Record<string, RegisteredKind>>): Promise<Dispatcher | undefined> {
+  const remote = items.some(({ check }) => {
+    if (!check) return false;
+    if (kinds) return Object.hasOwn(kinds, check.kind) && kinds[check.kind].reach === 'remote';
+    return isKindName(check.kind) && KINDS[check.kind].reach === 'remote';
+  });
+  return remote ? createHttpAgent() : undefined;
+}
+
 /** Why an attempt's signal fires once it ended by itself: one shared reason (an Error per check costs a stack trace). */
 const FINISHED = new Error('check finished');
+/** Why the run's timer is put back: a nearer deadline came, or no attempt is under way. */
+const REARMED = new Error('timer re-armed');
 const ignore = (): void => undefined;
+
+/** An attempt under way: when it must end, and how to end it (without a reason: its timeout). */
+interface UnderWay {
+  at: number;
+  stop(reason?: Error): void;
+}
+
+/**
+ * The attempts under way and their deadlines, on one clock timer for the whole run armed for the
+ * earliest: a timer and an abort listener per attempt cost more than the rest of the engine's work
+ * for a check. Once no attempt is under way, no timer is left.
+ */
+class Attempts {
+  private readonly live = new Set<UnderWay>();
+  private armed: { at: number; controller: AbortController } | undefined;
+
+  constructor(private readonly clock: Clock) {}
+
+  /** `stop` is called with a timeout error once `timeoutMs` have passed, unless the attempt ended first. */
+  start(timeoutMs: number, stop: (reason: Error) => void): UnderWay {
+    // The timeout's Error is made only when it fires: a stack trace per attempt costs.
+    const a: UnderWay = { at: this.clock.monotonic() + timeoutMs, stop: (reason) => stop(reason ?? new Error(`timed out after ${timeoutMs} ms`)) };
+    this.live.add(a);
+    if (!this.armed || a.at < this.armed.at) this.arm(a.at);
+    return a;
+  }
+
+  /** The attempt ended. The timer stays armed while others are under way: woken early, it is armed again for the next. */
+  end(a: UnderWay): void {
+    if (this.live.delete(a) && this.live.size === 0) this.disarm();
+  }
+
+  /** Ends every attempt under way (the run was interrupted). */
+  stopAll(reason: Error): void {
+    for (const a of this.live) a.stop(reason);
+  }
+
+  private arm(at: number): void {
+    this.disarm();
+    const controller = new AbortController();
+    this.armed = { at, controller };
+    this.clock.sleep(Math.max(0, at - this.clock.monotonic()), controller.signal).then(() => this.expire(), ignore);
+  }
+
+  private disarm(): void {
+    this.armed?.controller.abort(REARMED);
+    this.armed = undefined;
+  }
+
+  /** Ends the attempts whose deadline passed and arms the timer for the next one. */
+  private expire(): void {
+    this.armed = undefined;
+    const now = this.clock.monotonic();
+    let next = Number.POSITIVE_INFINITY;
+    for (const a of this.live) {
+      if (a.at > now) next = Math.min(next, a.at);
+      else {
+        this.live.delete(a);
+        a.stop();
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.arm(next);
+  }
+}
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -122,7 +211,9 @@ function expandAuth(config: AuthConfig | undefined, envVars: TemplateEnv, proces
  * `{{env.x}}` and `{{release}}` in conditions, filled in from the environment's fields as written
  * (the loader refuses fields holding a `${VAR}` there, so no secret is ever judged or shown).
  */
-function bindAll(conds: readonly Condition[], vars: Record<string, string>): Condition[] | { error: string } {
+function bindAll(conds: readonly Condition[], vars: Record<string, string>): readonly Condition[] | { error: string } {
+  // Most conditions have no placeholder: judged as parsed, without a copy of the list.
+  if (!conds.some((c) => c.bind)) return conds;
   const bound: Condition[] = [];
   for (const c of conds) {
     const b = bindCondition(c, vars);
@@ -132,17 +223,19 @@ function bindAll(conds: readonly Condition[], vars: Record<string, string>): Con
   return bound;
 }
 
-/** One check made ready to run: its kind, its options expanded and parsed once, its limits. */
+/** A check's options expanded and parsed once, or why it cannot run (an unset variable, an unknown kind). */
+type Prepared = { ok: true; check: PreparedCheck; secrets: string[]; host?: string } | { ok: false; message: string; host?: string };
+
+/** One check of the run: its kind and limits, and once prepared (see CheckRun.prepare) its parsed options. */
 interface Planned {
   item: ItemConfig;
   check: CheckConfig;
   kind?: RegisteredKind;
-  /** The parsed check, or why it cannot run (an unset variable, an unknown kind). */
-  prepared: { ok: true; check: PreparedCheck; secrets: string[] } | { ok: false; message: string };
-  host?: string;
+  prepared?: Prepared;
   timeoutMs: number;
   retries: number;
   backoffMs: number;
+  exclusive: boolean;
 }
 
 /** What one attempt ended with, before redaction. */
@@ -152,109 +245,98 @@ interface AttemptOutcome {
   evidence?: unknown;
 }
 
-/**
- * Runs every item that has a check, concurrently within an overall and a per-host limit. Each
- * attempt runs under a timeout the check cannot escape: if `run()` ignores its signal, the engine
- * still ends the attempt as `error` when the time is up. Nothing a check throws escapes.
- */
-export async function runChecks(items: readonly ItemConfig[], conditions: ReadonlyMap<string, readonly Condition[]>, opts: RunOptions): Promise<ItemResult[]> {
-  const kinds: Readonly<Record<string, RegisteredKind>> = opts.kinds ?? registry;
-  const processEnv = opts.processEnv ?? process.env;
-  const envVars: TemplateEnv = { vars: opts.env.vars, literal: new Set(opts.env.literal ?? []) };
-  const envHost = opts.env.url ? new URL(opts.env.url).host.toLowerCase() : undefined;
-  const auth = expandAuth(opts.auth, envVars, processEnv);
-  const baseRedactor = (opts.redactor ?? Redactor.of([])).with(auth.secrets);
-  const reaper = opts.reaper ?? createReaper();
-  const planned = items.flatMap((item) => (item.check ? [plan(item, item.check)] : []));
-  const base: Omit<CheckContext, 'signal' | 'secrets' | 'allowedOrigins'> = {
-    env: opts.env,
-    configDir: opts.configDir,
-    clock: opts.clock,
-    processEnv,
-    auth: auth.auth,
-    authProblems: auth.problems,
-    logins: opts.logins ?? new Map<string, Promise<HttpResponse>>(),
-    reaper,
-    dispatcher: opts.dispatcher,
-  };
-  const remoteOrigins = targetOrigins(opts.env.url);
-  const localOrigins: ReadonlySet<string> = new Set();
+const ABORTED_BEFORE: AttemptOutcome = { status: 'error', message: 'aborted before it started' };
 
-  // One listener on the run's signal, whatever the number of checks: it aborts every attempt under way.
-  const running = new Set<AbortController>();
-  const onRunAbort = (): void => {
-    for (const c of running) c.abort(new Error('aborted: the run was interrupted'));
-  };
-  opts.signal?.addEventListener('abort', onRunAbort, { once: true });
+/** What every check of a run shares: its options, what was expanded once for all, and its limits. */
+class CheckRun {
+  private readonly processEnv: Readonly<Record<string, string | undefined>>;
+  private readonly envVars: TemplateEnv;
+  private readonly envHost: string | undefined;
+  private readonly auth: ExpandedAuth;
+  private readonly redactor: Redactor;
+  readonly reaper: Reaper;
+  private readonly logins: Map<string, Promise<HttpResponse>>;
+  private readonly remoteOrigins: ReadonlySet<string>;
+  private readonly localOrigins: ReadonlySet<string> = new Set();
+  /** The attempts under way: their deadlines, and how the run's abort (one listener on its signal) ends them. */
+  private readonly underWay: Attempts;
+  private readonly overall: LimitFunction;
+  private readonly hosts = new Map<string, LimitFunction>();
+  dispatcher?: Dispatcher;
 
-  /** Expands and parses a check's options once; its host decides its per-host limit. */
-  function plan(item: ItemConfig, check: CheckConfig): Planned {
-    const kind = kinds[check.kind];
-    const timeoutMs = check.timeout !== undefined ? parseDuration(check.timeout) : opts.defaultTimeoutMs;
-    const common = { item, check, kind, timeoutMs, retries: check.retries ?? 0, backoffMs: check.backoff !== undefined ? parseDuration(check.backoff) : 1000 };
-    if (!kind) return { ...common, prepared: { ok: false, message: `unknown check kind "${check.kind}"` } };
+  constructor(
+    private readonly opts: RunOptions,
+    private readonly kinds: Readonly<Record<string, RegisteredKind>>,
+    private readonly conditions: ReadonlyMap<string, readonly Condition[]>,
+  ) {
+    this.processEnv = opts.processEnv ?? process.env;
+    this.envVars = { vars: opts.env.vars, literal: new Set(opts.env.literal ?? []) };
+    this.envHost = opts.env.url ? new URL(opts.env.url).host.toLowerCase() : undefined;
+    this.auth = expandAuth(opts.auth, this.envVars, this.processEnv);
+    this.redactor = (opts.redactor ?? Redactor.of([])).with(this.auth.secrets);
+    this.reaper = opts.reaper ?? createReaper();
+    this.logins = opts.logins ?? new Map<string, Promise<HttpResponse>>();
+    this.remoteOrigins = targetOrigins(opts.env.url);
+    this.underWay = new Attempts(opts.clock);
+    this.overall = pLimit(opts.concurrency);
+    this.dispatcher = opts.dispatcher;
+  }
+
+  /** Aborts every attempt under way (the run's signal fired). */
+  readonly abortAll = (): void => this.underWay.stopAll(new Error('aborted: the run was interrupted'));
+
+  /** A check's kind and limits: what scheduling needs before the check is prepared. */
+  plan(item: ItemConfig, check: CheckConfig): Planned {
+    const kind = Object.hasOwn(this.kinds, check.kind) ? this.kinds[check.kind] : undefined;
+    const timeoutMs = check.timeout !== undefined ? parseDuration(check.timeout) : this.opts.defaultTimeoutMs;
+    const backoffMs = check.backoff !== undefined ? parseDuration(check.backoff) : 1000;
+    return { item, check, kind, timeoutMs, retries: check.retries ?? 0, backoffMs, exclusive: kind?.exclusive ?? false };
+  }
+
+  /** Expands and parses a check's options, once; its host decides its per-host limit. */
+  prepare(p: Planned): Prepared {
+    if (p.prepared) return p.prepared;
+    const { kind } = p;
+    if (!kind) return (p.prepared = { ok: false, message: `unknown check kind "${p.check.kind}"` });
     try {
-      const x = expand(kindOptions(check), envVars, processEnv, kind.verbatim);
-      const prepared = kind.prepare(x.value);
-      return { ...common, prepared: { ok: true, check: prepared, secrets: x.secrets }, host: prepared.host(opts.env)?.toLowerCase() };
+      const x = expand(kindOptions(p.check), this.envVars, this.processEnv, kind.verbatim);
+      const check = kind.prepare(x.value);
+      return (p.prepared = { ok: true, check, secrets: x.secrets, host: check.host(this.opts.env)?.toLowerCase() });
     } catch (err) {
       // Not runnable; counted against the environment's host like any remote check would be.
-      return { ...common, prepared: { ok: false, message: message(err) }, host: kind.reach === 'remote' ? envHost : undefined };
+      return (p.prepared = { ok: false, message: message(err), host: kind.reach === 'remote' ? this.envHost : undefined });
     }
   }
 
-  /** One attempt: one controller, one timer, one way to end (the check's answer, its timeout, the run's abort). */
-  async function attempt(p: Planned, secrets: readonly string[], prepared: PreparedCheck): Promise<AttemptOutcome> {
-    if (opts.signal?.aborted) return { status: 'error', message: 'aborted before it started' };
-    const controller = new AbortController();
-    const { signal } = controller;
-    running.add(controller);
-    // The timer is the clock's, cancelled by the same signal when the attempt ends another way.
-    opts.clock.sleep(p.timeoutMs, signal).then(() => controller.abort(new Error(`timed out after ${p.timeoutMs} ms`)), ignore);
-    const ctx: CheckContext = { ...base, signal, allowedOrigins: p.kind?.reach === 'local' ? localOrigins : remoteOrigins, secrets };
-    try {
-      // Settles with the check or with the signal, whichever comes first: a check that ignores its
-      // signal is left behind, its answer ignored.
-      const outcome = await new Promise<CheckOutcome>((resolve, reject) => {
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-        prepared.run(ctx).then(resolve, reject);
-      });
-      if (outcome.notice) opts.onEvent?.({ type: 'notice', id: p.item.id, message: baseRedactor.with(secrets).text(outcome.notice) });
-      if (outcome.skip) return { status: 'skipped', message: outcome.skip, evidence: outcome.evidence };
-      if (outcome.noData) return { status: outcome.noData.counts, message: outcome.noData.reason, evidence: outcome.evidence };
-      return judge(p.item, outcome.observations, outcome.evidence);
-    } catch (err) {
-      const reason = signal.aborted ? message(signal.reason) : message(err);
-      // What a probe saw before it failed is kept (redacted like any evidence), not thrown away.
-      return { status: 'error', message: reason, evidence: err instanceof CheckError ? err.evidence : undefined };
-    } finally {
-      running.delete(controller);
-      if (!signal.aborted) controller.abort(FINISHED);
-    }
-  }
-
-  /** The conditions of the item, judged against what the check observed: the one place a check is judged. */
-  function judge(item: ItemConfig, observations: Record<string, unknown>, evidence: unknown): AttemptOutcome {
-    const conds = bindAll(conditions.get(item.id) ?? [], opts.env.vars);
-    if ('error' in conds) return { status: 'error', message: conds.error, evidence };
-    if (conds.length === 0) return { status: 'error', message: 'no conditions to judge: add `expect:`', evidence };
-    const verdict = judgeAll(conds, observations);
-    const msg = verdict.ok ? verdict.judgements.map((j) => j.detail).join('; ') : verdict.failed.map((j) => j.detail).join('; ');
-    return { status: verdict.ok ? 'pass' : 'fail', message: msg, evidence: evidence ?? observations };
+  /**
+   * Runs a check within the overall limit and, for a remote check, its host's. Where the per-host
+   * limit cannot bind (it is not below the overall one) it is left out, and the check is prepared
+   * only when its turn comes: the first checks start at once instead of after all are parsed.
+   */
+  schedule(p: Planned): Promise<ItemResult> {
+    const run = (): Promise<ItemResult> => this.overall(() => this.runOne(p));
+    if (this.opts.perHost >= this.opts.concurrency) return run();
+    const { host } = this.prepare(p);
+    if (!host) return run();
+    let limit = this.hosts.get(host);
+    if (!limit) this.hosts.set(host, (limit = pLimit(this.opts.perHost)));
+    return limit(run);
   }
 
   /** Every attempt of one check, retried with backoff when marked flaky; each attempt is kept. */
-  async function runOne(p: Planned): Promise<ItemResult> {
+  private async runOne(p: Planned): Promise<ItemResult> {
+    const { opts } = this;
     const attempts: Attempt[] = [];
-    const secrets = p.prepared.ok ? p.prepared.secrets : [];
-    const redactor = secrets.length > 0 ? baseRedactor.with(secrets) : baseRedactor;
-    const ctxSecrets = secrets.length > 0 ? [...auth.secrets, ...secrets] : auth.secrets;
+    const prepared = this.prepare(p);
+    const secrets = prepared.ok ? prepared.secrets : [];
+    const redactor = secrets.length > 0 ? this.redactor.with(secrets) : this.redactor;
+    const ctxSecrets = secrets.length > 0 ? [...this.auth.secrets, ...secrets] : this.auth.secrets;
     let backoff = p.backoffMs;
     for (let n = 1; ; n++) {
       opts.onEvent?.({ type: 'start', id: p.item.id, attempt: n });
       const startedAt = new Date(opts.clock.now()).toISOString();
       const t0 = opts.clock.monotonic();
-      const a: AttemptOutcome = p.prepared.ok ? await attempt(p, ctxSecrets, p.prepared.check) : opts.signal?.aborted ? { status: 'error', message: 'aborted before it started' } : { status: 'error', message: p.prepared.message };
+      const a = prepared.ok ? await this.attempt(p, prepared.check, ctxSecrets, redactor) : opts.signal?.aborted ? ABORTED_BEFORE : { status: 'error' as const, message: prepared.message };
       attempts.push(redactor.value({ attempt: n, status: a.status, message: a.message, evidence: a.evidence, durationMs: Math.round(opts.clock.monotonic() - t0), startedAt }));
       if (a.status === 'pass' || a.status === 'skipped' || n > p.retries || opts.signal?.aborted) break;
       opts.onEvent?.({ type: 'retry', id: p.item.id, attempt: n, delayMs: backoff, message: redactor.text(a.message) });
@@ -266,43 +348,110 @@ export async function runChecks(items: readonly ItemConfig[], conditions: Readon
       backoff *= 2;
     }
     const last = attempts[attempts.length - 1];
-    return {
+    let durationMs = 0;
+    for (const x of attempts) durationMs += x.durationMs;
+    const result: ItemResult = {
       id: p.item.id,
       tier: p.item.tier,
       status: last.status,
       message: attempts.length > 1 ? `${last.message} (attempt ${attempts.length} of ${p.retries + 1})` : last.message,
       evidence: last.evidence,
-      durationMs: attempts.reduce((s, x) => s + x.durationMs, 0),
+      durationMs,
       attempts,
     };
+    // The parsed options are not needed any more: the run holds its results, not its checks.
+    p.prepared = undefined;
+    opts.onEvent?.({ type: 'end', result });
+    return result;
   }
 
-  const overall = pLimit(opts.concurrency);
-  const hosts = new Map<string, LimitFunction>();
-  /** Within the overall limit and, for a remote check, its host's. */
-  function schedule(p: Planned): Promise<ItemResult> {
-    let limit: LimitFunction | undefined;
-    if (p.host) {
-      limit = hosts.get(p.host);
-      if (!limit) hosts.set(p.host, (limit = pLimit(opts.perHost)));
+  /**
+   * One attempt: one controller, one deadline on the run's timer, one way to end (the check's
+   * answer, its timeout, the run's abort), and no listener of the engine's own on the check's signal.
+   */
+  private async attempt(p: Planned, prepared: PreparedCheck, secrets: readonly string[], redactor: Redactor): Promise<AttemptOutcome> {
+    const { opts } = this;
+    if (opts.signal?.aborted) return ABORTED_BEFORE;
+    const controller = new AbortController();
+    const { signal } = controller;
+    const ctx: CheckContext = {
+      signal,
+      env: opts.env,
+      configDir: opts.configDir,
+      clock: opts.clock,
+      processEnv: this.processEnv,
+      allowedOrigins: p.kind?.reach === 'local' ? this.localOrigins : this.remoteOrigins,
+      secrets,
+      auth: this.auth.auth,
+      authProblems: this.auth.problems,
+      logins: this.logins,
+      reaper: this.reaper,
+      dispatcher: this.dispatcher,
+    };
+    let underWay: UnderWay | undefined;
+    try {
+      // Settles with the check or with its end (timeout, abort), whichever comes first: a check that
+      // ignores its signal is left behind, its answer ignored.
+      const outcome = await new Promise<CheckOutcome>((resolve, reject) => {
+        underWay = this.underWay.start(p.timeoutMs, (reason) => {
+          controller.abort(reason);
+          reject(reason);
+        });
+        prepared.run(ctx).then(resolve, reject);
+      });
+      if (outcome.notice) opts.onEvent?.({ type: 'notice', id: p.item.id, message: redactor.text(outcome.notice) });
+      if (outcome.skip) return { status: 'skipped', message: outcome.skip, evidence: outcome.evidence };
+      if (outcome.noData) return { status: outcome.noData.counts, message: outcome.noData.reason, evidence: outcome.evidence };
+      return this.judge(p.item, outcome.observations, outcome.evidence);
+    } catch (err) {
+      const reason = signal.aborted ? message(signal.reason) : message(err);
+      // What a probe saw before it failed is kept (redacted like any evidence), not thrown away.
+      return { status: 'error', message: reason, evidence: err instanceof CheckError ? err.evidence : undefined };
+    } finally {
+      if (underWay) this.underWay.end(underWay);
+      // Whatever the check left listening on its signal (a request it did not wait for) ends with it;
+      // with nothing listening, an abort would only cost its event.
+      if (!signal.aborted && getEventListeners(signal, 'abort').length > 0) controller.abort(FINISHED);
     }
-    const guarded = (): Promise<ItemResult> => overall(() => runOne(p));
-    return (limit ? limit(guarded) : guarded()).then((result) => {
-      opts.onEvent?.({ type: 'end', result });
-      return result;
-    });
   }
 
-  const results = new Map<string, ItemResult>();
-  try {
-    const exclusive = (p: Planned): boolean => p.kind?.exclusive ?? false;
-    await Promise.all(planned.filter((p) => !exclusive(p)).map(async (p) => results.set(p.item.id, await schedule(p))));
-    // Checks that disturb the target run last and alone, so they cannot spoil the others.
-    for (const p of planned.filter(exclusive)) results.set(p.item.id, await schedule(p));
-  } finally {
-    opts.signal?.removeEventListener('abort', onRunAbort);
-    // A check that timed out may have left processes behind (a setsid'd child): none outlives the run.
-    if (!opts.reaper) reaper.killAll('SIGKILL');
+  /** The conditions of the item, judged against what the check observed: the one place a check is judged. */
+  private judge(item: ItemConfig, observations: Record<string, unknown>, evidence: unknown): AttemptOutcome {
+    const conds = bindAll(this.conditions.get(item.id) ?? [], this.opts.env.vars);
+    if ('error' in conds) return { status: 'error', message: conds.error, evidence };
+    if (conds.length === 0) return { status: 'error', message: 'no conditions to judge: add `expect:`', evidence };
+    const verdict = judgeAll(conds, observations);
+    const msg = (verdict.ok ? verdict.judgements : verdict.failed).map((j) => j.detail).join('; ');
+    return { status: verdict.ok ? 'pass' : 'fail', message: msg, evidence: evidence ?? observations };
   }
-  return planned.flatMap(({ item }) => results.get(item.id) ?? []);
+}
+
+/**
+ * Runs every item that has a check, concurrently within an overall and a per-host limit. Each
+ * attempt runs under a timeout the check cannot escape: if `run()` ignores its signal, the engine
+ * still ends the attempt as `error` when the time is up. Nothing a check throws escapes.
+ */
+export async function runChecks(items: readonly ItemConfig[], conditions: ReadonlyMap<string, readonly Condition[]>, opts: RunOptions): Promise<ItemResult[]> {
+  const withCheck = items.flatMap((item) => (item.check ? [{ item, check: item.check }] : []));
+  // Only the kinds these checks use are loaded: a run of local checks never loads a probe.
+  const kinds = opts.kinds ?? (await loadKinds(withCheck.map(({ check }) => check.kind)));
+  const run = new CheckRun(opts, kinds, conditions);
+  const planned = withCheck.map(({ item, check }) => run.plan(item, check));
+  const ownPool = opts.dispatcher === undefined ? await httpPoolFor(items, kinds) : undefined;
+  run.dispatcher ??= ownPool;
+  opts.signal?.addEventListener('abort', run.abortAll, { once: true });
+  const results = new Map<Planned, ItemResult>();
+  try {
+    const shared = planned.filter((p) => !p.exclusive);
+    (await Promise.all(shared.map((p) => run.schedule(p)))).forEach((r, i) => results.set(shared[i], r));
+    // Checks that disturb the target run last and alone, so they cannot spoil the others.
+    for (const p of planned.filter((x) => x.exclusive)) results.set(p, await run.schedule(p));
+  } finally {
+    opts.signal?.removeEventListener('abort', run.abortAll);
+    // A check that timed out may have left processes behind (a setsid'd child): none outlives the run.
+    if (!opts.reaper) run.reaper.killAll('SIGKILL');
+    // Requests a check left behind end with the run's own pool.
+    await ownPool?.destroy();
+  }
+  return planned.flatMap((p) => results.get(p) ?? []);
 }

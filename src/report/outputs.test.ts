@@ -7,6 +7,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
+// parseConfig checks options against loaded kinds: the registry loads them all (the engine loads only those a run uses).
+import '../checks/index.js';
 import { parseConfig } from '../config/load.js';
 import { runGate } from '../engine/gate.js';
 import type { GateOutcome } from '../engine/gate.js';

@@ -31,6 +31,7 @@ export interface HttpRequest {
   truncateBody?: boolean;
   /** When given (`URL.origin` strings), a request or a redirect to any other origin is refused before it is sent. */
   allowedOrigins?: ReadonlySet<string>;
+  /** The connection pool (the run's, from CheckContext.dispatcher); absent, undici's own global one. */
   dispatcher?: Dispatcher;
 }
 
@@ -53,19 +54,18 @@ export class HttpCheckError extends Error {}
 
 /**
  * A connection pool for one run (keep-alive connections across its checks, no pipelining
- * surprises): the engine makes one per run and hands it to checks in their context. Loading the
- * HTTP client waits for the first run that needs it, so commands that send nothing never load it.
+ * surprises): its owner (runGate, a watcher, a test) hands it to checks in their context and closes
+ * it. Loading the HTTP client waits for the first run that needs it, so commands that send nothing
+ * never load it.
  */
 export async function createHttpAgent(): Promise<Dispatcher> {
   const { Agent } = await undici();
   return new Agent({ connections: 256, pipelining: 1, connect: { timeout: 10_000 } });
 }
 
-// For callers that pass no dispatcher (a check kind not yet taking the run's from its context):
-// created on first use, so the HTTP client is never loaded by a command that sends nothing.
-let fallbackAgent: Promise<Dispatcher> | undefined;
 // The client's module, imported once: a dynamic import() per request costs a round trip through
-// the module loader (and its hooks thread under a loader such as tsx) every time.
+// the module loader (and its hooks thread under a loader such as tsx) every time. This is a cache of
+// what the module loader holds, not state of ours: the connection pools are the callers'.
 let client: Promise<typeof import('undici')> | undefined;
 const undici = (): Promise<typeof import('undici')> => (client ??= import('undici').then(namedExports));
 
@@ -142,13 +142,18 @@ function withoutCredentials(headers: Record<string, string> | undefined): Record
   return Object.fromEntries(Object.entries(headers).filter(([name]) => !CREDENTIAL_HEADERS.has(name.toLowerCase())));
 }
 
+/**
+ * The answer's headers as one string each (a repeated header joined with `, `), and every
+ * `set-cookie` apart. undici's names are lower-case already; a name that is not is lower-cased.
+ */
 function flattenHeaders(raw: Record<string, string | string[] | undefined>): {
   headers: Record<string, string>;
   setCookies: string[];
 } {
   const headers: Record<string, string> = {};
   let setCookies: string[] = [];
-  for (const [name, value] of Object.entries(raw)) {
+  for (const name in raw) {
+    const value = raw[name];
     if (value === undefined) continue;
     const key = name.toLowerCase();
     if (key === 'set-cookie') setCookies = Array.isArray(value) ? value : [value];
@@ -161,7 +166,7 @@ function flattenHeaders(raw: Record<string, string | string[] | undefined>): {
  * Where a redirect answer leads, when the policy follows it; undefined when the answer is kept as
  * it is (not a redirect, no `Location`, or a target the policy does not follow).
  */
-function redirectTarget(status: number, location: string | undefined, url: URL, origin: string, policy: RedirectPolicy): URL | undefined {
+function redirectTarget(status: number, location: string | undefined, url: URL, start: URL, policy: RedirectPolicy): URL | undefined {
   if (!REDIRECTS.has(status) || !location || policy === 'none') return undefined;
   let next: URL;
   try {
@@ -169,7 +174,7 @@ function redirectTarget(status: number, location: string | undefined, url: URL, 
   } catch {
     throw new HttpCheckError(`redirect to an invalid location ${JSON.stringify(location)} from ${url.href}`);
   }
-  if (policy === 'same-origin' && next.origin !== origin) return undefined;
+  if (policy === 'same-origin' && next.origin !== start.origin) return undefined;
   return next;
 }
 
@@ -182,15 +187,16 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const { policy, max } = req.redirects ?? DEFAULT_REDIRECTS;
   const maxBody = req.maxBodyBytes ?? 1024 * 1024;
   const redirects: string[] = [];
-  const seen = new Set<string>();
-  let url = new URL(req.url);
-  const origin = url.origin;
+  // The requests that were answered with a redirect, for loop detection (most requests have none).
+  let seen: Set<string> | undefined;
+  const start = new URL(req.url);
+  let url = start;
   let method = (req.method ?? 'GET').toUpperCase();
   let headers = req.headers;
   let body = req.body;
   const started = performance.now();
   const { request: undiciRequest } = await undici();
-  const dispatcher = req.dispatcher ?? (await (fallbackAgent ??= createHttpAgent()));
+  const { dispatcher } = req;
   for (;;) {
     // undici would still open a connection for an already aborted signal: nothing is sent after an abort.
     if (req.signal.aborted) throw describeNetworkError(undefined, req.signal, url, 'before sending anything');
@@ -200,7 +206,6 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     if (req.allowedOrigins && !isAllowedOrigin(url, req.allowedOrigins)) {
       throw new HttpCheckError(`refused to send a request to ${url.host}: not the configured target`);
     }
-    seen.add(`${method} ${url.href}`);
     let res: Dispatcher.ResponseData<unknown>;
     try {
       // No undici timeouts: the caller's signal is the one deadline. Redirects are followed below, by hand.
@@ -220,7 +225,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     const location = received.headers['location'];
     let next: URL | undefined;
     try {
-      next = redirectTarget(res.statusCode, location, url, origin, policy);
+      next = redirectTarget(res.statusCode, location, url, start, policy);
     } catch (err) {
       await res.body.dump().catch(() => undefined);
       throw err;
@@ -228,6 +233,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     if (next) {
       await res.body.dump().catch(() => undefined);
       if (req.signal.aborted) throw describeNetworkError(undefined, req.signal, url, 'while reading a redirect');
+      (seen ??= new Set()).add(`${method} ${url.href}`);
       if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
         method = 'GET';
         body = undefined;
@@ -258,7 +264,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
       status: res.statusCode,
       headers: received.headers,
       setCookies: received.setCookies,
-      body: Buffer.concat(chunks).toString('utf8'),
+      body: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8'),
       bytes,
       latencyMs: Math.round((performance.now() - started) * 10) / 10,
       redirects,

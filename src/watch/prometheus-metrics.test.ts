@@ -15,6 +15,8 @@ import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
 import { startApp } from '../../examples/recipes-app/src/app.js';
 import type { RunningApp } from '../../examples/recipes-app/src/app.js';
+// parseConfig checks options against loaded kinds: the registry loads them all (the engine loads only those a run uses).
+import '../checks/index.js';
 import { parseConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
 import { triggersFor } from '../config/watch-schema.js';

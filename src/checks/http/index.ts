@@ -28,7 +28,11 @@ const options = z.strictObject({
     .describe(`A larger response body is an error. At most ${MAX_BODY_BYTES / (1024 * 1024)} MiB: the whole body is held in memory.`),
 });
 
+// What a JSON text can start with: anything else (an HTML page) is not parsed, as a failed parse costs an exception.
+const JSON_START = /^\s*[[{"\-\dtfn]/;
+
 function parseJson(text: string): unknown {
+  if (!JSON_START.test(text)) return undefined;
   try {
     return JSON.parse(text);
   } catch {
@@ -50,24 +54,19 @@ export default defineKind({
     }
   },
   async run(o, ctx) {
-    const headers = { ...o.headers };
-    let body = o.body;
-    if (o.json !== undefined) {
-      body = JSON.stringify(o.json);
-      headers['content-type'] ??= 'application/json';
-    }
+    const json = o.json !== undefined;
     const res = await httpRequest({
       url: o.url,
       method: o.method,
-      headers,
-      body,
+      headers: json ? { 'content-type': 'application/json', ...o.headers } : o.headers,
+      body: json ? JSON.stringify(o.json) : o.body,
       signal: ctx.signal,
       redirects: { ...DEFAULT_REDIRECTS, policy: o.followRedirects },
       maxBodyBytes: o.maxBodyBytes,
+      dispatcher: ctx.dispatcher,
     });
     // Session cookies are live credentials: their names and flags are kept, their values are not.
-    const cookies = res.setCookies.map((c) => c.replace(/^([^=;]*)=[^;]*/, '$1=***'));
-    const seen = cookies.length > 0 ? { ...res.headers, 'set-cookie': cookies.join(', ') } : res.headers;
+    const seen = res.setCookies.length > 0 ? { ...res.headers, 'set-cookie': res.setCookies.map((c) => c.replace(/^([^=;]*)=[^;]*/, '$1=***')).join(', ') } : res.headers;
     return {
       observations: {
         status: res.status,
