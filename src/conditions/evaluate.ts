@@ -116,36 +116,43 @@ export function evaluate(expr: Expr, observations: Record<string, unknown>): unk
   }
 }
 
+type PathExpr = Extract<Expr, { kind: 'path' }>;
+
 /** Every distinct path in a condition, in reading order, for the judgement's detail. */
-export function pathsOf(expr: Expr): Extract<Expr, { kind: 'path' }>[] {
-  const found = new Map<string, Extract<Expr, { kind: 'path' }>>();
-  const walk = (e: Expr): void => {
-    switch (e.kind) {
-      case 'path':
-        if (!found.has(e.text)) found.set(e.text, e);
-        return;
-      case 'list':
-        return e.items.forEach(walk);
-      case 'call':
-      case 'not':
-        return walk(e.arg);
-      case 'matches':
-        return walk(e.left);
-      case 'logic':
-      case 'compare':
-        walk(e.left);
-        return walk(e.right);
-      case 'literal':
-        return;
-    }
-  };
-  walk(expr);
-  return [...found.values()];
+export function pathsOf(expr: Expr): PathExpr[] {
+  // A condition reads a few paths: a list searched is cheaper than a map made for every judgement.
+  const found: PathExpr[] = [];
+  collectPaths(expr, found);
+  return found;
+}
+
+function collectPaths(e: Expr, found: PathExpr[]): void {
+  switch (e.kind) {
+    case 'path':
+      if (!found.some((p) => p.text === e.text)) found.push(e);
+      return;
+    case 'list':
+      for (const item of e.items) collectPaths(item, found);
+      return;
+    case 'call':
+    case 'not':
+      return collectPaths(e.arg, found);
+    case 'matches':
+      return collectPaths(e.left, found);
+    case 'logic':
+    case 'compare':
+      collectPaths(e.left, found);
+      return collectPaths(e.right, found);
+    case 'literal':
+      return;
+  }
 }
 
 /** A value as a person reads it in a report: strings quoted, long ones cut at ~120 characters. */
 export function show(value: unknown): string {
   if (value === undefined) return 'undefined';
+  // The common answers (a status, a count, a flag) as JSON writes them, without the serializer.
+  if ((typeof value === 'number' && Number.isFinite(value)) || typeof value === 'boolean') return String(value);
   if (typeof value === 'string') {
     return value.length > MAX_SHOWN ? `${JSON.stringify(`${value.slice(0, MAX_SHOWN)}…`)} (${value.length} chars)` : JSON.stringify(value);
   }

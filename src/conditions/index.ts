@@ -129,17 +129,15 @@ function failed(condition: Condition, observations: Record<string, unknown>, pro
 
 /** `status was 503, body.status was undefined`; undefined when the condition reads no field. */
 function observed(ast: ConditionAst, observations: Record<string, unknown>): string | undefined {
-  const paths = pathsOf(ast);
-  if (paths.length === 0) return undefined;
-  return paths
-    .map((p) => {
-      let value: string;
-      try {
-        value = show(lookup(observations, p));
-      } catch {
-        value = '(unreadable)';
-      }
-      return `${p.text} was ${value}`;
-    })
-    .join(', ');
+  let text: string | undefined;
+  for (const p of pathsOf(ast)) {
+    let value: string;
+    try {
+      value = show(lookup(observations, p));
+    } catch {
+      value = '(unreadable)';
+    }
+    text = text === undefined ? `${p.text} was ${value}` : `${text}, ${p.text} was ${value}`;
+  }
+  return text;
 }
