@@ -4,8 +4,14 @@
 //   vs 10,000 undici requests from 256 workers (floor: engine <= 1.15 x the loop's time);
 // - throughput: 10,000 trivial checks against a server answering at once vs undici's requests per
 //   second at the same concurrency (floor: >= 0.5 of undici's rate);
+// - the whole CLI: `gonogo check` (the bundle, a SQLite store, the text report) on the same 10,000
+//   checks at 100 ms with concurrency 32 vs the undici loop with 32 workers (floor: <= 1.08);
 // - memory: the heap a run holds above the loaded modules (the parsed config and every result with
 //   its evidence), per item, after a GC (floor: <= 4 KB).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pathToFileURL } from 'node:url';
@@ -16,7 +22,7 @@ import type { LoadedConfig } from '../src/config/load.js';
 import { runChecks } from '../src/engine/run.js';
 import type { ItemResult } from '../src/model.js';
 import { systemClock } from '../src/util/clock.js';
-import { fixed, log, ms, startChildServer } from './lib.js';
+import { ensureBuilt, fixed, log, ms, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
 
 const CHECKS = 10_000;
@@ -42,7 +48,7 @@ function config(url: string, n: number, concurrency: number): string {
   return `${lines.join('\n')}\n`;
 }
 
-async function runEngine(loaded: LoadedConfig, concurrency: number): Promise<{ ms: number; results: ItemResult[] }> {
+async function runEngine(loaded: LoadedConfig, concurrency: number, quiet = false): Promise<{ ms: number; results: ItemResult[] }> {
   const url = loaded.config.environments.bench.url ?? '';
   const dispatcher = new Agent({ connections: concurrency, pipelining: 1 });
   try {
@@ -59,7 +65,7 @@ async function runEngine(loaded: LoadedConfig, concurrency: number): Promise<{ m
     });
     const took = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
-    log(`    (engine: ${ms(took)} wall, ${ms((cpu.user + cpu.system) / 1000)} CPU in this process)`);
+    if (!quiet) log(`    (engine: ${ms(took)} wall, ${ms((cpu.user + cpu.system) / 1000)} CPU in this process)`);
     const passed = results.filter((r) => r.status === 'pass').length;
     if (passed !== results.length || results.length !== loaded.config.items.length) throw new Error(`${passed} of ${results.length} checks passed: ${results.find((r) => r.status !== 'pass')?.message}`);
     return { ms: took, results };
@@ -103,6 +109,7 @@ export async function engineLatency(): Promise<BenchResult> {
     const loaded = parseConfig(config(s.url, CHECKS, concurrency), 'bench.yaml');
     // Warm both (connections, JIT) on a slice, then measure each once, the loop first.
     await runUndici(s.url, 512, concurrency);
+    await runEngine(parseConfig(config(s.url, 512, concurrency), 'warm.yaml'), concurrency, true);
     const bare = await runUndici(s.url, CHECKS, concurrency);
     const engine = (await runEngine(loaded, concurrency)).ms;
     const ideal = Math.ceil(CHECKS / concurrency) * delay;
@@ -121,6 +128,7 @@ export async function engineThroughput(): Promise<BenchResult> {
   try {
     const loaded = parseConfig(config(s.url, CHECKS, concurrency), 'bench.yaml');
     await runUndici(s.url, 2000, concurrency);
+    await runEngine(parseConfig(config(s.url, 2000, concurrency), 'warm.yaml'), concurrency, true);
     const bare = await runUndici(s.url, CHECKS, concurrency);
     const engine = (await runEngine(loaded, concurrency)).ms;
     const engineRate = CHECKS / (engine / 1000);
@@ -131,6 +139,48 @@ export async function engineThroughput(): Promise<BenchResult> {
     return { name: 'engine throughput (zero latency)', figure: `${Math.round(engineRate)} checks/s`, reference: `undici ${Math.round(bareRate)} req/s`, ratio: share, floor: '>= 0.50', ok: share >= 0.5 };
   } finally {
     await s.stop();
+  }
+}
+
+/** `gonogo check` run by `bin` in a child; its wall time from spawn to exit, which must be 0 (GO). */
+function runCli(bin: string, dir: string): Promise<number> {
+  const args = [bin, 'check', '--quiet', '--config', join(dir, 'gonogo.yaml'), '--store', join(dir, 'gonogo.db'), '--release', 'bench'];
+  return new Promise<number>((resolve, reject) => {
+    const t0 = performance.now();
+    // The text report is rendered and written as for a user; only where it goes (nowhere) differs.
+    const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: '1' } });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      const took = performance.now() - t0;
+      if (code === 0) resolve(took);
+      else reject(new Error(`gonogo check exited ${code ?? signal} (expected 0, GO): ${stderr.slice(-2000)}`));
+    });
+  });
+}
+
+/**
+ * The whole CLI (start-up, config, engine, store, report) against the undici loop at the same
+ * concurrency. `bin` defaults to the published bundle (built when older than src/).
+ */
+export async function engineCli(bin = ensureBuilt()): Promise<BenchResult> {
+  const concurrency = 32;
+  const delay = 100;
+  log(`gonogo check vs undici: ${CHECKS} http checks, server answers after ${delay} ms, concurrency ${concurrency}`);
+  const s = await startChildServer(server(delay));
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-bench-cli-'));
+  try {
+    writeFileSync(join(dir, 'gonogo.yaml'), config(s.url, CHECKS, concurrency));
+    await runUndici(s.url, 512, concurrency);
+    const bare = await runUndici(s.url, CHECKS, concurrency);
+    const cli = await runCli(bin, dir);
+    const ratio = cli / bare;
+    log(`  gonogo check ${ms(cli)}, undici loop ${ms(bare)} (ideal ${ms(Math.ceil(CHECKS / concurrency) * delay)}): ratio ${fixed(ratio)} (floor <= 1.08)`);
+    return { name: `gonogo check ${CHECKS / 1000}k x ${delay} ms @${concurrency}`, figure: ms(cli), reference: `undici loop ${ms(bare)}`, ratio, floor: '<= 1.08', ok: ratio <= 1.08 };
+  } finally {
+    await s.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -161,7 +211,9 @@ export async function engineMemory(): Promise<BenchResult> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.log(await engineLatency());
-  console.log(await engineThroughput());
-  console.log(await engineMemory());
+  // `engine-throughput.ts [latency|throughput|cli|memory...]`: the named ones (default all);
+  // GONOGO_BENCH_BIN runs the CLI row with another build of it.
+  const all = { latency: engineLatency, throughput: engineThroughput, cli: () => engineCli(process.env.GONOGO_BENCH_BIN || undefined), memory: engineMemory };
+  const names = process.argv.slice(2);
+  for (const [name, run] of Object.entries(all)) if (names.length === 0 || names.includes(name)) console.log(await run());
 }

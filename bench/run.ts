@@ -6,7 +6,7 @@ import startup from './startup.js';
 import memory from './memory.js';
 import securityStage from './security-stage.js';
 import regexGuard from './regex-guard.js';
-import { engineLatency, engineMemory, engineThroughput } from './engine-throughput.js';
+import { engineCli, engineLatency, engineMemory, engineThroughput } from './engine-throughput.js';
 import auditVerify from './audit-verify.js';
 import status from './status.js';
 import storeGrowth from './store-growth.js';
@@ -22,6 +22,7 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'regex guard', run: regexGuard },
   { name: 'engine 10k x 100 ms', run: engineLatency },
   { name: 'engine throughput', run: engineThroughput },
+  { name: 'gonogo check 10k x 100 ms', run: () => engineCli() },
   { name: 'engine memory per item', run: engineMemory },
   { name: 'audit verify (1M entries)', run: auditVerify },
   { name: 'status (10,000 runs)', run: status },
