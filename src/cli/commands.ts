@@ -287,6 +287,7 @@ export async function cmdHistory(cli: Cli, g: Globals, limit: number, format: st
 }
 
 export async function cmdReport(cli: Cli, g: Globals, o: { format: string; out?: string; env?: string }): Promise<number> {
+  if (o.format === 'html') return cmdReportHtml(cli, g, o);
   const loaded = await load(g, cli);
   const state = await withAttestContext(cli, g, loaded, o.env, gateState, { readonly: true });
   const now = new Date(systemClock.now()).toISOString();
@@ -295,6 +296,22 @@ export async function cmdReport(cli: Cli, g: Globals, o: { format: string; out?:
       ? `${JSON.stringify((await import('../report/json.js')).stateDocument(state, loaded.config.items, now), null, 2)}\n`
       : (await import('../report/markdown.js')).renderReportMarkdown({ gate: loaded.gate, generatedAt: now, items: loaded.config.items, results: state.results, decision: state.decision, lastRun: state.lastRun, release: state.release });
   await emit(cli, text, o.out);
+  // On GitHub Actions the Markdown report is also the job's step summary, as check and validate append theirs.
+  const summary = cli.io.env.GITHUB_STEP_SUMMARY;
+  if (o.format === 'markdown' && summary) await appendFile(summary, cli.out.redactor.text(text)).catch(() => undefined);
+  return EXIT.GO;
+}
+
+/** `report --format html -o DIR`: index.html and the seed's five documents, written as one folder (a set needs one). */
+async function cmdReportHtml(cli: Cli, g: Globals, o: { out?: string; env?: string }): Promise<number> {
+  if (!o.out) throw new UsageError('report --format html writes a folder of pages (index.html and the five documents): name it with -o DIR');
+  const [{ gatherReportSet }, { renderHtmlSet }, { pathKind, writePageSet }] = await Promise.all([import('../report/html-data.js'), import('../report/html.js'), import('../report/html-write.js')]);
+  if ((await pathKind(o.out)) === 'other') throw new UsageError(`-o ${o.out}: exists and is not a folder (--format html writes a folder of pages)`);
+  const loaded = await load(g, cli);
+  const set = await withAttestContext(cli, g, loaded, o.env, (ctx) => gatherReportSet({ ...ctx, clock: cli.io.clock ?? systemClock }), { readonly: true });
+  const pages = renderHtmlSet(set, { redact: (t) => cli.out.redactor.text(t), version: gonogoVersion() });
+  const written = await writePageSet(o.out, pages);
+  await cli.out.write(`wrote ${written.length} pages to ${resolve(o.out)}: ${pages.map((p) => p.file).join(', ')}\n`);
   return EXIT.GO;
 }
 

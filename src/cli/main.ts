@@ -23,7 +23,7 @@ Environment:
   GONOGO_STORE   where runs, sign-offs, waivers and the audit log are kept: a SQLite file (default
                  .gonogo/gonogo.db beside the config) or postgres://user@host:5432/db for a team
   CI             plain progress lines instead of the live task list
-  GITHUB_STEP_SUMMARY  when set, check and validate append a Markdown summary to it
+  GITHUB_STEP_SUMMARY  when set, check, validate and report --format markdown append Markdown to it
   GONOGO_CACHE_DIR     where validated configs are cached (default $XDG_CACHE_HOME/gonogo or
                        ~/.cache/gonogo); delete it to clear the cache
   GONOGO_NO_CACHE=1    neither read nor write that cache (as --no-cache)
@@ -196,10 +196,10 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
 
   program
     .command('report')
-    .description("render the go/no-go checklist with the release's state and the readiness assessment")
+    .description("render the go/no-go checklist with the release's state and the readiness assessment; --format html -o DIR writes the seed's five documents (checklist, staging and production validation records, readiness assessment, quick reference) and an index as a folder of static pages")
     .option('-e, --env <name>', 'environment (default: the first in the config)')
-    .addOption(formatOption(['markdown', 'json']).default('markdown'))
-    .option('-o, --out <file>', 'write to a file instead of stdout')
+    .addOption(formatOption(['markdown', 'json', 'html']).default('markdown'))
+    .option('-o, --out <file>', 'write to a file instead of stdout (html: the folder the pages are written to, required)')
     .action(async (o: { format: string; out?: string; env?: string }) => {
       const { cmdReport } = await import('./commands.js');
       code = await cmdReport(cli, globals(), o);
