@@ -11,6 +11,9 @@ import auditVerify from './audit-verify.js';
 import status from './status.js';
 import storeGrowth from './store-growth.js';
 import loadBench from './load.js';
+import watchCost from './watch-cost.js';
+import watch24h from './watch-24h.js';
+import watchDetect from './watch-detect.js';
 import { fixed, log } from './lib.js';
 import type { BenchResult } from './lib.js';
 
@@ -28,6 +31,9 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'status (10,000 runs)', run: status },
   { name: 'store growth', run: storeGrowth },
   { name: 'load kind vs autocannon, wrk', run: loadBench },
+  { name: 'watch cost (100 endpoints every 1 s)', run: watchCost },
+  { name: 'watch 24 h (fake clock)', run: watch24h },
+  { name: 'watch time to detect', run: watchDetect },
 ];
 
 type Row = { result: BenchResult } | { name: string; error: string };
