@@ -185,11 +185,18 @@ function endOfString(source: string, start: number): number {
 /** The exact depth check, on the parsed tree, with an explicit stack (the tree may be deep). */
 function checkDepth(root: jsep.Expression): void {
   const stack: { node: jsep.Expression; depth: number }[] = [{ node: root, depth: 1 }];
+  // Every condition of a config is checked at load: one list of children reused, no arrays per node.
+  const children: jsep.Expression[] = [];
   for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
     if (top.depth > MAX_CONDITION_DEPTH) throw new ConditionSyntaxError(TOO_DEEP, startOf(top.node));
+    children.length = 0;
+    for (const value of Object.values(top.node)) {
+      if (Array.isArray(value)) {
+        for (const v of value) if (isNode(v)) children.push(v);
+      } else if (isNode(value)) children.push(value);
+    }
     // Children pushed last to first, so the leftmost too-deep node is the one reported.
-    const children = Object.values(top.node).flatMap((value: unknown) => (Array.isArray(value) ? value : [value])).filter(isNode);
-    for (const child of children.reverse()) stack.push({ node: child, depth: top.depth + 1 });
+    for (let i = children.length - 1; i >= 0; i--) stack.push({ node: children[i], depth: top.depth + 1 });
   }
 }
 

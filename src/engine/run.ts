@@ -224,7 +224,7 @@ function bindAll(conds: readonly Condition[], vars: Record<string, string>): rea
 }
 
 /** A check's options expanded and parsed once, or why it cannot run (an unset variable, an unknown kind). */
-type Prepared = { ok: true; check: PreparedCheck; secrets: string[]; host?: string } | { ok: false; message: string; host?: string };
+type Prepared = { ok: true; check: PreparedCheck; secrets: string[] } | { ok: false; message: string };
 
 /** One check of the run: its kind and limits, and once prepared (see CheckRun.prepare) its parsed options. */
 interface Planned {
@@ -293,19 +293,25 @@ class CheckRun {
     return { item, check, kind, timeoutMs, retries: check.retries ?? 0, backoffMs, exclusive: kind?.exclusive ?? false };
   }
 
-  /** Expands and parses a check's options, once; its host decides its per-host limit. */
+  /** Expands and parses a check's options, once. */
   prepare(p: Planned): Prepared {
     if (p.prepared) return p.prepared;
     const { kind } = p;
     if (!kind) return (p.prepared = { ok: false, message: `unknown check kind "${p.check.kind}"` });
     try {
       const x = expand(kindOptions(p.check), this.envVars, this.processEnv, kind.verbatim);
-      const check = kind.prepare(x.value);
-      return (p.prepared = { ok: true, check, secrets: x.secrets, host: check.host(this.opts.env)?.toLowerCase() });
+      return (p.prepared = { ok: true, check: kind.prepare(x.value), secrets: x.secrets });
     } catch (err) {
-      // Not runnable; counted against the environment's host like any remote check would be.
-      return (p.prepared = { ok: false, message: message(err), host: kind.reach === 'remote' ? this.envHost : undefined });
+      return (p.prepared = { ok: false, message: message(err) });
     }
+  }
+
+  /** The host whose limit a check counts against (none for a local check). */
+  private hostOf(p: Planned): string | undefined {
+    const prepared = this.prepare(p);
+    if (prepared.ok) return prepared.check.host(this.opts.env)?.toLowerCase();
+    // Not runnable; counted against the environment's host like any remote check would be.
+    return p.kind?.reach === 'remote' ? this.envHost : undefined;
   }
 
   /**
@@ -316,7 +322,7 @@ class CheckRun {
   schedule(p: Planned): Promise<ItemResult> {
     const run = (): Promise<ItemResult> => this.overall(() => this.runOne(p));
     if (this.opts.perHost >= this.opts.concurrency) return run();
-    const { host } = this.prepare(p);
+    const host = this.hostOf(p);
     if (!host) return run();
     let limit = this.hosts.get(host);
     if (!limit) this.hosts.set(host, (limit = pLimit(this.opts.perHost)));
