@@ -6,6 +6,7 @@ import type { CliIo } from './io.js';
 import type { Cli } from './commands.js';
 import type { ListOptions } from './list.js';
 import type { ReplayCliOptions } from './replay.js';
+import type { ServeCliOptions } from './serve.js';
 
 const HELP_FOOTER = `
 Exit codes:
@@ -386,6 +387,20 @@ async function dispatch(argv: string[], cli: Cli): Promise<number> {
     .action(async (id: string) => {
       const { cmdTokenRevoke } = await import('./accounts.js');
       code = await cmdTokenRevoke(cli, globals(), id);
+    });
+
+  program
+    .command('serve')
+    .description("the dashboard and its JSON API over HTTP (quick reference, checklist, runs, watch, audit; sign-off, waiver and decide-rollback forms), /metrics, and Argo Rollouts' and Flagger's endpoints; sign in with gonogo user add, or a bearer token from gonogo token create. Sessions are signed with a key made at start: a restart signs everyone out. Stops on SIGINT or SIGTERM")
+    .option('--port <n>', 'port to listen on (0: any free port)', '4600')
+    .option('--host <address>', 'address to listen on (127.0.0.1: this machine only)', '127.0.0.1')
+    .option('--secure-cookies', 'mark the session cookie Secure even over plain HTTP (behind a TLS proxy that does not send X-Forwarded-Proto)')
+    .option('--public-badge', 'serve /badge.svg (the verdict only) without sign-in')
+    .option('--public-metrics', 'serve /metrics without a token')
+    .option('-q, --quiet', 'no line per request on stderr')
+    .action(async (o: ServeCliOptions) => {
+      const { cmdServe } = await import('./serve.js');
+      code = await cmdServe(cli, globals(), o);
     });
 
   program
