@@ -175,7 +175,7 @@ export function layout(ctx: PageContext, title: string, body: Interpolation, cur
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>${title} · ${ctx.gate} · gonogo</title>
 <link rel="icon" href="${paths.icon}" type="image/svg+xml">
 <link rel="stylesheet" href="${paths.css}">
