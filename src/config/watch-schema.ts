@@ -282,14 +282,3 @@ export function triggersFor(config: TriggerSource, stageSet: string): TriggerCon
   return config.watch.triggers ? config.watch.triggers.map((t) => withDefaults(t, config.watch)) : defaultTriggers(config, stageSet);
 }
 
-/**
- * The notification URLs written out in the config (not as `${VAR}`, whose values are redacted as
- * every variable's are), each also as the URL parser writes it: secrets, redacted from every output.
- */
-export function notifySecrets(watch: Pick<WatchConfig, 'notify'>): string[] {
-  return watch.notify.flatMap((t) => {
-    const written = 'slack' in t ? t.slack : t.webhook;
-    if (/\$\{[A-Za-z_][A-Za-z0-9_]*\}/.test(written)) return [];
-    return URL.canParse(written) ? [...new Set([written, new URL(written).href])] : [written];
-  });
-}
