@@ -145,8 +145,10 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   app.use(securityHeaders(secure));
   app.use(redactBodies(ctx.redactor));
   app.use(bodyLimit({ maxSize: MAX_BODY, onError: (c) => c.json({ error: `the body is larger than ${MAX_BODY} bytes` }, 413) }));
-  // Who the request comes from; the routes decide whether they need anyone.
+  // Who the request comes from; the routes decide whether they need anyone. Static files and the
+  // health check serve everyone alike: no account is read for them.
   app.use(async (c, next) => {
+    if (c.req.path === '/healthz' || c.req.path.startsWith('/assets/')) return next();
     const auth = await authenticate({ authorization: c.req.header('authorization'), sessionCookie: getCookie(c, SESSION_COOKIE) }, { sessions, store: o.store, gate: ctx.gate });
     if (auth.principal) c.set('principal', auth.principal);
     else if (auth.badToken) return c.json({ error: 'the bearer token is not valid (unknown, revoked or malformed)' }, 401, { 'WWW-Authenticate': 'Bearer realm="gonogo", error="invalid_token"' });
