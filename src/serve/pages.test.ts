@@ -179,6 +179,7 @@ test('the sign-in page: name and password posted to /login, no navigation, the e
   assert.match(page, /role="alert">wrong &lt;b&gt;name&lt;\/b&gt; or password</);
   assert.doesNotMatch(page, /<nav/);
   assert.doesNotMatch(loginPage({ ...CTX }), /Sign out/, 'a signed-in context shows no sign-out on the sign-in page');
+  assert.match(loginPage({ gate: 'recipes' }, undefined, '/gates/recipes/checklist?env="x"'), /<input type="hidden" name="next" value="\/gates\/recipes\/checklist\?env=&quot;x&quot;">/, 'the page asked for goes along');
 });
 
 test('the quick reference: the decision with its reasons, readiness, tiers and phases, blockers, pending sign-offs, critical path, rollback, contacts, metrics and charts', () => {
@@ -312,6 +313,11 @@ test('charts: the y axis covers the data and every threshold, gaps split a line,
   assert.equal(l.markers[0].x, l.series[0].dots[1].cx, 'the marker at the second evaluation\'s time');
   const gap = layoutChart({ ...errorRateChart({ evaluations: points, triggers: [], fired: [] }), series: [{ name: 'e', className: 's-error', points: [{ x: 0, y: 0.1 }, { x: 1, y: Number.NaN }, { x: 2, y: 0.2 }, { x: 3, y: 0.3 }] }] });
   assert.deepEqual(gap.series[0].lines.map((l) => l.split(' ').length), [1, 2], 'no value is a gap, never a 0');
+  const far = layoutChart(latencyChart({ evaluations: points, triggers: [], fired: [], criteria: { p95Ms: 2000 } }));
+  assert.deepEqual(far.offChart, [{ label: 'criterion p95', value: 2000 }], 'a criterion far above the data is named, not drawn');
+  assert.ok(Number(far.yTicks.at(-1)?.label.replace(' ms', '')) < 1000, 'and does not flatten the lines');
+  const near = layoutChart(latencyChart({ evaluations: points, triggers: [], fired: [], criteria: { p95Ms: 400 } }));
+  assert.deepEqual(near.rules.map((r) => r.label), ['criterion p95'], 'a criterion near the data is drawn');
   const empty = layoutChart(latencyChart({ evaluations: [], triggers: [], fired: [] }));
   assert.deepEqual(empty.series.map((s) => s.lines.length), [0, 0, 0]);
 });

@@ -198,11 +198,15 @@ ${body}
   return ctx.redact ? ctx.redact(page) : page;
 }
 
-/** The sign-in form: POST /login with name and password (and the pre-session CSRF token, when the server gives one). */
-export function loginPage(ctx: PageContext, error?: string): string {
+/**
+ * The sign-in form: POST /login with name and password (and the pre-session CSRF token, when the
+ * server gives one); `next`, the page asked for before sign-in, goes along as a hidden field (the
+ * server checks it is a path of its own).
+ */
+export function loginPage(ctx: PageContext, error?: string, next?: string): string {
   const body = html`${error !== undefined ? html`<p class="error" role="alert">${error}</p>` : ''}
 <form class="login" method="post" action="${paths.login}">
-${ctx.csrf !== undefined ? html`<input type="hidden" name="csrf" value="${ctx.csrf}">` : ''}
+${ctx.csrf !== undefined ? html`<input type="hidden" name="csrf" value="${ctx.csrf}">` : ''}${next !== undefined ? html`<input type="hidden" name="next" value="${next}">` : ''}
 <p><label for="login-name">Name</label><input id="login-name" name="name" autocomplete="username" required autofocus></p>
 <p><label for="login-password">Password</label><input id="login-password" name="password" type="password" autocomplete="current-password" required></p>
 <p><button type="submit">Sign in</button></p>
