@@ -7,8 +7,8 @@ import type { PoolClient } from 'pg';
 import type { Attestation, ItemResult, NewAttestation } from '../model.js';
 import { systemClock } from '../util/clock.js';
 import type { Clock } from '../util/clock.js';
-import { attestationRef, AUDITED, eventRef, GENESIS, nextEntry, parseRef, resultRef, runRef } from './audit.js';
-import type { AuditEntry, AuditRecord, ChainHead, EntryKind } from './audit.js';
+import { attestationRef, AUDITED, eventRef, GENESIS, nextEntry, parseRef, resultRef, rowDigester, runRef } from './audit.js';
+import type { AuditEntry, AuditRecord, ChainHead, EntryKind, RowDigests } from './audit.js';
 import { StoreError } from './errors.js';
 import type { StoreFaultKind } from './errors.js';
 import { idGenerator } from './id.js';
@@ -120,6 +120,17 @@ async function appendEntry(c: { q: Query; raw: RawQuery }, gate: string, kind: E
 async function chainRun(c: { q: Query; raw: RawQuery }, runId: string, kind: 'run-begin' | 'run-end', at: string, extra: Record<string, unknown> = {}): Promise<void> {
   const [row] = await c.raw(CHAIN_SQL.runRow, [runId]);
   await appendEntry(c, String(row[1]), kind, runRef(runId), at, { ...runData(row), ...extra }, row);
+}
+
+/** Every audited row of the gate: its ref, the last entry in 1..`through` recording it (null: none), its values as JSON. */
+async function eachRow(c: { raw: RawQuery }, gate: string, through: number, hasEvents: boolean, visit: (ref: string, seq: number | null, json: string) => void): Promise<void> {
+  const tables = [[CHAIN_SQL.gateRuns, refOf.run], [CHAIN_SQL.gateResults, refOf.result], [CHAIN_SQL.gateAttestations, refOf.attestation]] as const;
+  for (const [sql, ref] of hasEvents ? [...tables, [CHAIN_SQL.gateEvents, refOf.event] as const] : tables) {
+    for (const row of await c.raw(sql, [through, gate])) {
+      const seq = row.pop();
+      visit(ref(row), seq === null ? null : Number(seq), JSON.stringify(row));
+    }
+  }
 }
 
 /** The audited rows `refs` name, as they are now, by ref (values in AUDITED order). */
@@ -461,12 +472,17 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
     },
 
     async auditRows(gate: string, visit: (ref: string, json: string) => void) {
-      await read(async (c) => {
-        const tables = [[CHAIN_SQL.gateRuns, refOf.run], [CHAIN_SQL.gateResults, refOf.result], [CHAIN_SQL.gateAttestations, refOf.attestation]] as const;
-        for (const [sql, ref] of ctx.events ? [...tables, [CHAIN_SQL.gateEvents, refOf.event] as const] : tables) {
-          for (const row of await c.raw(sql, [gate])) visit(ref(row), JSON.stringify(row));
-        }
-      }, undefined);
+      await read((c) => eachRow(c, gate, 0, ctx.events, (ref, _seq, json) => visit(ref, json)), undefined);
+    },
+
+    async auditRowDigests(gate: string, through: number, visit: (batch: RowDigests) => void) {
+      const digester = rowDigester(visit);
+      await read((c) => eachRow(c, gate, through, ctx.events, digester.row), undefined);
+      digester.end();
+    },
+
+    async auditRefCount(gate: string, through: number) {
+      return read(async (c) => Number((await c.raw(CHAIN_SQL.refCount, [gate, through]))[0]?.[0] ?? 0), 0);
     },
 
     async auditRecords(gate: string, refs: readonly string[]) {

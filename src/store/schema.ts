@@ -127,6 +127,15 @@ export const AUDIT_VERSION = 4;
 /** The schema version that brought the event log and leases: an older store read without migrating has none. */
 export const EVENTS_VERSION = 6;
 
+/** A result's ref (resultRef) in SQL, over `results res`. */
+const RESULT_REF = "'result:' || res.run_id || ':' || res.item_id";
+
+/** duration_ms as JSON.stringify would write it for a whole number (below 1e15, where it writes no exponent). */
+const WHOLE_DURATION = 'CASE WHEN res.duration_ms = CAST(res.duration_ms AS INTEGER) AND abs(res.duration_ms) < 1e15 THEN CAST(res.duration_ms AS INTEGER) ELSE res.duration_ms END';
+
+/** The last entry in 1..? of the row's gate recording `ref` (an SQL expression): the (gate, ref, seq) index answers it. */
+const lastSeq = (ref: string, gate: string): string => `(SELECT max(e.seq) FROM audit_entries e WHERE e.gate = ${gate} AND e.ref = ${ref} AND e.seq BETWEEN 1 AND ?)`;
+
 /**
  * The chain's statements, shared by every store (`?` placeholders; PostgreSQL numbers them). The
  * head row is created empty on first use; reading it is where PostgreSQL takes the row lock.
@@ -153,14 +162,20 @@ export const CHAIN_SQL = {
   resultRow: `SELECT ${AUDITED.result} FROM results WHERE run_id = ? AND item_id = ?`,
   attestationRow: `SELECT ${AUDITED.attestation} FROM attestations WHERE id = ?`,
   eventRow: `SELECT ${AUDITED.event} FROM events WHERE id = ?`,
-  gateRuns: `SELECT ${AUDITED.run} FROM runs WHERE gate = ?`,
-  gateResults: `SELECT ${AUDITED.result.split(', ').map((c) => `res.${c}`).join(', ')} FROM results res JOIN runs r ON r.id = res.run_id WHERE r.gate = ?`,
-  gateAttestations: `SELECT ${AUDITED.attestation} FROM attestations WHERE gate = ?`,
-  gateEvents: `SELECT ${AUDITED.event} FROM events WHERE gate = ?`,
-  // SQLite: gateResults as ref, JSON of the columns before duration_ms, duration_ms, JSON of those after.
-  gateResultsJson: `SELECT 'result:' || res.run_id || ':' || res.item_id,
-    json_array(res.run_id, res.item_id, res.seq, res.tier, res.status, res.message, res.evidence), res.duration_ms, json_array(res.attempts, res.definition)
+  // Every audited row of a gate with the seq of the last entry in 1..? recording it (NULL: none);
+  // parameters: that bound, then the gate.
+  gateRuns: `SELECT ${AUDITED.run}, ${lastSeq("'run:' || r.id", 'r.gate')} FROM runs r WHERE r.gate = ?`,
+  gateResults: `SELECT ${AUDITED.result.split(', ').map((c) => `res.${c}`).join(', ')}, ${lastSeq(RESULT_REF, 'r.gate')} FROM results res JOIN runs r ON r.id = res.run_id WHERE r.gate = ?`,
+  gateAttestations: `SELECT ${AUDITED.attestation}, ${lastSeq("'attestation:' || a.id", 'a.gate')} FROM attestations a WHERE a.gate = ?`,
+  gateEvents: `SELECT ${AUDITED.event}, ${lastSeq("'event:' || ev.id", 'ev.gate')} FROM events ev WHERE ev.gate = ?`,
+  // SQLite: gateResults as JSON rendered by SQLite, then the last entry's seq. A REAL duration_ms
+  // that is a whole number is rendered as an integer, as JSON.stringify writes it (SQLite: 12.0).
+  gateResultsJson: `SELECT json_array(${AUDITED.result.split(', ').map((c) => (c === 'duration_ms' ? WHOLE_DURATION : `res.${c}`)).join(', ')}), ${lastSeq(RESULT_REF, 'r.gate')}
     FROM results res JOIN runs r ON r.id = res.run_id WHERE r.gate = ?`,
+  // How many refs entries 1..? of a gate record (parameters: the gate, the bound). `+seq`: the
+  // bound is no index key, so SQLite groups along the (gate, ref, seq) index instead of sorting
+  // every ref of the (gate, seq) range (a fifth of the time).
+  refCount: 'SELECT count(*) FROM (SELECT 1 FROM audit_entries WHERE gate = ? AND +seq BETWEEN 1 AND ? GROUP BY ref) refs',
 } as const;
 
 /**

@@ -1,8 +1,8 @@
 // The audit chain on SQLite. Appending runs inside the caller's write transaction: SQLite's write
 // lock is held from its start (IMMEDIATE), so no other writer can read the same head and fork.
 import type Database from 'better-sqlite3';
-import { attestationRef, eventRef, GENESIS, nextEntry, parseRef, resultRef, runRef } from './audit.js';
-import type { AuditEntry, AuditLog, AuditRecord, ChainHead, EntryKind } from './audit.js';
+import { attestationRef, eventRef, GENESIS, nextEntry, parseRef, resultRef, rowDigester, runRef } from './audit.js';
+import type { AuditEntry, AuditLog, AuditRecord, ChainHead, EntryKind, RowDigests } from './audit.js';
 import { attestationData, CHAIN_SQL, EVENTS_VERSION, eventData, orphanQuery, prefixEnd, refOf, resultData, runData, toAttestation } from './schema.js';
 
 /** Appends entries for the rows a write just made, reading each row back as stored. */
@@ -73,23 +73,104 @@ export function adoptExisting(db: Database.Database, at: string): void {
   for (const a of db.prepare<[], { id: string }>('SELECT id FROM attestations ORDER BY id').all()) chain.attestation(a.id, at);
 }
 
+/**
+ * A share of a gate's rows, for the threads that hash them together: the results of the gate's
+ * runs whose ids lie from `runs[0]` to `runs[1]` (as SQLite orders them), and, with `rest`, every
+ * run, attestation and event of the gate.
+ */
+export interface RowShare {
+  runs?: [unknown, unknown];
+  rest: boolean;
+}
+
+/** auditRowDigests a share at a time, on any connection to the store: this thread's or another's. */
+export interface RowShares {
+  /** The gate's rows cut into about `count` shares of as many runs each; one share holds the rest. */
+  rowShares(gate: string, count: number): RowShare[];
+  /** auditRowDigests of one share. */
+  rowShare(gate: string, through: number, share: RowShare, visit: (batch: RowDigests) => void): void;
+}
+
+type RowVisit = (ref: string, seq: number | null, json: string) => void;
+
+/**
+ * A gate's rows, all or a share: each with its ref ('' for a result an entry records, unless
+ * `named`), the last entry in 1..`through` recording it, its JSON. One read transaction each: the
+ * tables as of one moment.
+ */
+function sqliteRows(db: Database.Database, events: boolean) {
+  const tables = [
+    [db.prepare<[number, string], unknown[]>(CHAIN_SQL.gateRuns).raw(), refOf.run],
+    [db.prepare<[number, string], unknown[]>(CHAIN_SQL.gateAttestations).raw(), refOf.attestation],
+    ...(events ? [[db.prepare<[number, string], unknown[]>(CHAIN_SQL.gateEvents).raw(), refOf.event] as const] : []),
+  ] as const;
+  const results = db.prepare<[number, string], [string, number | null]>(CHAIN_SQL.gateResultsJson).raw();
+  // gateResultsJson ends with its WHERE clause: a share is one more condition, a range of the
+  // (gate, id) index of runs (with both ends: SQLite takes BETWEEN's upper one for a filter).
+  const someResults = db.prepare<[number, string, unknown, unknown], [string, number | null]>(`${CHAIN_SQL.gateResultsJson} AND r.id >= ? AND r.id <= ?`).raw();
+  const runIds = db.prepare<[string], unknown>('SELECT id FROM runs WHERE gate = ? AND id IS NOT NULL ORDER BY id').pluck();
+
+  const rest = (gate: string, through: number, visit: RowVisit): void => {
+    for (const [statement, ref] of tables) {
+      for (const row of statement.iterate(through, gate)) {
+        const seq = row.pop() as number | null;
+        visit(ref(row), seq, JSON.stringify(row));
+      }
+    }
+  };
+  // A gate's results are most of its rows: rendered by SQLite, three times JSON.stringify's speed
+  // on escaped text, and named by their first two values only when a caller needs the ref.
+  const each = (rows: Iterable<[string, number | null]>, named: boolean, visit: RowVisit): void => {
+    for (const [json, seq] of rows) visit(seq === null || named ? resultRefOf(json) : '', seq, json);
+  };
+  return {
+    all: db.transaction((gate: string, through: number, named: boolean, visit: RowVisit) => {
+      rest(gate, through, visit);
+      each(results.iterate(through, gate), named, visit);
+    }),
+    share: db.transaction((gate: string, through: number, share: RowShare, visit: RowVisit) => {
+      if (share.rest) rest(gate, through, visit);
+      if (share.runs !== undefined) each(someResults.iterate(through, gate, ...share.runs), false, visit);
+    }),
+    shares(gate: string, count: number): RowShare[] {
+      // Ids as SQLite returned them, bound back as they were: the ranges meet exactly, whatever their type.
+      const ids = runIds.all(gate);
+      if (ids.length === 0) return [{ rest: true }];
+      const cut = Math.min(count, ids.length);
+      return Array.from({ length: cut }, (_, i): RowShare => {
+        const first = ids[Math.floor((i * ids.length) / cut)];
+        const last = ids[Math.floor(((i + 1) * ids.length) / cut) - 1];
+        return { runs: [first, last], rest: i === 0 };
+      });
+    },
+  };
+}
+
+/** Feeds a share's or all rows to a RowDigests batcher. */
+function digested(visit: (batch: RowDigests) => void, read: (row: RowVisit) => void): void {
+  const digester = rowDigester(visit);
+  read(digester.row);
+  digester.end();
+}
+
+/** The ref of a result row rendered as JSON (its run and item are its first two values). */
+function resultRefOf(json: string): string {
+  const [runId, itemId] = JSON.parse(json);
+  return resultRef(String(runId), String(itemId));
+}
+
 /** The chain's reads on one SQLite database, synchronous (the store wraps them in its retries). */
 export type SyncAuditReads = { [K in keyof AuditLog]: (...args: Parameters<AuditLog[K]>) => Awaited<ReturnType<AuditLog[K]>> };
 
 /** The chain's reads on a database at schema `version` (at least AUDIT_VERSION); before EVENTS_VERSION there are no events. */
-export function sqliteAuditReads(db: Database.Database, version: number): SyncAuditReads {
+export function sqliteAuditReads(db: Database.Database, version: number): SyncAuditReads & RowShares {
   const events = version >= EVENTS_VERSION;
   const head = db.prepare<[string], ChainHead>(CHAIN_SQL.head);
   // Arrays, not objects: better-sqlite3 builds an object row by named property sets, slower than
-  // building the same object here from the array.
-  const entries = db.prepare<[string, number, number], [string, number, string, string, string, string]>(CHAIN_SQL.entries).raw();
+  // building the same object here from the array; and without the gate, which the caller named.
+  const entries = db.prepare<[string, number, number], [number, string, string, string, string]>('SELECT seq, ref, body, prev, hash FROM audit_entries WHERE gate = ? AND seq > ? ORDER BY seq LIMIT ?').raw();
   const gates = db.prepare<[], string>(CHAIN_SQL.gates).pluck();
-  const digests = [
-    [db.prepare<[string], unknown[]>(CHAIN_SQL.gateRuns).raw(), refOf.run],
-    [db.prepare<[string], unknown[]>(CHAIN_SQL.gateResults).raw(), refOf.result],
-    [db.prepare<[string], unknown[]>(CHAIN_SQL.gateAttestations).raw(), refOf.attestation],
-    ...(events ? [[db.prepare<[string], unknown[]>(CHAIN_SQL.gateEvents).raw(), refOf.event] as const] : []),
-  ] as const;
+  const refCount = db.prepare<[string, number], number>(CHAIN_SQL.refCount).pluck();
   const lastEntry = db.prepare<[string, string], [string, number, string, string, string, string, string | null]>(CHAIN_SQL.lastEntry).raw();
   const runRow = db.prepare<[string], unknown[]>(CHAIN_SQL.runRow).raw();
   const resultRow = db.prepare<[string, string], unknown[]>(CHAIN_SQL.resultRow).raw();
@@ -102,7 +183,7 @@ export function sqliteAuditReads(db: Database.Database, version: number): SyncAu
     if (at.table === 'event') return eventRow?.get(at.id);
     return (at.table === 'run' ? runRow : attestationRow).get(at.id);
   };
-  const resultsJson = db.prepare<[string], [string, string, unknown, string]>(CHAIN_SQL.gateResultsJson).raw();
+  const rows = sqliteRows(db, events);
   return {
     auditRecords(gate, refs) {
       const out: AuditRecord[] = [];
@@ -136,19 +217,20 @@ export function sqliteAuditReads(db: Database.Database, version: number): SyncAu
       return h === undefined || h.seq === 0 ? undefined : { seq: h.seq, hash: h.hash };
     },
     auditEntries(gate, afterSeq, limit) {
-      return entries.all(gate, afterSeq, limit).map(([gate, seq, ref, body, prev, hash]): AuditEntry => ({ gate, seq, ref, body, prev, hash }));
+      return entries.all(gate, afterSeq, limit).map(([seq, ref, body, prev, hash]): AuditEntry => ({ gate, seq, ref, body, prev, hash }));
     },
     auditRows(gate, visit) {
-      // One read transaction: the tables as of one moment.
-      db.transaction(() => {
-        for (const [statement, ref] of digests) {
-          if (ref === refOf.result) continue;
-          for (const row of statement.iterate(gate)) visit(ref(row), JSON.stringify(row));
-        }
-        // A gate's results are most of its rows: rendered by SQLite, all but duration_ms (a REAL,
-        // which SQLite writes as 12.0 where JSON.stringify writes 12).
-        for (const [ref, head, duration, tail] of resultsJson.iterate(gate)) visit(ref, `${head.slice(0, -1)},${JSON.stringify(duration)},${tail.slice(1)}`);
-      })();
+      rows.all(gate, 0, true, (ref, _seq, json) => visit(ref, json));
+    },
+    auditRowDigests(gate, through, visit) {
+      digested(visit, (row) => rows.all(gate, through, false, row));
+    },
+    rowShares: rows.shares,
+    rowShare(gate, through, share, visit) {
+      digested(visit, (row) => rows.share(gate, through, share, row));
+    },
+    auditRefCount(gate, through) {
+      return refCount.get(gate, through) ?? 0;
     },
   };
 }

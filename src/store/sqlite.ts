@@ -13,6 +13,7 @@ import type { EventRow, ResultRow, RunRow } from './schema.js';
 import { failed, withRetry } from './sqlite-faults.js';
 import type { FaultContext } from './sqlite-faults.js';
 import { openReader, openWriter } from './sqlite-file.js';
+import type { RowDigests } from './audit.js';
 import { sqliteAuditReads, sqliteChain } from './sqlite-chain.js';
 import type { Connection } from './sqlite-file.js';
 import type { EventQuery, LatestResult, NewEvent, NewRun, OpenStoreOptions, RunEnd, RunQuery, Store } from './types.js';
@@ -344,6 +345,14 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
 
     async auditRows(gate: string, visit: (ref: string, json: string) => void) {
       return read((r) => r.audit?.auditRows(gate, visit));
+    },
+
+    async auditRowDigests(gate: string, through: number, visit: (batch: RowDigests) => void) {
+      return read((r) => r.audit?.auditRowDigests(gate, through, visit));
+    },
+
+    async auditRefCount(gate: string, through: number) {
+      return read((r) => r.audit?.auditRefCount(gate, through) ?? 0);
     },
 
     async auditRecords(gate: string, refs: readonly string[]) {
