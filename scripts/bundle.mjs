@@ -36,7 +36,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = process.argv[2] ?? join(root, 'dist', 'bundle');
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: [join(root, 'src', 'cli', 'bin.ts')],
+  // Named, so each lands at the top of the folder: bin.js, and the thread `audit verify` hashes a
+  // large store's rows on (sqlite-audit-thread.ts finds it beside the chunk that starts it).
+  entryPoints: { bin: join(root, 'src', 'cli', 'bin.ts'), 'sqlite-audit-worker': join(root, 'src', 'store', 'sqlite-audit-worker.ts') },
   outdir,
   bundle: true,
   splitting: true,

@@ -1,9 +1,10 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildFixture } from '../bench/audit-fixture.js';
 import { kindsText } from '../src/cli/commands.js';
 import { configProblems } from '../src/test-support/config.js';
 import { serve } from '../src/test-support/server.js';
@@ -112,4 +113,26 @@ test('bundle: config problems read as the source reports them (zod\'s English me
   assert.match(expected, /items\.0\.tier: Invalid option: expected one of "critical"\|"high"\|"recommended"/);
   assert.equal(r.stderr.trim(), expected);
   for (const name of readdirSync(OUT)) assert.ok(!readFileSync(join(OUT, name), 'utf8').includes('node_modules/zod/v4/locales/de.js'), `${name} bundles zod's German locale`);
+});
+
+test('bundle: audit verify hashes a large store\'s rows on a thread, whose module sits beside the chunk that starts it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-bundle-audit-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'gonogo.db');
+  // Past the 50,000 entries from which verify hashes the rows on another thread.
+  const entries = await buildFixture(file, { gate: 'big', release: 'r1', runs: 840, items: 58 });
+  assert.ok(entries > 50_000);
+  const verified = runBundle(dir, ['audit', 'verify', '--store', file], {});
+  assert.equal(verified.status, 0, verified.stderr);
+  assert.match(verified.stdout, new RegExp(`^big: ${entries} entries, chain intact, head [0-9a-f]{64}\\n$`));
+  // Without it, verify fails (exit 2) rather than pass rows no thread hashed.
+  const worker = join(OUT, 'sqlite-audit-worker.js');
+  renameSync(worker, `${worker}.away`);
+  try {
+    const failed = runBundle(dir, ['audit', 'verify', '--store', file], {});
+    assert.equal(failed.status, 2, failed.stdout);
+    assert.match(failed.stderr, /could not verify .*: a thread hashing its rows failed: Cannot find module/);
+  } finally {
+    renameSync(`${worker}.away`, worker);
+  }
 });

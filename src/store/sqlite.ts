@@ -1,6 +1,7 @@
 // The SQLite store: one file, no set-up. WAL lets several gonogo processes (a CI job, a watcher,
 // the dashboard) use the same file at once; a writer that finds it locked waits within a bound
 // (sqlite-faults.ts), and every failure rejects as a StoreError.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import type { Attestation, ItemResult, NewAttestation } from '../model.js';
 import { systemClock } from '../util/clock.js';
@@ -14,6 +15,7 @@ import { failed, withRetry } from './sqlite-faults.js';
 import type { FaultContext } from './sqlite-faults.js';
 import { openReader, openWriter } from './sqlite-file.js';
 import type { RowDigests } from './audit.js';
+import { rowDigestsInThreads } from './sqlite-audit-thread.js';
 import { sqliteAuditReads, sqliteChain } from './sqlite-chain.js';
 import type { Connection } from './sqlite-file.js';
 import type { EventQuery, LatestResult, NewEvent, NewRun, OpenStoreOptions, RunEnd, RunQuery, Store } from './types.js';
@@ -28,7 +30,20 @@ export interface SqliteStoreOptions extends OpenStoreOptions {
    * on a full disk. For tests of that failure, and for a store that must not grow past a size.
    */
   maxPageCount?: number;
+  /**
+   * From how many entries of a chain verify hashes the gate's rows on other threads, each over a
+   * connection of its own, while it walks the chain on this one (default 50,000; 0: always).
+   */
+  rowThreadFrom?: number;
+  /** How many threads besides this one hash those rows (default 1: this one walks the chain, then helps them). */
+  rowThreads?: number;
 }
+
+/** Below this many entries a thread costs more to start than it saves. */
+const ROW_THREAD_FROM = 50_000;
+const ROW_THREADS = 1;
+/** Shares the rows are cut in for the threads: small enough that the last one taken ends soon after the others. */
+const ROW_SHARES = 16;
 
 /** The results columns as ResultRow names them; before schema version 3 there is no definition. */
 function resultColumnList(version: number, prefix = ''): string {
@@ -56,7 +71,9 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     clock: options.clock ?? systemClock,
     lockTimeoutMs: positive('lockTimeoutMs', options.lockTimeoutMs, DEFAULT_LOCK_TIMEOUT_MS, true),
   };
-  if (options.readonly) return sqliteStore(await openReader(ctx, file), ctx, leaseMs);
+  // ':memory:' is this connection's own: no other connection can read it.
+  const rows = file === ':memory:' ? undefined : { file, from: options.rowThreadFrom ?? ROW_THREAD_FROM, threads: options.rowThreads ?? ROW_THREADS };
+  if (options.readonly) return sqliteStore(await openReader(ctx, file), ctx, leaseMs, rows);
   const conn = await openWriter(ctx, file, { maxPageCount: options.maxPageCount });
   try {
     await endLapsedRuns(conn.current().db, ctx, leaseMs);
@@ -64,7 +81,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     conn.close();
     throw error;
   }
-  return sqliteStore(conn, ctx, leaseMs);
+  return sqliteStore(conn, ctx, leaseMs, rows);
 }
 
 /** Records as aborted, finished at their last heartbeat, the running runs whose lease lapsed: their process was killed. */
@@ -224,7 +241,7 @@ function prepareWrites(db: Database.Database, location: string, clock: Clock) {
 type Reads = ReturnType<typeof prepareReads>;
 type Writes = ReturnType<typeof prepareWrites>;
 
-function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Store {
+function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, rowThread?: { file: string; from: number; threads: number }): Store {
   const nextId = idGenerator();
   // A read-only connection may move to a fresher database between operations: statements per database.
   const prepared = new WeakMap<Database.Database, Reads>();
@@ -347,8 +364,29 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number): Stor
       return read((r) => r.audit?.auditRows(gate, visit));
     },
 
-    async auditRowDigests(gate: string, through: number, visit: (batch: RowDigests) => void) {
-      return read((r) => r.audit?.auditRowDigests(gate, through, visit));
+    async auditRowDigests(gate: string, through: number, visit: (batch: RowDigests) => void, signal?: AbortSignal) {
+      if (rowThread === undefined || through < rowThread.from) return read((r) => r.audit?.auditRowDigests(gate, through, visit));
+      const shares = await read((r) => r.audit?.rowShares(gate, ROW_SHARES) ?? []);
+      const task = { file: rowThread.file, location: ctx.location, lockTimeoutMs: ctx.lockTimeoutMs, gate, through, shares, taken: new SharedArrayBuffer(4) };
+      const stop = new AbortController();
+      const ended = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
+      // This thread takes shares too, each in a turn of its own of the event loop: verify's walk,
+      // which never waits for the event loop on this store, comes first.
+      const here = async (): Promise<void> => {
+        const taken = new Int32Array(task.taken);
+        for (;;) {
+          await nextTurn();
+          ended.throwIfAborted();
+          const k = Atomics.add(taken, 0, 1);
+          if (k >= shares.length) return;
+          await read((r) => r.audit?.rowShare(gate, through, shares[k], visit));
+        }
+      };
+      try {
+        await Promise.all([rowDigestsInThreads(task, rowThread.threads, visit, ended), here()]);
+      } finally {
+        stop.abort();
+      }
     },
 
     async auditRefCount(gate: string, through: number) {
