@@ -133,8 +133,16 @@ export const requirePrincipal: MiddlewareHandler<ServeEnv> = async (c, next) => 
   await next();
 };
 
-/** Is the Origin (when a browser sent one) this site's own? */
+/**
+ * Does the request come from one of this site's own pages, as far as the browser says? Fetch
+ * metadata first (`Sec-Fetch-Site`, which browsers send whatever the referrer policy), else the
+ * Origin: under `Referrer-Policy: no-referrer` a browser's form POST says `Origin: null`, which alone
+ * proves nothing either way and is refused. A client that sends neither (a script, a CI job) is not
+ * a browser being forged: the CSRF token or the bearer token decides.
+ */
 export function sameOrigin(c: Context): boolean {
+  const site = c.req.header('sec-fetch-site');
+  if (site !== undefined) return site === 'same-origin';
   const origin = c.req.header('origin');
   if (origin === undefined) return true;
   const host = c.req.header('host');

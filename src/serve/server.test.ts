@@ -347,6 +347,11 @@ function suite(kind: string, location: () => Promise<string>): void {
       assert.match(proxied.headers.get('set-cookie') ?? '', /; Secure/);
       const foreign = await call(base, '/login', { form: { name: 'erin', password: PASSWORDS.erin }, headers: { origin: 'https://evil.example' } });
       assert.equal(foreign.status, 403, 'a sign-in posted from another site is refused');
+      assert.equal((await call(base, '/login', { form: { name: 'erin', password: PASSWORDS.erin }, headers: { origin: 'null' } })).status, 403, 'Origin null alone (a sandboxed frame) proves nothing');
+      assert.equal((await call(base, '/login', { form: { name: 'erin', password: PASSWORDS.erin }, headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' } })).status, 403);
+      // A browser's form under Referrer-Policy: no-referrer says Origin: null; its fetch metadata says where it came from.
+      const ownPage = await call(base, '/login', { form: { name: 'erin', password: PASSWORDS.erin }, headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } });
+      assert.equal(ownPage.status, 303, 'a sign-in from our own page');
       const session = await call(base, '/api/v1/session', { as: { cookie: cookie.split(';')[0] } });
       assert.deepEqual({ ...session.json(), csrfToken: typeof session.json().csrfToken }, { name: 'erin', role: 'release-manager', kind: 'person', csrfToken: 'string', expires: new Date(w.clock.now() + 8 * 3600_000).toISOString() });
       const tampered = (cookie.split(';')[0] ?? '').replace(/^gonogo_session=[A-Za-z0-9_-]{4}/, 'gonogo_session=AAAA');
@@ -384,9 +389,11 @@ function suite(kind: string, location: () => Promise<string>): void {
       assert.equal(foreign.status, 403, 'a foreign Origin even with the token');
       const forgedForm = await call(base, `/gates/${GATE}/signoff`, { as: { cookie: quinn.cookie }, form: body, headers: { origin: 'https://evil.example' } });
       assert.equal(forgedForm.status, 403);
+      const crossSite = await call(base, `/gates/${GATE}/signoff`, { as: { cookie: quinn.cookie }, form: { ...body, csrf: quinn.csrf ?? '' }, headers: { origin: 'null', 'sec-fetch-site': 'cross-site' } });
+      assert.equal(crossSite.status, 403, 'the token alone does not make a cross-site request ours');
       assert.equal((await w.store.listAttestations(GATE)).length, 0, 'nothing was recorded');
-      const ok = await call(base, `${api}/signoff`, { as: { cookie: quinn.cookie }, json: body, headers: { 'x-csrf-token': quinn.csrf ?? '' } });
-      assert.equal(ok.status, 201, ok.text);
+      const ok = await call(base, `/gates/${GATE}/signoff`, { as: { cookie: quinn.cookie }, form: { ...body, csrf: quinn.csrf ?? '' }, headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } });
+      assert.equal(ok.status, 303, `our own page's form (Origin null under no-referrer): ${ok.text}`);
       const ci = await call(base, `${api}/signoff`, { as: { token: w.token }, json: { target: 'stage:deploy', note: 'deployed by CI' } });
       assert.equal(ci.status, 201, ci.text);
       const [a, b] = await w.store.listAttestations(GATE);
