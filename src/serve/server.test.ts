@@ -336,6 +336,10 @@ function suite(kind: string, location: () => Promise<string>): void {
       assert.equal(wrong.status, 401);
       assert.match(wrong.text, /Wrong name or password/);
       assert.equal(wrong.headers.get('set-cookie'), null);
+      const asked = await call(base, `/login?next=${encodeURIComponent(`/gates/${GATE}/audit`)}`);
+      assert.match(asked.text, new RegExp(`<input type="hidden" name="next" value="/gates/${GATE}/audit">`), 'the sign-in form keeps the page asked for');
+      const again = await call(base, '/login', { form: { name: 'erin', password: 'still wrong', next: `/gates/${GATE}/audit` } });
+      assert.match(again.text, /name="next" value="\/gates\/shop\/audit"/, 'and keeps it after a wrong password');
       const page = await call(base, '/login', { form: { name: 'erin', password: PASSWORDS.erin, next: `/gates/${GATE}/checklist` } });
       assert.equal(page.status, 303);
       assert.equal(page.headers.get('location'), `/gates/${GATE}/checklist`);

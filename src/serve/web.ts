@@ -85,33 +85,35 @@ export function webRoutes(ctx: GateContext, signIn: SignInDeps): Hono<ServeEnv> 
 
   web.get('/login', (c) => {
     if (c.get('principal')?.session) return c.redirect(nextPath(c.req.query('next')) ?? home, 303);
-    return page(c, loginPage({ gate }));
+    return page(c, loginPage({ gate }, undefined, nextPath(c.req.query('next'))));
   });
 
   web.post('/login', async (c) => {
     const client = clientAddress(c);
     const wait = signIn.limiter.retryAfter(client);
     const json = prefersJson(c);
+    const next = nextPath(c.req.query('next'));
     if (wait !== undefined) {
       const message = `Too many failed sign-ins from this address: try again in ${wait} s.`;
       c.header('Retry-After', String(wait));
-      return json ? c.json({ error: message }, 429) : page(c, loginPage({ gate }, message), 429);
+      return json ? c.json({ error: message }, 429) : page(c, loginPage({ gate }, message, next), 429);
     }
     // A sign-in from another site's page (login CSRF) is refused: a browser names the page's origin.
     if (!sameOrigin(c)) return c.json({ error: 'refused: a sign-in from another origin' }, 403);
     const f = await readFields(c);
     const name = typeof f.values.name === 'string' ? f.values.name : typeof f.values.username === 'string' ? f.values.username : '';
     const password = typeof f.values.password === 'string' ? f.values.password : '';
+    const then = nextPath(f.values.next) ?? next;
     const account = name !== '' && password !== '' ? await verifyPassword(store, { gate, name, password }) : undefined;
     if (!account) {
       signIn.limiter.failed(client);
       const message = 'Wrong name or password (or the account is disabled).';
-      return json ? c.json({ error: message }, 401) : page(c, loginPage({ gate }, message), 401);
+      return json ? c.json({ error: message }, 401) : page(c, loginPage({ gate }, message, then), 401);
     }
     const { value, session } = signIn.sessions.issue(account);
     setCookie(c, SESSION_COOKIE, value, { httpOnly: true, sameSite: 'Strict', secure: signIn.secure(c), path: '/', maxAge: Math.floor(SESSION_MS / 1000) });
     if (json) return c.json({ name: account.name, role: account.role, csrfToken: session.csrf, expires: new Date(session.expires).toISOString() });
-    return c.redirect(nextPath(f.values.next) ?? nextPath(c.req.query('next')) ?? home, 303);
+    return c.redirect(then ?? home, 303);
   });
 
   web.post('/logout', requirePrincipal, requireCsrf, (c) => {
