@@ -404,6 +404,18 @@ function suite(kind: string, location: () => Promise<string>): void {
       assert.deepEqual([a.by, a.role, b.by, b.role], ['quinn', 'qa-lead', 'ci-deploy', 'deployer'], 'each signs as its account, in its role');
     });
 
+    test('a body that is not JSON or a form is 415, a body over 64 KiB 413, a malformed one 400; nothing is recorded', async () => {
+      const before = (await w.store.listAttestations(GATE)).length;
+      const plain = await call(base, `${api}/signoff`, { as: { token: w.token }, headers: { 'content-type': 'text/plain' }, method: 'POST' });
+      assert.equal(plain.status, 415);
+      const big = await fetch(`${base}${api}/signoff`, { method: 'POST', headers: { authorization: `Bearer ${w.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ target: 'stage:deploy', note: 'x'.repeat(70_000) }) });
+      assert.equal(big.status, 413);
+      const malformed = await fetch(`${base}${api}/signoff`, { method: 'POST', headers: { authorization: `Bearer ${w.token}`, 'content-type': 'application/json' }, body: '{"target":' });
+      assert.equal(malformed.status, 400);
+      assert.equal((await call(base, `${api}/signoff`, { as: { token: w.token }, json: { target: 'everything' } })).status, 400);
+      assert.equal((await w.store.listAttestations(GATE)).length, before);
+    });
+
     test('a signed-in person signs as themself: the name and role come from the account; a wrong role is 403 with the rule; the author may not approve', async () => {
       const vic = await signIn(base, 'vic');
       const refused = await call(base, `${api}/signoff`, { as: vic, json: { target: 'decision', by: 'rick', role: 'release-manager' }, headers: { 'x-csrf-token': vic.csrf ?? '' } });
