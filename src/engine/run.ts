@@ -112,8 +112,8 @@ interface UnderWay {
 
 /**
  * The attempts under way and their deadlines, on one clock timer for the whole run armed for the
- * earliest: a timer and an abort listener per attempt cost more than the rest of the engine's work
- * for a check. Once no attempt is under way, no timer is left.
+ * earliest: a sleep, an abort listener and its event per attempt cost about as much as the rest of
+ * the engine's work for a check. Once no attempt is under way, no timer is left.
  */
 class Attempts {
   private readonly live = new Set<UnderWay>();
