@@ -14,6 +14,7 @@ import loadBench from './load.js';
 import watchCost from './watch-cost.js';
 import watch24h from './watch-24h.js';
 import watchDetect from './watch-detect.js';
+import { dashboardPageLoad, dashboardQuickReference } from './dashboard.js';
 import { fixed, log } from './lib.js';
 import type { BenchResult } from './lib.js';
 
@@ -34,6 +35,8 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'watch cost (100 endpoints every 1 s)', run: watchCost },
   { name: 'watch 24 h (fake clock)', run: watch24h },
   { name: 'watch time to detect', run: watchDetect },
+  { name: 'dashboard first page load', run: dashboardPageLoad },
+  { name: 'dashboard quick reference (10,000 runs)', run: dashboardQuickReference },
 ];
 
 type Row = { result: BenchResult } | { name: string; error: string };
