@@ -5,6 +5,7 @@
 // resumed by the same command from where it was, and `watch status` and the dashboard read the same
 // record. Time goes through the clock: a 24-hour watch runs in seconds on a fake one.
 import { hostname } from 'node:os';
+import type { Dispatcher } from 'undici';
 import type { LoadedConfig } from '../config/load.js';
 import { configRedactor } from '../config/redactor.js';
 import type { StageConfig } from '../config/schema.js';
@@ -54,6 +55,8 @@ export interface WatchOptions {
   /** Default: the config's `watch.notify` targets. */
   notifier?: Notifier;
   onProgress?: (p: WatchProgress) => void;
+  /** The HTTP connection pool every evaluation uses (default: one of the watch's own, kept across evaluations). */
+  dispatcher?: Dispatcher;
 }
 
 /** What the CLI's live view hears. */
@@ -132,12 +135,15 @@ export async function runWatch(o: WatchOptions): Promise<WatchResult> {
   const lost = new AbortController();
   const renewal = renewLease(store, clock, leaseName, holder, leaseMs, lost);
   const signal = o.signal ? AbortSignal.any([o.signal, lost.signal]) : lost.signal;
-  const run = new Watcher({ ...o, signal }, windows, triggers, holder, leaseName, leaseMs, notifier);
+  // One pool for the whole watch: a new pool per evaluation opened new connections every time.
+  const pool = o.dispatcher ?? (await (await import('../util/http.js')).createHttpAgent());
+  const run = new Watcher({ ...o, signal, dispatcher: pool }, windows, triggers, holder, leaseName, leaseMs, notifier);
   try {
     const result = await run.watch();
     if (lost.signal.aborted && result.outcome === 'interrupted' && !o.signal?.aborted) throw lost.signal.reason;
     return result;
   } finally {
+    if (pool !== o.dispatcher) await pool.destroy().catch(() => undefined);
     await renewal.stop();
     await notifier.flush(5_000).catch(() => undefined);
     await store.releaseLease(leaseName, holder).catch(() => undefined);
@@ -353,6 +359,8 @@ class Watcher {
       selection: { only: w.items },
       keepGoing: true,
       command: `watch:${o.stageSet}/${w.id}`,
+      withoutState: true,
+      dispatcher: o.dispatcher,
       signal: o.signal,
       processEnv: o.processEnv,
       reaper: o.reaper,
