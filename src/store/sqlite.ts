@@ -204,11 +204,13 @@ function prepareWrites(db: Database.Database, location: string, clock: Clock) {
       const status = statusOf(runId);
       throw refused('run-ended', `run ${runId} is ${status}: its lease can no longer be renewed`);
     }),
-    saveResult: db.transaction((runId: string, result: ItemResult) => {
+    saveResults: db.transaction((runId: string, results: readonly ItemResult[]) => {
       const { status, gate } = runOf(runId);
       if (status !== 'running') throw refused('run-ended', `run ${runId} is ${status}: its results can no longer change`);
-      upsertResult.run(runId, result.id, runId, ...resultColumns(result));
-      chain.result(gate, runId, result.id, at());
+      for (const result of results) {
+        upsertResult.run(runId, result.id, runId, ...resultColumns(result));
+        chain.result(gate, runId, result.id, at());
+      }
     }),
     endRun: db.transaction((runId: string, end: RunEnd) => {
       const status = statusOf(runId);
@@ -264,6 +266,20 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, rowTh
     return withRetry(ctx, 'record', () => fn(writes));
   };
 
+  // A run's results saved in one turn of the event loop (gate.ts saves them in batches) are written
+  // in one transaction as the turn ends: a commit per result kept the process waiting on the disk
+  // for most of a run's store time. Each save still resolves only once it is on disk.
+  const queued = new Map<string, { results: ItemResult[]; settle: ((err?: unknown) => void)[] }>();
+  const flush = (runId: string): Promise<void> => {
+    const batch = queued.get(runId);
+    if (batch === undefined) return Promise.resolve();
+    queued.delete(runId);
+    return write((w) => w.saveResults.immediate(runId, batch.results)).then(
+      () => batch.settle.forEach((settle) => settle()),
+      (err: unknown) => batch.settle.forEach((settle) => settle(err)),
+    );
+  };
+
   /** A row as it stands now: a lapsed lease reads as aborted. */
   const now = (row: RunRow): RunRow => asOf(row, ctx.clock.now(), leaseMs);
 
@@ -280,11 +296,21 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, rowTh
       await write((w) => w.heartbeat.immediate(runId, at));
     },
 
-    async saveResult(runId: string, result: ItemResult) {
-      await write((w) => w.saveResult.immediate(runId, result));
+    saveResult(runId: string, result: ItemResult) {
+      return new Promise<void>((resolve, reject) => {
+        let batch = queued.get(runId);
+        if (batch === undefined) {
+          queued.set(runId, (batch = { results: [], settle: [] }));
+          setImmediate(() => void flush(runId));
+        }
+        batch.results.push(result);
+        batch.settle.push((err) => (err === undefined ? resolve() : reject(err)));
+      });
     },
 
     async endRun(runId: string, end: RunEnd) {
+      // Results saved before the end are written before it (their failures are their own saves').
+      await flush(runId);
       await write((w) => w.endRun.immediate(runId, end));
     },
 
@@ -402,6 +428,7 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, rowTh
     },
 
     async close() {
+      await Promise.all([...queued.keys()].map(flush));
       conn.close();
     },
   };
