@@ -19,10 +19,20 @@ import type { TestServer } from '../test-support/server.js';
 const clock = fakeClock();
 let server: TestServer;
 let url = '';
+/** A promise and what resolves it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve: () => void = () => undefined;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+// `/hold` answers once a test releases it.
+let hold = deferred();
 before(async () => {
   server = await serve((req, res) => {
     const answer = (): void => void res.writeHead(req.url === '/broken' ? 500 : 200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (req.url === '/slow') void clock.advance(60).then(answer);
+    else if (req.url === '/hold') void hold.promise.then(answer);
     else answer();
   });
   url = server.url;
@@ -123,5 +133,37 @@ test('a completed run is stored with its decision and the hash of its config', a
     const [summary] = await store.listRuns({ gate: 'staged' });
     assert.equal(summary.configHash, loaded.hash);
     assert.equal(summary.verdict, out.decision?.verdict);
+  });
+});
+
+test('results are stored in batches while the run goes on: within 100 ms of the clock a result is on disk (a run killed later keeps it)', async () => {
+  await withStore(async (store) => {
+    hold = deferred();
+    const loaded = parseConfig(
+      `version: 1
+name: batches
+environments: { staging: { url: ${url} } }
+items:
+  - { id: QUICK-1, title: answers, tier: high, check: ${check('/health')} }
+  - { id: HELD-1, title: held, tier: high, check: ${check('/hold')} }
+`,
+      'gonogo.yaml',
+    );
+    const quickEnded = deferred();
+    const run = runGate({ loaded, store, clock, onEvent: (e) => e.type === 'end' && e.result.id === 'QUICK-1' && quickEnded.resolve() });
+    try {
+      await quickEnded.promise;
+      // (Its status is not asked: the store's clock is the system's, the run's is this test's.)
+      const [running] = await store.listRuns({ gate: 'batches' });
+      await clock.advance(100);
+      // The batch is written as the turn ends (a few turns of the event loop, no time).
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      const stored = await store.getRun(running.id);
+      assert.deepEqual(stored?.results.map((r) => [r.id, r.status]), [['QUICK-1', 'pass']], 'the finished check is on disk, the held one still runs');
+    } finally {
+      hold.resolve();
+    }
+    const out = await run;
+    assert.deepEqual((await store.getRun(out.runId))?.results.map((r) => r.id).sort(), ['HELD-1', 'QUICK-1']);
   });
 });

@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Agent } from 'undici';
 import { z } from 'zod';
 import { runChecks } from './run.js';
 import type { RunOptions } from './run.js';
@@ -363,4 +367,87 @@ test('engine: a local kind is never throttled by perHost, whatever host() says; 
     release();
     assert.ok((await run).every((r) => r.status === 'pass'));
   }
+});
+
+test('engine: checks with different timeouts each end at their own on one timer for the run; no timer is left once it ends', async () => {
+  const clock = fakeClock();
+  const hung = fake('hung', (_, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))));
+  // The later deadline starts first: the nearer one must take the timer over.
+  const items = [item('SLOW', 'hung', { timeout: '300ms', echo: 'slow' }), item('QUICK', 'hung', { timeout: '100ms', echo: 'quick' })];
+  const ended: string[] = [];
+  const run = runChecks(items, conds(items), options({ hung }, { clock, onEvent: (e) => e.type === 'end' && ended.push(e.result.id) }));
+  await idle();
+  assert.equal(clock.waiting, 1, 'one timer for both attempts');
+  await clock.advance(99);
+  await idle();
+  assert.deepEqual(ended, []);
+  await clock.advance(1);
+  await idle();
+  assert.deepEqual(ended, ['QUICK'], 'the nearer deadline ended its check, the other goes on');
+  await clock.advance(199);
+  await idle();
+  assert.deepEqual(ended, ['QUICK']);
+  await clock.advance(1);
+  const results = await run;
+  assert.deepEqual(
+    results.map((r) => [r.id, r.status, r.message, r.durationMs]),
+    [
+      ['SLOW', 'error', 'timed out after 300 ms', 300],
+      ['QUICK', 'error', 'timed out after 100 ms', 100],
+    ],
+  );
+  assert.equal(clock.waiting, 0, 'no timer outlives the run');
+});
+
+/** A kind that reports the HTTP pool its context carries. */
+function poolWatcher(reach: 'local' | 'remote', seen: unknown[]): RegisteredKind {
+  return defineKind({
+    name: 'pool',
+    description: 'pool',
+    options: z.strictObject({}),
+    fields,
+    defaultExpect: () => ['value == 1'],
+    reach,
+    run: async (_, ctx) => {
+      seen.push(ctx.dispatcher);
+      return { observations: { value: 1 } };
+    },
+  });
+}
+
+test("engine: checks get the run's HTTP pool: the caller's, kept open; or for a remote kind one of the run's own, closed at its end", async () => {
+  const items = [item('P1', 'pool'), item('P2', 'pool')];
+  const given = new Agent();
+  try {
+    const seen: unknown[] = [];
+    await runChecks(items, conds(items), options({ pool: poolWatcher('remote', seen) }, { dispatcher: given }));
+    assert.deepEqual(seen, [given, given]);
+    assert.equal(given.destroyed, false, "the caller's pool is the caller's to close");
+  } finally {
+    await given.destroy();
+  }
+  const own: unknown[] = [];
+  await runChecks(items, conds(items), options({ pool: poolWatcher('remote', own) }));
+  assert.ok(own[0] instanceof Agent, 'a pool made for the run');
+  assert.equal(own[1], own[0], 'one pool for every check of the run');
+  assert.equal((own[0] as Agent).destroyed, true, 'closed when the run ends');
+  const local: unknown[] = [];
+  await runChecks(items, conds(items), options({ pool: poolWatcher('local', local) }));
+  assert.deepEqual(local, [undefined, undefined], 'a run of local checks makes no pool');
+});
+
+test('engine: a run loads only the kinds its checks use', () => {
+  // In a process of its own: what this one loaded for other tests must not count.
+  const at = (file: string): string => JSON.stringify(pathToFileURL(join(import.meta.dirname, file)).href);
+  const script = `
+    const { runChecks } = await import(${at('run.ts')});
+    const { loadedKinds } = await import(${at('../checks/kinds.ts')});
+    const { systemClock } = await import(${at('../util/clock.ts')});
+    const items = [{ id: 'E', title: 'E', tier: 'high', check: { kind: 'env', required: ['HOME'] } }];
+    const env = { name: 't', url: 'http://127.0.0.1:9', vars: {} };
+    await runChecks(items, new Map(), { env, configDir: '.', clock: systemClock, concurrency: 1, perHost: 1, defaultTimeoutMs: 5000 });
+    process.stdout.write(JSON.stringify(Object.keys(loadedKinds())));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), ['env']);
 });

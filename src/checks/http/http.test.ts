@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 import http from './index.js';
 import { testContext } from '../../test-support/context.js';
 import { readBody, serve, serveRaw } from '../../test-support/server.js';
@@ -230,4 +232,22 @@ test('http: session cookie values are not kept in observations or evidence; name
   } finally {
     await server.close();
   }
+});
+
+/** A connection pool that counts the requests handed to it. */
+class CountingPool extends Agent {
+  dispatched = 0;
+  dispatch(options: Agent.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    this.dispatched += 1;
+    return super.dispatch(options, handler);
+  }
+}
+
+test("requests go through the run's connection pool (the context's dispatcher)", QUICK, async (t) => {
+  const app = await recipesApp(t);
+  const pool = new CountingPool();
+  t.after(() => pool.destroy());
+  const { observations } = await http.run({ url: `${app.url}/old-health` }, { ...testContext({ url: app.url }), dispatcher: pool });
+  assert.equal(observations.status, 200);
+  assert.equal(pool.dispatched, 2, 'the request and the redirect it followed');
 });
