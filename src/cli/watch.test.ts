@@ -64,9 +64,9 @@ items:
 }
 
 /**
- * Moves the fake clock whenever at most two sleepers wait (the watch between evaluations and its
- * lease's renewal, or a run's heartbeat and that renewal; a check under way adds its own timer),
- * until `done`.
+ * Moves the fake clock while the watch sleeps between evaluations: then a sleeper with minutes left
+ * waits (its pause); while an evaluation runs, only seconds-long timers do (checks' deadlines, the
+ * run's heartbeat, the lease's renewal), and moving the clock under a check would time it wrongly.
  */
 function drive(clock: FakeClock, done: Promise<unknown>): void {
   let finished = false;
@@ -76,7 +76,9 @@ function drive(clock: FakeClock, done: Promise<unknown>): void {
   const step = async (): Promise<void> => {
     for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
     if (finished) return;
-    if (clock.waiting <= 2) await clock.next();
+    const longest = Math.max(0, ...clock.remaining());
+    // Straight to the pause's end: the renewals on the way wake in order.
+    if (longest >= 60_000) await clock.advance(longest);
     setImmediate(() => void step());
   };
   void step();

@@ -21,6 +21,8 @@ export interface FakeClock extends Clock {
   sleepers(n?: number): Promise<void>;
   /** How many sleepers are waiting now. */
   readonly waiting: number;
+  /** How long each waiting sleeper has left, in milliseconds. */
+  remaining(): number[];
 }
 
 /** Lets pending promise callbacks and I/O callbacks run. */
@@ -83,6 +85,9 @@ export function fakeClock(start = Date.parse('2026-01-01T00:00:00Z')): FakeClock
     },
     get waiting() {
       return sleepers.length;
+    },
+    remaining() {
+      return sleepers.map((s) => s.at - mono);
     },
   };
   return clock;

@@ -202,6 +202,8 @@ class Watcher {
   private seenDecisions = 0;
   /** The watch's events read so far, oldest first (refresh folds them). */
   private readonly seen: WatchEvent[] = [];
+  /** Where the newest evaluation is in `seen`. */
+  private lastEvaluation: number | undefined;
 
   constructor(
     private readonly o: WatchOptions,
@@ -227,7 +229,18 @@ class Watcher {
     // at a time per gate): reading the whole record at every evaluation made a watch's store reads
     // grow with its length (quadratic over a 24-hour watch).
     const fresh = await watchEvents(this.o.store, this.gate, this.o.envName, this.o.release.id, this.watchId, this.seen.at(-1)?.seq ?? 0);
-    for (const e of fresh) this.seen.push(e.kind === 'evaluation' ? withoutResults(e) : e);
+    for (const e of fresh) {
+      if (e.kind === 'evaluation') {
+        // Only the newest evaluation is kept whole (its verdicts and metrics are the state's); an
+        // older one is kept as its window alone, which is all foldWatch counts: a watch's memory
+        // must not grow with its length (86,400 evaluations in a day at every: 1s).
+        if (this.lastEvaluation !== undefined) this.seen[this.lastEvaluation] = { ...this.seen[this.lastEvaluation], data: { window: this.seen[this.lastEvaluation].data.window } };
+        this.lastEvaluation = this.seen.length;
+        this.seen.push(withoutResults(e));
+      } else {
+        this.seen.push(e);
+      }
+    }
     const s = foldWatch(this.seen);
     if (!s) throw new Error(`internal: watch ${this.watchId} has no watch-begin event`);
     this.state = s;
