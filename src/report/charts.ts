@@ -1,6 +1,8 @@
 // The geometry of the dashboard's charts: time series scaled into an SVG viewBox, with threshold and
 // baseline lines and trigger markers. Plain numbers in, plain numbers and point lists out; pages.ts
 // turns them into markup (one template mechanism, escaping by default). Pure: no clock, no I/O.
+import { html } from './html-tag.js';
+import type { SafeHtml } from './html-tag.js';
 import type { WatchEvent } from '../store/types.js';
 import type { MetricName, MetricValues, TriggerConfig, TriggerVerdict } from '../watch/types.js';
 
@@ -265,4 +267,31 @@ export function errorRateChart(input: WatchChartInput): ChartSpec {
     rules,
     markers: firedMarkers(input, idsFor(input.triggers, ['error_rate'])),
   };
+}
+
+/** A time as the pages show it. */
+const when = (iso: string | undefined): SafeHtml => (iso === undefined ? html`—` : html`<time datetime="${iso}">${iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}</time>`);
+
+/** A chart as inline SVG (server-rendered; colours from app.css) with its values as a table beside it for screen readers and print. */
+export function chartSvg(spec: ChartSpec, id: string): SafeHtml {
+  const l = layoutChart(spec);
+  const { plot } = l;
+  const fmt = (v: number): string => `${Math.round(v * 100) / 100}${spec.unit}`;
+  const points = spec.series[0]?.points ?? [];
+  return html`<figure class="chart" id="${id}" data-chart="${id}">
+<svg viewBox="0 0 ${l.width} ${l.height}" width="${l.width}" height="${l.height}" role="img" aria-labelledby="${id}-title ${id}-desc" xmlns="http://www.w3.org/2000/svg">
+<title id="${id}-title">${spec.title}</title>
+<desc id="${id}-desc">${spec.series.map((s) => `${s.name}: ${s.points.filter((p) => Number.isFinite(p.y)).length} points`).join('; ')}; ${spec.rules.map((r) => `${r.label} at ${fmt(r.y * spec.scale)}`).join('; ') || 'no thresholds'}; ${spec.markers.length} trigger event(s).</desc>
+<g class="grid">${l.yTicks.map((t) => html`<line x1="${plot.left}" x2="${plot.right}" y1="${t.y}" y2="${t.y}"></line>`)}</g>
+<g class="axis y-axis">${l.yTicks.map((t) => html`<text x="${plot.left - 6}" y="${t.y + 4}" text-anchor="end">${t.label}</text>`)}</g>
+<g class="axis x-axis"><line x1="${plot.left}" x2="${plot.right}" y1="${plot.bottom}" y2="${plot.bottom}"></line>${l.xTicks.map((t) => html`<text x="${t.x}" y="${plot.bottom + 18}" text-anchor="middle">${t.label}</text>`)}</g>
+<g class="rules">${l.rules.map((r, i) => html`<g class="rule ${r.className}" data-value="${r.value}"><line x1="${plot.left}" x2="${plot.right}" y1="${r.y}" y2="${r.y}"></line><text x="${i % 2 === 0 ? plot.right - 4 : plot.left + 4}" y="${r.y - 4}" text-anchor="${i % 2 === 0 ? 'end' : 'start'}">${r.label} ${fmt(r.value)}</text></g>`)}</g>
+<g class="markers">${l.markers.map((m) => html`<g class="marker ${m.className}" data-at="${new Date(m.at).toISOString()}"><line x1="${m.x}" x2="${m.x}" y1="${plot.top}" y2="${plot.bottom}"></line><title>${m.label} at ${new Date(m.at).toISOString()}</title></g>`)}</g>
+${l.series.map((s) => html`<g class="series ${s.className}" data-series="${s.name}">${s.lines.map((pts) => html`<polyline points="${pts}"></polyline>`)}${s.dots.map((d) => html`<circle cx="${d.cx}" cy="${d.cy}" r="2.5"><title>${s.name} ${fmt(d.y)} at ${new Date(d.x).toISOString()}</title></circle>`)}</g>`)}
+</svg>
+<figcaption>${spec.title}: ${spec.series.map((s, i) => html`${i > 0 ? ', ' : ''}<span class="key ${s.className}">${s.name}</span>`)}${l.rules.length > 0 ? html`; lines: ${l.rules.map((r, i) => html`${i > 0 ? ', ' : ''}<span class="key ${r.className}">${r.label}</span>`)}` : ''}${[...new Set(l.markers.map((m) => m.className))].map((c) => html`; <span class="key ${c}">${c === 'mark-immediate' ? 'immediate' : 'conditional'} trigger fired</span>`)}${l.offChart.length > 0 ? html`; above the chart: ${l.offChart.map((r, i) => html`${i > 0 ? ', ' : ''}${r.label} ${fmt(r.value)}`)}` : ''}</figcaption>
+<details class="chart-data"><summary>Values</summary><table><thead><tr><th scope="col">At</th>${spec.series.map((s) => html`<th scope="col">${s.name}</th>`)}</tr></thead><tbody>
+${points.map((p, i) => html`<tr><td>${when(new Date(p.x).toISOString())}</td>${spec.series.map((s) => html`<td>${Number.isFinite(s.points[i]?.y) ? fmt(s.points[i].y * spec.scale) : '—'}</td>`)}</tr>`)}
+</tbody></table></details>
+</figure>`;
 }

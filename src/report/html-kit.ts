@@ -1,12 +1,12 @@
 // The small kit the HTML documents are written with: the page shell with its stylesheet and CSP,
-// tables, facts and bars. Markup is written with the dashboard's template tag (serve/pages.ts: the
+// tables, facts and bars. Markup is written with the one template tag (report/html-tag.ts: the
 // one template mechanism, every interpolated value escaped). No scripts, no external resources:
 // each page is one self-contained, printable file.
-import { html, raw } from '../serve/pages.js';
-import type { Interpolation, SafeHtml } from '../serve/pages.js';
+import { html, raw } from './html-tag.js';
+import type { Interpolation, SafeHtml } from './html-tag.js';
 
-export { escapeHtml, html } from '../serve/pages.js';
-export type { Interpolation, SafeHtml } from '../serve/pages.js';
+export { escapeHtml, html } from './html-tag.js';
+export type { Interpolation, SafeHtml } from './html-tag.js';
 
 /** A table; `cls` on the table, an empty body said in one row. */
 export function table(header: readonly string[], rows: readonly (readonly Interpolation[])[], opts: { cls?: string; empty?: string } = {}): SafeHtml {
@@ -71,7 +71,7 @@ svg .fill.ok { fill: var(--ok); } svg .fill.warn { fill: #d4a72c; } svg .fill.ba
 .card { border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
 .card h3 { margin: 0 0 4px; }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; border-top: 1px solid var(--line); padding-top: 8px; }
-/* the watch's charts, as the dashboard draws them (serve/pages.ts chartSvg; colours as its app.css) */
+/* the watch's charts, as the dashboard draws them (report/charts.ts chartSvg; colours as its app.css) */
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 12px; }
 figure.chart { margin: 0; }
 figure.chart svg { width: 100%; height: auto; border: 1px solid var(--line); }

@@ -15,8 +15,7 @@ import type { MetricName, MetricValues, TriggerConfig, TriggerVerdict } from '..
 import { percentPassed } from './assessment.js';
 import type { PhaseState } from './assessment.js';
 import { explainEvidence, rootCauses } from './explain.js';
-import { errorRateChart, evaluationPoints, latencyChart } from '../serve/charts.js';
-import { chartSvg } from '../serve/pages.js';
+import { chartSvg, errorRateChart, evaluationPoints, latencyChart } from './charts.js';
 import type { ProductionRecord, ReportSet, StageSetRecord, WatchRecord } from './html-data.js';
 import { bar, facts, html, page, table, when } from './html-kit.js';
 import type { Interpolation, PageLink, SafeHtml } from './html-kit.js';

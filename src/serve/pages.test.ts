@@ -22,7 +22,7 @@ import { serve } from '../test-support/server.js';
 import type { TestServer } from '../test-support/server.js';
 import { foldWatch } from '../watch/state.js';
 import type { WatchState } from '../watch/state.js';
-import { errorRateChart, evaluationPoints, latencyChart, layoutChart, niceStep } from './charts.js';
+import { errorRateChart, evaluationPoints, latencyChart, layoutChart, niceStep } from '../report/charts.js';
 import { auditPage, checklistPage, escapeHtml, html, itemHistory, layout, loginPage, quickReferencePage, runPage, runsPage, SEED_ROLLBACK, watchPage } from './pages.js';
 import type { PageContext } from './pages.js';
 

@@ -17,47 +17,14 @@ import { formatDuration, parseDuration } from '../util/duration.js';
 import { awaitingDecision } from '../watch/state.js';
 import type { WatchState } from '../watch/state.js';
 import type { MetricValues, TriggerConfig } from '../watch/types.js';
-import { errorRateChart, evaluationPoints, latencyChart, layoutChart } from './charts.js';
-import type { ChartSpec, EvaluationPoint } from './charts.js';
+import { chartSvg, errorRateChart, evaluationPoints, latencyChart } from '../report/charts.js';
+import type { EvaluationPoint } from '../report/charts.js';
+import { escapeHtml, html, raw, SafeHtml } from '../report/html-tag.js';
+import type { Interpolation } from '../report/html-tag.js';
 
-// --- the one template mechanism -------------------------------------------------------------------
-
-/** Markup made by `html` (or a trusted constant through `raw`): interpolated as is, never escaped again. */
-export class SafeHtml {
-  constructor(readonly value: string) {}
-  toString(): string {
-    return this.value;
-  }
-}
-
-/** What `html` accepts: markup, text (escaped), numbers, lists of either; `false`, null and undefined render nothing. */
-export type Interpolation = SafeHtml | string | number | false | null | undefined | readonly Interpolation[];
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Text as HTML text or a quoted attribute value: the five characters that could end either are escaped. */
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
-}
-
-function interpolate(v: Interpolation): string {
-  if (v instanceof SafeHtml) return v.value;
-  if (v === false || v === null || v === undefined) return '';
-  if (Array.isArray(v)) return v.map(interpolate).join('');
-  return escapeHtml(String(v));
-}
-
-/** The tag every page is written with: each interpolated value is escaped unless it is SafeHtml. */
-export function html(strings: TemplateStringsArray, ...values: readonly Interpolation[]): SafeHtml {
-  let out = strings[0];
-  for (let i = 0; i < values.length; i++) out += interpolate(values[i]) + strings[i + 1];
-  return new SafeHtml(out);
-}
-
-/** A trusted constant as markup (never a value that came from a request, the store or the config). */
-export function raw(markup: string): SafeHtml {
-  return new SafeHtml(markup);
-}
+// The template tag and the charts live in report/ (the static HTML record draws the same); re-exported for the server.
+export { chartSvg, escapeHtml, html, raw, SafeHtml };
+export type { Interpolation };
 
 // --- where things are --------------------------------------------------------------------------
 
@@ -364,30 +331,6 @@ ${section('contacts', 'Contacts', contactsSection(config))}`;
 }
 
 // --- charts ------------------------------------------------------------------------------------
-
-/** A chart as inline SVG (server-rendered; colours from app.css) with its values as a table beside it for screen readers and print. */
-export function chartSvg(spec: ChartSpec, id: string): SafeHtml {
-  const l = layoutChart(spec);
-  const { plot } = l;
-  const fmt = (v: number): string => `${Math.round(v * 100) / 100}${spec.unit}`;
-  const points = spec.series[0]?.points ?? [];
-  return html`<figure class="chart" id="${id}" data-chart="${id}">
-<svg viewBox="0 0 ${l.width} ${l.height}" width="${l.width}" height="${l.height}" role="img" aria-labelledby="${id}-title ${id}-desc" xmlns="http://www.w3.org/2000/svg">
-<title id="${id}-title">${spec.title}</title>
-<desc id="${id}-desc">${spec.series.map((s) => `${s.name}: ${s.points.filter((p) => Number.isFinite(p.y)).length} points`).join('; ')}; ${spec.rules.map((r) => `${r.label} at ${fmt(r.y * spec.scale)}`).join('; ') || 'no thresholds'}; ${spec.markers.length} trigger event(s).</desc>
-<g class="grid">${l.yTicks.map((t) => html`<line x1="${plot.left}" x2="${plot.right}" y1="${t.y}" y2="${t.y}"></line>`)}</g>
-<g class="axis y-axis">${l.yTicks.map((t) => html`<text x="${plot.left - 6}" y="${t.y + 4}" text-anchor="end">${t.label}</text>`)}</g>
-<g class="axis x-axis"><line x1="${plot.left}" x2="${plot.right}" y1="${plot.bottom}" y2="${plot.bottom}"></line>${l.xTicks.map((t) => html`<text x="${t.x}" y="${plot.bottom + 18}" text-anchor="middle">${t.label}</text>`)}</g>
-<g class="rules">${l.rules.map((r, i) => html`<g class="rule ${r.className}" data-value="${r.value}"><line x1="${plot.left}" x2="${plot.right}" y1="${r.y}" y2="${r.y}"></line><text x="${i % 2 === 0 ? plot.right - 4 : plot.left + 4}" y="${r.y - 4}" text-anchor="${i % 2 === 0 ? 'end' : 'start'}">${r.label} ${fmt(r.value)}</text></g>`)}</g>
-<g class="markers">${l.markers.map((m) => html`<g class="marker ${m.className}" data-at="${new Date(m.at).toISOString()}"><line x1="${m.x}" x2="${m.x}" y1="${plot.top}" y2="${plot.bottom}"></line><title>${m.label} at ${new Date(m.at).toISOString()}</title></g>`)}</g>
-${l.series.map((s) => html`<g class="series ${s.className}" data-series="${s.name}">${s.lines.map((pts) => html`<polyline points="${pts}"></polyline>`)}${s.dots.map((d) => html`<circle cx="${d.cx}" cy="${d.cy}" r="2.5"><title>${s.name} ${fmt(d.y)} at ${new Date(d.x).toISOString()}</title></circle>`)}</g>`)}
-</svg>
-<figcaption>${spec.title}: ${spec.series.map((s, i) => html`${i > 0 ? ', ' : ''}<span class="key ${s.className}">${s.name}</span>`)}${l.rules.length > 0 ? html`; lines: ${l.rules.map((r, i) => html`${i > 0 ? ', ' : ''}<span class="key ${r.className}">${r.label}</span>`)}` : ''}${[...new Set(l.markers.map((m) => m.className))].map((c) => html`; <span class="key ${c}">${c === 'mark-immediate' ? 'immediate' : 'conditional'} trigger fired</span>`)}${l.offChart.length > 0 ? html`; above the chart: ${l.offChart.map((r, i) => html`${i > 0 ? ', ' : ''}${r.label} ${fmt(r.value)}`)}` : ''}</figcaption>
-<details class="chart-data"><summary>Values</summary><table><thead><tr><th scope="col">At</th>${spec.series.map((s) => html`<th scope="col">${s.name}</th>`)}</tr></thead><tbody>
-${points.map((p, i) => html`<tr><td>${when(new Date(p.x).toISOString())}</td>${spec.series.map((s) => html`<td>${Number.isFinite(s.points[i]?.y) ? fmt(s.points[i].y * spec.scale) : '—'}</td>`)}</tr>`)}
-</tbody></table></details>
-</figure>`;
-}
 
 function triggersOf(config: GateConfig, stageSet: string): TriggerConfig[] {
   return triggersFor({ watch: config.watch, items: config.items, stages: config.stages }, stageSet);
