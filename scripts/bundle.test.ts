@@ -115,23 +115,23 @@ test('bundle: config problems read as the source reports them (zod\'s English me
   for (const name of readdirSync(OUT)) assert.ok(!readFileSync(join(OUT, name), 'utf8').includes('node_modules/zod/v4/locales/de.js'), `${name} bundles zod's German locale`);
 });
 
-test('bundle: audit verify hashes a large store\'s rows on a thread, whose module sits beside the chunk that starts it', async (t) => {
+test('bundle: audit verify shares a large store\'s chain and rows with threads, whose module sits beside the chunk that starts them', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gonogo-bundle-audit-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'gonogo.db');
-  // Past the 50,000 entries from which verify hashes the rows on another thread.
+  // Past the 50,000 entries from which verify shares its work with other threads.
   const entries = await buildFixture(file, { gate: 'big', release: 'r1', runs: 840, items: 58 });
   assert.ok(entries > 50_000);
   const verified = runBundle(dir, ['audit', 'verify', '--store', file], {});
   assert.equal(verified.status, 0, verified.stderr);
   assert.match(verified.stdout, new RegExp(`^big: ${entries} entries, chain intact, head [0-9a-f]{64}\\n$`));
-  // Without it, verify fails (exit 2) rather than pass rows no thread hashed.
+  // Without it, verify fails (exit 2) rather than pass what a thread did not do.
   const worker = join(OUT, 'sqlite-audit-worker.js');
   renameSync(worker, `${worker}.away`);
   try {
     const failed = runBundle(dir, ['audit', 'verify', '--store', file], {});
     assert.equal(failed.status, 2, failed.stdout);
-    assert.match(failed.stderr, /could not verify .*: a thread hashing its rows failed: Cannot find module/);
+    assert.match(failed.stderr, /could not verify .*: a thread verifying it failed: Cannot find module/);
   } finally {
     renameSync(`${worker}.away`, worker);
   }

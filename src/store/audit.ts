@@ -67,11 +67,17 @@ export interface AuditLog {
   /**
    * Every audited row of the gate as it is now, hashed for verify, all from one snapshot: each row's
    * text as auditRows renders it, hashed, at the seq of the last entry in 1..`through` that records
-   * its ref, or, when none does, its ref; given to `visit` a batch at a time. A store may do this on
-   * another thread while verify walks the chain (`signal` ends it when verify no longer needs it),
-   * and may give a row twice when it had to read again (a busy database).
+   * its ref, or, when none does, its ref; given to `visit` a batch at a time. A row may be given
+   * twice when the store had to read again (a busy database).
    */
-  auditRowDigests(gate: string, through: number, visit: (batch: RowDigests) => void, signal?: AbortSignal): Promise<void>;
+  auditRowDigests(gate: string, through: number, visit: (batch: RowDigests) => void): Promise<void>;
+  /**
+   * Verify's work done by the store on threads of its own: the chain walked in `work.pieces` (each
+   * by a PieceWalker) and the rows hashed as auditRowDigests hashes them, each piece and batch given
+   * to `visit` when done. False when the store leaves the work to verify (it reads in this process,
+   * or the chain is too short to share).
+   */
+  auditVerifyWork(gate: string, work: VerifyWork, visit: VerifyVisit): Promise<boolean>;
   /** How many rows (distinct refs) entries 1..`through` of the gate record. */
   auditRefCount(gate: string, through: number): Promise<number>;
   /**
@@ -91,6 +97,19 @@ export interface AuditRecord {
   /** The hash stored by the entry before `entry`. */
   before?: string;
   row?: readonly unknown[];
+}
+
+/** What auditVerifyWork is asked: the pieces of the walk, the pinned head, the entries the rows are hashed against. */
+export interface VerifyWork {
+  pieces: WalkPiece[];
+  expectHead?: string;
+  through: number;
+}
+
+/** Where auditVerifyWork gives what it did: each piece walked (by its index in the work), each batch of rows. */
+export interface VerifyVisit {
+  piece(index: number, walked: WalkedPiece): void;
+  rows(batch: RowDigests): void;
 }
 
 /** A batch of auditRowDigests: rows found in an entry, and rows found in none. */
@@ -282,15 +301,15 @@ function recordedRow(body: string, gatePrefix: string, e: AuditEntry): string | 
 class RecordedDigests {
   private bytes = Buffer.alloc(32 * 1024);
 
-  set(seq: number, hex: string): void {
-    while ((seq + 1) * 32 > this.bytes.length) {
-      const grown = Buffer.alloc(this.bytes.length * 2);
+  /** The digests of entries `first` on, 32 bytes each. */
+  setAll(first: number, digests: Uint8Array): void {
+    const end = first * 32 + digests.length;
+    if (end > this.bytes.length) {
+      const grown = Buffer.alloc(Math.max(end, this.bytes.length * 2));
       this.bytes.copy(grown);
       this.bytes = grown;
     }
-    // A digest that is not 64 hex digits writes short and leaves zeros: it then matches no row.
-    const written = this.bytes.write(hex, seq * 32, 32, 'hex');
-    if (written < 32) this.bytes.fill(0, seq * 32 + written, seq * 32 + 32);
+    this.bytes.set(digests, first * 32);
   }
 
   /** Whether the 32 bytes of `digests` at `at` are the digest entry `seq` recorded. */
@@ -303,96 +322,231 @@ class RecordedDigests {
   }
 }
 
+/** A piece of the chain's walk: the entries after `after`, to `through` (to the end when absent). */
+export interface WalkPiece {
+  after: number;
+  through?: number;
+}
+
+/** What walking one piece found: its entries found intact from its first on, then its first problem or its end. */
+export interface WalkedPiece {
+  after: number;
+  /** Entries found intact, after+1 .. after+count, each linked to the one before but the first. */
+  count: number;
+  /** The hash the first of them links to, judged when the pieces are put together. */
+  firstPrev?: string;
+  /** The last one's hash. */
+  lastHash?: string;
+  /** Whether one of them has the pinned head's hash. */
+  sawExpected: boolean;
+  /** 32 bytes for each of them: the digest of the row it recorded. */
+  digests: Uint8Array;
+  /** The first problem after them. */
+  problem?: ChainProblem;
+  /** No entry followed them: the chain ends in this piece. */
+  ended: boolean;
+}
+
+/**
+ * Walks a piece of a gate's chain, entry by entry in seq order: each entry's place, its hash, its
+ * body and its link to the entry before, as verify judges them, in that order. The first entry's
+ * link is left to whoever puts the pieces together: pieces can be walked apart, on other threads.
+ */
+export class PieceWalker {
+  private count = 0;
+  private firstPrev?: string;
+  private lastHash?: string;
+  private sawExpected = false;
+  private digests = Buffer.alloc(32 * 1024);
+  private problem?: ChainProblem;
+  private readonly gatePrefix: string;
+
+  constructor(
+    private readonly gate: string,
+    private readonly piece: WalkPiece,
+    private readonly expectHead?: string,
+  ) {
+    this.gatePrefix = `,"gate":${JSON.stringify(gate)},"kind":"`;
+  }
+
+  /** Takes the next entry; false once the piece is walked (its last entry, or a problem). */
+  step(e: AuditEntry): boolean {
+    const expected = this.piece.after + this.count + 1;
+    if (e.seq !== expected) {
+      return this.fail({ kind: 'entry-deleted', seq: expected, message: `entry ${expected} was deleted (the chain goes from entry ${expected - 1} to entry ${e.seq})` });
+    }
+    if (entryHash(e.prev, e.body) !== e.hash) {
+      const what = isJson(e.body) ? `(${describeRef(e.ref)}) was changed: its hash does not match its content` : 'was changed: its body is not JSON';
+      return this.fail({ kind: 'entry-changed', seq: e.seq, ref: e.ref, message: `entry ${e.seq} ${what}` });
+    }
+    const row = recordedRow(e.body, this.gatePrefix, e) ?? parsedRow(e, this.gate);
+    if (typeof row !== 'string') return this.fail(row);
+    if (this.count === 0) this.firstPrev = e.prev;
+    else if (e.prev !== this.lastHash) {
+      // The entry is intact but does not follow its predecessor: that one was rewritten, or this one put in.
+      return this.fail(unlinked(e.seq));
+    }
+    this.lastHash = e.hash;
+    if (e.hash === this.expectHead) this.sawExpected = true;
+    if (32 * (this.count + 1) > this.digests.length) {
+      const grown = Buffer.alloc(this.digests.length * 2);
+      this.digests.copy(grown);
+      this.digests = grown;
+    }
+    // A digest that is not 64 hex digits writes short and leaves zeros: it then matches no row.
+    this.digests.write(row, 32 * this.count, 32, 'hex');
+    this.count++;
+    return this.piece.through === undefined || e.seq < this.piece.through;
+  }
+
+  /** What the piece holds; `ended` when no entry followed the last one taken. */
+  done(ended: boolean): WalkedPiece {
+    const { after } = this.piece;
+    const digests = new Uint8Array(this.digests.buffer, this.digests.byteOffset, 32 * this.count);
+    return { after, count: this.count, firstPrev: this.firstPrev, lastHash: this.lastHash, sawExpected: this.sawExpected, digests, problem: this.problem, ended: ended && this.problem === undefined };
+  }
+
+  private fail(problem: ChainProblem): false {
+    this.problem = problem;
+    return false;
+  }
+}
+
+function unlinked(seq: number): ChainProblem {
+  return { kind: 'entry-changed', seq: seq - 1, message: `entry ${seq - 1} was changed or replaced: entry ${seq} links to another hash` };
+}
+
+/** The chain cut in about `count` pieces up to `through` (its head, as recorded), and the rest after it. */
+export function cutChain(through: number, count: number): WalkPiece[] {
+  const cuts = Math.max(1, Math.min(count, through));
+  const pieces: WalkPiece[] = [];
+  for (let i = 0; i < cuts; i++) {
+    const piece = { after: Math.floor((i * through) / cuts), through: Math.floor(((i + 1) * through) / cuts) };
+    if (piece.through > piece.after) pieces.push(piece);
+  }
+  // Entries past the recorded head are walked too: verify names them.
+  pieces.push({ after: through });
+  return pieces;
+}
+
 /** The rows of a gate as auditRowDigests gave them, kept until the chain they are judged by is walked. */
 interface HashedRows {
   through: number;
   batches: RowDigests[];
 }
 
-function hashRows(log: AuditLog, gate: string, through: number, signal?: AbortSignal): Promise<HashedRows> {
+function hashRows(log: AuditLog, gate: string, through: number): Promise<HashedRows> {
   const batches: RowDigests[] = [];
-  return log.auditRowDigests(gate, through, (b) => batches.push(b), signal).then(() => ({ through, batches }));
+  return log.auditRowDigests(gate, through, (b) => batches.push(b)).then(() => ({ through, batches }));
 }
+
+/** Pieces of the walk per verify: enough that threads taking them in turn end close together. */
+const PIECES = 16;
 
 /**
  * Walks a gate's chain from its first entry and compares it with the tables: every entry's hash,
  * every link, the head row, then every row of the gate against the last entry that recorded it.
  * Returns the first problem found, as data; `expectHead` (a hash pinned earlier) must be in the
- * chain, so that a tail removed together with its rows is found too.
+ * chain, so that a tail removed together with its rows is found too. A store may do the walk, in
+ * pieces, and the rows' hashing on threads of its own (auditVerifyWork); else the walk is done
+ * here while the store reads the rows.
  */
 export async function verifyChain(log: AuditLog, gate: string, options: { expectHead?: string } = {}): Promise<ChainReport> {
-  // The rows are hashed up to the head the store records while the chain is walked (a store may do
-  // that on another thread); they are judged only once the walk and the head are found intact.
-  const early = new AbortController();
+  const { expectHead } = options;
+  // The rows are hashed up to the head the store records while the chain is walked; they are
+  // judged only once the walk and the head are found intact.
   const hinted = await log.auditHead(gate);
-  const ahead = hinted === undefined ? undefined : hashRows(log, gate, hinted.seq, early.signal);
-  ahead?.catch(() => undefined);
-  try {
-    const walked = await walkChain(log, gate, options.expectHead);
-    if (walked.broken !== undefined) return walked.broken;
-    const { entries, head, recorded } = walked;
-    const rows = ahead !== undefined && hinted?.seq === entries ? await ahead : await hashRows(log, gate, entries);
-    const problem = await judgeRows(log, gate, rows, recorded);
-    return problem === undefined ? { gate, entries, head, intact: true } : { gate, entries, head, intact: false, problem };
-  } finally {
-    early.abort();
+  let pieces: WalkedPiece[];
+  let ahead: Promise<HashedRows> | undefined;
+  const walkedApart = hinted === undefined ? undefined : await walkApart(log, gate, hinted.seq, expectHead);
+  if (walkedApart !== undefined) {
+    pieces = walkedApart.pieces;
+    ahead = Promise.resolve(walkedApart.rows);
+  } else {
+    ahead = hinted === undefined ? undefined : hashRows(log, gate, hinted.seq);
+    ahead?.catch(() => undefined);
+    pieces = [await walkInOrder(log, gate, expectHead)];
+  }
+  const walked = await endOfWalk(log, gate, joinPieces(gate, pieces), expectHead);
+  if (walked.broken !== undefined) return walked.broken;
+  const { entries, head, recorded } = walked;
+  const rows = ahead !== undefined && hinted?.seq === entries ? await ahead : await hashRows(log, gate, entries);
+  const problem = await judgeRows(log, gate, rows, recorded);
+  return problem === undefined ? { gate, entries, head, intact: true } : { gate, entries, head, intact: false, problem };
+}
+
+/** The walk in pieces and the rows' hashing, as the store did them on its threads; undefined when it left them to verify. */
+async function walkApart(log: AuditLog, gate: string, through: number, expectHead: string | undefined): Promise<{ pieces: WalkedPiece[]; rows: HashedRows } | undefined> {
+  const work = cutChain(through, PIECES);
+  const pieces: WalkedPiece[] = [];
+  const rows: HashedRows = { through, batches: [] };
+  const done = await log.auditVerifyWork(gate, { pieces: work, expectHead, through }, { piece: (i, walked) => (pieces[i] = walked), rows: (b) => rows.batches.push(b) });
+  if (!done) return undefined;
+  // Every piece is walked, or the store failed: never a pass.
+  for (let i = 0; i < work.length; i++) if (pieces[i] === undefined) throw new Error(`auditVerifyWork left piece ${i} of the chain unwalked`);
+  return { pieces, rows };
+}
+
+/** The whole chain walked here as one piece, a batch of entries at a time. */
+async function walkInOrder(log: AuditLog, gate: string, expectHead: string | undefined): Promise<WalkedPiece> {
+  const walker = new PieceWalker(gate, { after: 0 }, expectHead);
+  for (let after = 0; ; ) {
+    const batch = await log.auditEntries(gate, after, BATCH);
+    for (const e of batch) if (!walker.step(e)) return walker.done(false);
+    if (batch.length < BATCH) return walker.done(true);
+    after = batch[batch.length - 1].seq;
   }
 }
 
-/** A chain walked intact: its length, its last hash and the row digest each entry recorded. */
+/** A chain walked intact: its length, its last hash, the row digest each entry recorded, whether the pinned head is in it. */
 interface Walked {
   broken?: undefined;
   entries: number;
   head: string;
   recorded: RecordedDigests;
+  sawExpected: boolean;
 }
 
 /**
- * The chain walked from its first entry: every entry's hash, its link and its place, then the head
- * row and the pinned head; what it recorded, or the report of the first problem.
+ * The pieces, in order, put together: each one's first entry linked to the last of the one before,
+ * and the first problem of all, reported as a walk from the first entry would have found it.
  */
-async function walkChain(log: AuditLog, gate: string, expectHead: string | undefined): Promise<Walked | { broken: ChainReport }> {
-  let prev = GENESIS;
-  let expected = 1;
-  let sawExpected = expectHead === undefined || expectHead === GENESIS;
+function joinPieces(gate: string, pieces: readonly WalkedPiece[]): Walked | { broken: ChainReport } {
+  let entries = 0;
+  let head = GENESIS;
+  let sawExpected = false;
   const recorded = new RecordedDigests();
-  const gatePrefix = `,"gate":${JSON.stringify(gate)},"kind":"`;
-  const report = (problem: ChainProblem): { broken: ChainReport } => ({ broken: { gate, entries: expected - 1, head: prev, intact: false, problem } });
-
-  for (;;) {
-    const batch = await log.auditEntries(gate, expected - 1, BATCH);
-    for (const e of batch) {
-      if (e.seq !== expected) {
-        return report({ kind: 'entry-deleted', seq: expected, message: `entry ${expected} was deleted (the chain goes from entry ${expected - 1} to entry ${e.seq})` });
-      }
-      if (entryHash(e.prev, e.body) !== e.hash) {
-        const what = isJson(e.body) ? `(${describeRef(e.ref)}) was changed: its hash does not match its content` : 'was changed: its body is not JSON';
-        return report({ kind: 'entry-changed', seq: e.seq, ref: e.ref, message: `entry ${e.seq} ${what}` });
-      }
-      const row = recordedRow(e.body, gatePrefix, e) ?? parsedRow(e, gate);
-      if (typeof row !== 'string') return report(row);
-      if (e.prev !== prev) {
-        // The entry is intact but does not follow its predecessor: that one was rewritten, or this one put in.
-        return report({ kind: 'entry-changed', seq: e.seq - 1, message: `entry ${e.seq - 1} was changed or replaced: entry ${e.seq} links to another hash` });
-      }
-      prev = e.hash;
-      if (!sawExpected && e.hash === expectHead) sawExpected = true;
-      recorded.set(e.seq, row);
-      expected++;
+  const broken = (problem: ChainProblem): { broken: ChainReport } => ({ broken: { gate, entries, head, intact: false, problem } });
+  for (const p of pieces) {
+    // A piece after one that ended read the store a moment later, while it was written: the walk ends there.
+    if (p.after !== entries) break;
+    if (p.count > 0) {
+      if (p.firstPrev !== head) return broken(unlinked(p.after + 1));
+      recorded.setAll(p.after + 1, p.digests);
+      entries = p.after + p.count;
+      head = p.lastHash ?? head;
+      sawExpected ||= p.sawExpected;
     }
-    if (batch.length < BATCH) break;
+    if (p.problem !== undefined) return broken(p.problem);
+    if (p.ended) break;
   }
-  const entries = expected - 1;
+  return { entries, head, recorded, sawExpected };
+}
 
+/** The walk against the head row and the pinned head. */
+async function endOfWalk(log: AuditLog, gate: string, walked: Walked | { broken: ChainReport }, expectHead: string | undefined): Promise<Walked | { broken: ChainReport }> {
+  if (walked.broken !== undefined) return walked;
+  const { entries, head: last } = walked;
+  const report = (problem: ChainProblem): { broken: ChainReport } => ({ broken: { gate, entries, head: last, intact: false, problem } });
   const head = await log.auditHead(gate);
-  if (head !== undefined && (head.seq !== entries || head.hash !== prev)) {
+  if (head !== undefined && (head.seq !== entries || head.hash !== last)) {
     if (head.seq > entries) return report({ kind: 'truncated', seq: entries + 1, message: `entries ${entries + 1} to ${head.seq} were deleted (the head records entry ${head.seq})` });
     return report({ kind: 'entry-inserted', seq: head.seq + 1, message: `the chain goes past its recorded head (entry ${head.seq}): entries from ${head.seq + 1} were inserted` });
   }
-  if (!sawExpected) {
-    return report({ kind: 'truncated', seq: entries + 1, message: `the expected head ${expectHead} is not in the chain: it was truncated or rewritten (it ends at entry ${entries}, ${prev})` });
+  if (!(walked.sawExpected || expectHead === undefined || expectHead === GENESIS)) {
+    return report({ kind: 'truncated', seq: entries + 1, message: `the expected head ${expectHead} is not in the chain: it was truncated or rewritten (it ends at entry ${entries}, ${last})` });
   }
-  return { entries, head: prev, recorded };
+  return walked;
 }
 
 /**

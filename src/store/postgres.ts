@@ -481,6 +481,11 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
       digester.end();
     },
 
+    // The server reads and renders the rows while this process walks the chain: nothing to share.
+    async auditVerifyWork() {
+      return false;
+    },
+
     async auditRefCount(gate: string, through: number) {
       return read(async (c) => Number((await c.raw(CHAIN_SQL.refCount, [gate, through]))[0]?.[0] ?? 0), 0);
     },

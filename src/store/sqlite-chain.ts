@@ -1,8 +1,8 @@
 // The audit chain on SQLite. Appending runs inside the caller's write transaction: SQLite's write
 // lock is held from its start (IMMEDIATE), so no other writer can read the same head and fork.
 import type Database from 'better-sqlite3';
-import { attestationRef, eventRef, GENESIS, nextEntry, parseRef, resultRef, rowDigester, runRef } from './audit.js';
-import type { AuditEntry, AuditLog, AuditRecord, ChainHead, EntryKind, RowDigests } from './audit.js';
+import { attestationRef, eventRef, GENESIS, nextEntry, parseRef, PieceWalker, resultRef, rowDigester, runRef } from './audit.js';
+import type { AuditEntry, AuditLog, AuditRecord, ChainHead, EntryKind, RowDigests, WalkedPiece, WalkPiece } from './audit.js';
 import { attestationData, CHAIN_SQL, EVENTS_VERSION, eventData, orphanQuery, prefixEnd, refOf, resultData, runData, toAttestation } from './schema.js';
 
 /** Appends entries for the rows a write just made, reading each row back as stored. */
@@ -83,8 +83,10 @@ export interface RowShare {
   rest: boolean;
 }
 
-/** auditRowDigests a share at a time, on any connection to the store: this thread's or another's. */
-export interface RowShares {
+/** Verify's work a piece or a share at a time, on any connection to the store: this thread's or another's. */
+export interface VerifyReads {
+  /** One piece of the chain walked. */
+  walkPiece(gate: string, piece: WalkPiece, expectHead: string | undefined): WalkedPiece;
   /** The gate's rows cut into about `count` shares of as many runs each; one share holds the rest. */
   rowShares(gate: string, count: number): RowShare[];
   /** auditRowDigests of one share. */
@@ -160,15 +162,16 @@ function resultRefOf(json: string): string {
 }
 
 /** The chain's reads on one SQLite database, synchronous (the store wraps them in its retries). */
-export type SyncAuditReads = { [K in keyof AuditLog]: (...args: Parameters<AuditLog[K]>) => Awaited<ReturnType<AuditLog[K]>> };
+export type SyncAuditReads = { [K in Exclude<keyof AuditLog, 'auditVerifyWork'>]: (...args: Parameters<AuditLog[K]>) => Awaited<ReturnType<AuditLog[K]>> };
 
 /** The chain's reads on a database at schema `version` (at least AUDIT_VERSION); before EVENTS_VERSION there are no events. */
-export function sqliteAuditReads(db: Database.Database, version: number): SyncAuditReads & RowShares {
+export function sqliteAuditReads(db: Database.Database, version: number): SyncAuditReads & VerifyReads {
   const events = version >= EVENTS_VERSION;
   const head = db.prepare<[string], ChainHead>(CHAIN_SQL.head);
   // Arrays, not objects: better-sqlite3 builds an object row by named property sets, slower than
   // building the same object here from the array; and without the gate, which the caller named.
   const entries = db.prepare<[string, number, number], [number, string, string, string, string]>('SELECT seq, ref, body, prev, hash FROM audit_entries WHERE gate = ? AND seq > ? ORDER BY seq LIMIT ?').raw();
+  const walkFrom = db.prepare<[string, number], [number, string, string, string, string]>('SELECT seq, ref, body, prev, hash FROM audit_entries WHERE gate = ? AND seq > ? ORDER BY seq').raw();
   const gates = db.prepare<[], string>(CHAIN_SQL.gates).pluck();
   const refCount = db.prepare<[string, number], number>(CHAIN_SQL.refCount).pluck();
   const lastEntry = db.prepare<[string, string], [string, number, string, string, string, string, string | null]>(CHAIN_SQL.lastEntry).raw();
@@ -224,6 +227,14 @@ export function sqliteAuditReads(db: Database.Database, version: number): SyncAu
     },
     auditRowDigests(gate, through, visit) {
       digested(visit, (row) => rows.all(gate, through, false, row));
+    },
+    walkPiece(gate, piece, expectHead) {
+      const walker = new PieceWalker(gate, piece, expectHead);
+      for (const [seq, ref, body, prev, hash] of walkFrom.iterate(gate, piece.after)) {
+        // Leaving the loop ends the statement's read.
+        if (!walker.step({ gate, seq, ref, body, prev, hash })) return walker.done(false);
+      }
+      return walker.done(true);
     },
     rowShares: rows.shares,
     rowShare(gate, through, share, visit) {

@@ -1,7 +1,7 @@
 // The SQLite store: one file, no set-up. WAL lets several gonogo processes (a CI job, a watcher,
 // the dashboard) use the same file at once; a writer that finds it locked waits within a bound
 // (sqlite-faults.ts), and every failure rejects as a StoreError.
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { availableParallelism } from 'node:os';
 import type Database from 'better-sqlite3';
 import type { Attestation, ItemResult, NewAttestation } from '../model.js';
 import { systemClock } from '../util/clock.js';
@@ -14,8 +14,9 @@ import type { EventRow, ResultRow, RunRow } from './schema.js';
 import { failed, withRetry } from './sqlite-faults.js';
 import type { FaultContext } from './sqlite-faults.js';
 import { openReader, openWriter } from './sqlite-file.js';
-import type { RowDigests } from './audit.js';
-import { rowDigestsInThreads } from './sqlite-audit-thread.js';
+import type { RowDigests, VerifyVisit, VerifyWork } from './audit.js';
+import { verifyOnThreads } from './sqlite-audit-thread.js';
+import type { VerifyTask } from './sqlite-audit-thread.js';
 import { sqliteAuditReads, sqliteChain } from './sqlite-chain.js';
 import type { Connection } from './sqlite-file.js';
 import type { EventQuery, LatestResult, NewEvent, NewRun, OpenStoreOptions, RunEnd, RunQuery, Store } from './types.js';
@@ -31,17 +32,26 @@ export interface SqliteStoreOptions extends OpenStoreOptions {
    */
   maxPageCount?: number;
   /**
-   * From how many entries of a chain verify hashes the gate's rows on other threads, each over a
-   * connection of its own, while it walks the chain on this one (default 50,000; 0: always).
+   * From how many entries of a chain verify shares its work with other threads, each over a
+   * connection of its own (default 50,000; 0: always).
    */
-  rowThreadFrom?: number;
-  /** How many threads besides this one hash those rows (default 1: this one walks the chain, then helps them). */
-  rowThreads?: number;
+  verifyThreadsFrom?: number;
+  /** How many threads besides this one (default: one per core the process may use, at most 3). */
+  verifyThreads?: number;
 }
 
 /** Below this many entries a thread costs more to start than it saves. */
-const ROW_THREAD_FROM = 50_000;
-const ROW_THREADS = 1;
+const VERIFY_THREADS_FROM = 50_000;
+
+/**
+ * One thread per core: the work is cut in tasks that every thread takes in turn, so another thread
+ * costs nothing where cores are idle and wins a fairer share of them where other work keeps them
+ * busy. At most 3 besides this one: past that the store's reads, not the cores, bound it.
+ */
+function verifyThreads(): number {
+  return Math.min(3, availableParallelism());
+}
+
 /** Shares the rows are cut in for the threads: small enough that the last one taken ends soon after the others. */
 const ROW_SHARES = 16;
 
@@ -72,8 +82,8 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     lockTimeoutMs: positive('lockTimeoutMs', options.lockTimeoutMs, DEFAULT_LOCK_TIMEOUT_MS, true),
   };
   // ':memory:' is this connection's own: no other connection can read it.
-  const rows = file === ':memory:' ? undefined : { file, from: options.rowThreadFrom ?? ROW_THREAD_FROM, threads: options.rowThreads ?? ROW_THREADS };
-  if (options.readonly) return sqliteStore(await openReader(ctx, file), ctx, leaseMs, rows);
+  const threads = file === ':memory:' ? undefined : { file, from: options.verifyThreadsFrom ?? VERIFY_THREADS_FROM, count: options.verifyThreads ?? verifyThreads() };
+  if (options.readonly) return sqliteStore(await openReader(ctx, file), ctx, leaseMs, threads);
   const conn = await openWriter(ctx, file, { maxPageCount: options.maxPageCount });
   try {
     await endLapsedRuns(conn.current().db, ctx, leaseMs);
@@ -81,7 +91,7 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
     conn.close();
     throw error;
   }
-  return sqliteStore(conn, ctx, leaseMs, rows);
+  return sqliteStore(conn, ctx, leaseMs, threads);
 }
 
 /** Records as aborted, finished at their last heartbeat, the running runs whose lease lapsed: their process was killed. */
@@ -243,7 +253,7 @@ function prepareWrites(db: Database.Database, location: string, clock: Clock) {
 type Reads = ReturnType<typeof prepareReads>;
 type Writes = ReturnType<typeof prepareWrites>;
 
-function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, rowThread?: { file: string; from: number; threads: number }): Store {
+function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, threads?: { file: string; from: number; count: number }): Store {
   const nextId = idGenerator();
   // A read-only connection may move to a fresher database between operations: statements per database.
   const prepared = new WeakMap<Database.Database, Reads>();
@@ -390,29 +400,26 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, rowTh
       return read((r) => r.audit?.auditRows(gate, visit));
     },
 
-    async auditRowDigests(gate: string, through: number, visit: (batch: RowDigests) => void, signal?: AbortSignal) {
-      if (rowThread === undefined || through < rowThread.from) return read((r) => r.audit?.auditRowDigests(gate, through, visit));
-      const shares = await read((r) => r.audit?.rowShares(gate, ROW_SHARES) ?? []);
-      const task = { file: rowThread.file, location: ctx.location, lockTimeoutMs: ctx.lockTimeoutMs, gate, through, shares, taken: new SharedArrayBuffer(4) };
-      const stop = new AbortController();
-      const ended = signal === undefined ? stop.signal : AbortSignal.any([signal, stop.signal]);
-      // This thread takes shares too, each in a turn of its own of the event loop: verify's walk,
-      // which never waits for the event loop on this store, comes first.
-      const here = async (): Promise<void> => {
-        const taken = new Int32Array(task.taken);
-        for (;;) {
-          await nextTurn();
-          ended.throwIfAborted();
-          const k = Atomics.add(taken, 0, 1);
-          if (k >= shares.length) return;
-          await read((r) => r.audit?.rowShare(gate, through, shares[k], visit));
-        }
+    async auditRowDigests(gate: string, through: number, visit: (batch: RowDigests) => void) {
+      return read((r) => r.audit?.auditRowDigests(gate, through, visit));
+    },
+
+    async auditVerifyWork(gate: string, work: VerifyWork, visit: VerifyVisit) {
+      if (threads === undefined || work.through < threads.from) return false;
+      const shares = await read((r) => r.audit?.rowShares(gate, ROW_SHARES));
+      if (shares === undefined) return false;
+      // The walk's pieces first: the rows are judged only once the chain is found intact.
+      const tasks: VerifyTask[] = [...work.pieces.map((piece) => ({ piece })), ...shares.map((share) => ({ share }))];
+      const job = { file: threads.file, location: ctx.location, lockTimeoutMs: ctx.lockTimeoutMs, gate, through: work.through, expectHead: work.expectHead, tasks, taken: new SharedArrayBuffer(4) };
+      const here = async (task: VerifyTask, index: number): Promise<void> => {
+        if ('piece' in task) {
+          const walked = await read((r) => r.audit?.walkPiece(gate, task.piece, work.expectHead));
+          if (walked === undefined) throw new StoreError(`${failed('read', ctx.location)}: the store has no audit chain`, { location: ctx.location });
+          visit.piece(index, walked);
+        } else await read((r) => r.audit?.rowShare(gate, work.through, task.share, visit.rows));
       };
-      try {
-        await Promise.all([rowDigestsInThreads(task, rowThread.threads, visit, ended), here()]);
-      } finally {
-        stop.abort();
-      }
+      await verifyOnThreads(job, threads.count, here, visit);
+      return true;
     },
 
     async auditRefCount(gate: string, through: number) {
