@@ -14,7 +14,7 @@ import { fakeClock } from '../src/test-support/clock.js';
 import { runWatch } from '../src/watch/watch.js';
 import { fixed, log, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
-import { gc, inChild, isChild, report } from './watch-child.js';
+import { gc, inChild, isChild, OK_SERVER, report } from './watch-child.js';
 
 const ITEMS = 10;
 const HOUR = 3_600_000;
@@ -27,16 +27,6 @@ const WINDOWS = [
   { id: '24-hour', window: '24h', every: '10m' },
 ];
 
-const SERVER = `
-const http = require('node:http');
-const server = http.createServer((req, res) => {
-  req.resume();
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end('{"status":"ok"}');
-});
-server.keepAliveTimeout = 30000;
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-`;
 
 interface Memory {
   /** Simulated hours since the watch began. */
@@ -87,7 +77,7 @@ function measure(hour: number, evaluations: number): Memory {
 
 async function child(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gonogo-bench-watch-24h-'));
-  const server = await startChildServer(SERVER);
+  const server = await startChildServer(OK_SERVER);
   try {
     writeFileSync(join(dir, 'gonogo.yaml'), config(server.url));
     const loaded = await loadConfig(join(dir, 'gonogo.yaml'));

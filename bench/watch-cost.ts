@@ -14,7 +14,7 @@ import { systemClock } from '../src/util/clock.js';
 import { runWatch } from '../src/watch/watch.js';
 import { fixed, log, median, ms, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
-import { inChild, isChild, report } from './watch-child.js';
+import { inChild, isChild, OK_SERVER, report } from './watch-child.js';
 
 const ENDPOINTS = 100;
 const EVERY_S = 1;
@@ -25,16 +25,6 @@ const CPU_FLOOR = 1;
 const RSS_FLOOR_MB = 150;
 const MB = 2 ** 20;
 
-const SERVER = `
-const http = require('node:http');
-const server = http.createServer((req, res) => {
-  req.resume();
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end('{"status":"ok"}');
-});
-server.keepAliveTimeout = 30000;
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-`;
 
 interface Figures {
   seconds: number;
@@ -78,7 +68,7 @@ async function child(): Promise<void> {
   const seconds = Number(process.env.GONOGO_BENCH_WATCH_SECONDS ?? 300);
   if (!Number.isInteger(seconds) || seconds < 2) throw new Error(`GONOGO_BENCH_WATCH_SECONDS must be a whole number >= 2, got ${process.env.GONOGO_BENCH_WATCH_SECONDS}`);
   const dir = mkdtempSync(join(tmpdir(), 'gonogo-bench-watch-cost-'));
-  const server = await startChildServer(SERVER);
+  const server = await startChildServer(OK_SERVER);
   try {
     writeFileSync(join(dir, 'gonogo.yaml'), config(server.url, seconds));
     const loaded = await loadConfig(join(dir, 'gonogo.yaml'));
