@@ -13,7 +13,7 @@ import { StoreError } from './errors.js';
 import type { StoreFaultKind } from './errors.js';
 import { idGenerator } from './id.js';
 import { DEFAULT_LEASE_MS, leaseLapsed } from './lease.js';
-import { asOf, attestationData, CHAIN_SQL, EVENT_COLUMNS, EVENTS_VERSION, eventData, eventListing, eventValues, isoTime, leaseTimes, MIGRATIONS, latestResultsSql, orphanQuery, positive, prefixEnd, refOf, resultColumns, resultData, runData, runListing, storedEvent, toAttestation, toEvent, toRecord, toResult, toSummary, WRITE_SQL } from './schema.js';
+import { asOf, attestationData, CHAIN_SQL, EVENT_COLUMNS, EVENTS_VERSION, eventData, eventListing, eventValues, isoTime, leaseTimes, MIGRATIONS, orphanQuery, positive, prefixEnd, refOf, resultColumns, resultData, runData, runListing, storedEvent, toAttestation, toEvent, toRecord, toResult, toSummary, WRITE_SQL } from './schema.js';
 import type { EventRow, ResultRow, RunRow } from './schema.js';
 import type { Doing } from './sqlite-faults.js';
 import { failed } from './sqlite-faults.js';
@@ -381,8 +381,13 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
 
     async latestResults(q: { gate: string; release: string; env: string }) {
       return read(async (c) => {
+        // The release's completed runs by index first, then their results by primary key: written as
+        // one join with NOT EXISTS (SQLite's form), the planner scanned every result of the store.
         const rows = await c.q<ResultRow & { run_id: string }>(
-          latestResultsSql(RESULT_COLUMNS.split(', ').map((col) => `res.${col}`).join(', ')),
+          `SELECT DISTINCT ON (res.item_id) res.run_id, ${RESULT_COLUMNS.split(', ').map((col) => `res.${col}`).join(', ')}
+             FROM results res
+             WHERE res.run_id = ANY(ARRAY(SELECT r.id FROM runs r WHERE r.gate = ? AND r.release_id = ? AND r.env = ? AND r.status = 'completed'))
+             ORDER BY res.item_id, res.run_id COLLATE "C" DESC`,
           [q.gate, q.release, q.env],
         );
         return rows.map((row): LatestResult => ({ ...toResult(row), runId: row.run_id }));
