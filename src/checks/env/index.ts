@@ -3,21 +3,10 @@ import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { FileRefusedError, readRegularFile } from '../../util/fs.js';
 import { defineKind } from '../types.js';
-import { mustCompile, patternString } from '../../util/pattern.js';
+import { patternString } from '../../util/pattern.js';
+import { DEFAULT_PLACEHOLDERS, isDefaultPlaceholder, placeholderTests } from './placeholders.js';
 
-/**
- * Values that mean "nobody filled this in". Matched case-insensitively against the whole value, trimmed.
- * Kept deliberately narrow: a real value must not be mistaken for a placeholder.
- */
-export const DEFAULT_PLACEHOLDERS = [
-  '^$', // empty
-  '(^|[^a-z0-9])(change[-_ ]?me|change[-_ ]?this|replace[-_ ]?me)([^a-z0-9]|$)', // not inside "exchange-metrics"
-  '^(todo|tbd|fixme|placeholder|dummy|null|undefined)$',
-  '^x{3,}$', // xxx, xxxxxxxx
-  '^your[-_ ].*', // your-api-key-here, your_secret
-  '^<.*>$', // <api key>
-  '^\\$\\{[^}]*\\}$', // ${UNEXPANDED}
-];
+export { DEFAULT_PLACEHOLDERS } from './placeholders.js';
 
 
 const options = z
@@ -35,8 +24,8 @@ const options = z
           'A missing file is read as empty. Relative to the config file.',
       ),
     placeholders: z
-      .array(patternString({ ignoreCase: true }))
-      .default(DEFAULT_PLACEHOLDERS)
+      .array(patternString({ ignoreCase: true }, isDefaultPlaceholder))
+      .default([...DEFAULT_PLACEHOLDERS])
       .describe(
         'Regular expressions (case-insensitive, against the trimmed value) that mark a value as a placeholder. ' +
           'Replaces the default list: empty, changeme, TODO, xxx, your-...-here, <...>, ${...}. `[]` turns the check off.',
@@ -93,8 +82,9 @@ export default defineKind({
     // Node's parser returns keys in no promised order: sort them so `checked` reads the same every run.
     const checked = [...new Set([...o.required, ...[...(example?.keys() ?? [])].sort()])];
     if (checked.length === 0) throw new Error(`no variables to check: ${examplePath ?? 'the example file'} has no keys`);
-    // Linear-time patterns; a value longer than they read (64 KiB) is no placeholder: those are short.
-    const patterns = o.placeholders.map((p) => mustCompile(p, { ignoreCase: true }));
+    // The defaults as code, others on the linear-time engine; a value longer than a pattern reads
+    // (64 KiB) is no placeholder: those are short.
+    const patterns = placeholderTests(o.placeholders);
 
     const missing: string[] = [];
     const placeholders: string[] = [];
@@ -109,7 +99,7 @@ export default defineKind({
       }
       sources[name] = fromProcess === undefined ? 'file' : 'process';
       const trimmed = value.trim();
-      const hit = patterns.find((p) => trimmed.length <= p.maxScan && p.test(trimmed));
+      const hit = patterns.find((p) => p.test(trimmed));
       if (hit) {
         placeholders.push(name);
         // The pattern names the kind of placeholder; the value itself never leaves this function.
