@@ -2,8 +2,9 @@
 // get an event loop and a heap that nothing else uses. On the engine's thread, whatever else runs
 // there (its timers, the live view, a store's writes) would hold answers unread, and that wait would
 // be timed as the target's latency; every scavenge of the process's young objects would stop the load
-// with it. The thread's young generation is large, so that its scavenges (each one a pause of every
-// connection) are few.
+// with it. (Its young generation is V8's default: with the load's few survivors V8 never grows it to
+// the default's limit, and a larger one set from the start made fewer scavenges, each one longer, for
+// the same time in all.)
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../../util/clock.js';
 import type { DriveSpec, Tally } from './plan.js';
@@ -31,17 +32,11 @@ export const STOP = 'stop';
 /** How long a stopped thread has to close its sockets and answer before it is ended (its sockets close with it). */
 const STOP_GRACE_MS = 2000;
 
-/**
- * The scavenger's share of the thread's heap: V8's default (16 MB semi-spaces) fills in about a
- * tenth of a second at full load, and each scavenge holds every answer that arrives meanwhile.
- */
-const YOUNG_GENERATION_MB = 96;
-
 /** The thread's module beside this one: TypeScript under tsx, JavaScript once built (dist/ and the bundle, where it is an entry point of its own). */
 function startWorker(job: LoadJob): Worker {
   const fromSource = import.meta.url.endsWith('.ts');
   const entry = new URL(fromSource ? './load-worker.ts' : './load-worker.js', import.meta.url);
-  const options = { workerData: job, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB } };
+  const options = { workerData: job };
   if (!fromSource) return new Worker(entry, options);
   // Node 20 gives a worker none of its parent's loader hooks: it registers tsx's before it imports its module.
   const tsx = import.meta.resolve('tsx/esm/api');
