@@ -53,9 +53,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = process.argv[2] ?? join(root, 'dist', 'bundle');
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  // Named, so each lands at the top of the folder: bin.js, and the thread `audit verify` hashes a
-  // large store's rows on (sqlite-audit-thread.ts finds it beside the chunk that starts it).
-  entryPoints: { bin: join(root, 'src', 'cli', 'bin.ts'), 'sqlite-audit-worker': join(root, 'src', 'store', 'sqlite-audit-worker.ts') },
+  // Named, so each lands at the top of the folder: bin.js, the thread `audit verify` hashes a
+  // large store's rows on (sqlite-audit-thread.ts finds it beside the chunk that starts it), and the
+  // thread a load check generates its load on (likewise, checks/load/thread.ts).
+  entryPoints: {
+    bin: join(root, 'src', 'cli', 'bin.ts'),
+    'sqlite-audit-worker': join(root, 'src', 'store', 'sqlite-audit-worker.ts'),
+    'load-worker': join(root, 'src', 'checks', 'load', 'load-worker.ts'),
+  },
   outdir,
   bundle: true,
   splitting: true,

@@ -5,7 +5,9 @@
 // one entry out of step (every later response on that connection is then timed from the request
 // before it). With one request in flight per connection (pipelining 1), the answer that arrives is
 // always to the request written last, so each connection keeps that request's start and times its
-// answer against it: process.hrtime, from the request being written to its last byte received.
+// answer against it: performance.now(), from the request being written to its last byte received.
+// Nothing is allocated per answer: each connection keeps its start in a Float64Array slot (a number in
+// a closure variable is a fresh heap object at every write) and the statuses are counted in an array.
 //
 // Why not autocannon's own stopping: it notices a stop only at its next sample tick and drops the
 // sockets then. Here every stop (the duration, the request count, the check's signal, a target that
@@ -13,59 +15,15 @@
 // run is over only when autocannon has cleared its timers and every socket is closed.
 import type { Socket } from 'node:net';
 import autocannon from 'autocannon';
-import type { CheckContext } from '../types.js';
+import type { Clock } from '../../util/clock.js';
+import { LIMITED_SAMPLE } from './plan.js';
+import type { DriveSpec, StopReason, Tally } from './plan.js';
 
-/** The methods autocannon writes (its lib/httpMethods.js, less CONNECT, which opens a tunnel rather than asks a page). */
-export const LOAD_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'TRACE', 'PATCH'] as const;
-
-/** One request of the cycle each connection goes through. */
-export interface LoadRequest {
-  method: (typeof LOAD_METHODS)[number];
-  /** Path and query on the origin. */
-  path: string;
-  headers: Record<string, string>;
-  body?: string;
+/** What stops a run early, and its clock (the load thread's: the system clock). */
+export interface DriveContext {
+  signal: AbortSignal;
+  clock: Clock;
 }
-
-/** What one run sends, and when it stops. */
-export interface DriveSpec {
-  /** `scheme://host:port`, already checked to be the target's. */
-  origin: string;
-  requests: readonly LoadRequest[];
-  connections: number;
-  durationMs: number;
-  /** Stop after this many requests (autocannon's `amount`), or at `durationMs`, whichever comes first. */
-  amount?: number;
-  /** At most this many requests per second, all connections together (autocannon's `overallRate`). */
-  rate?: number;
-  /** A request unanswered for this long is an error (autocannon drops its connection and opens another). */
-  requestTimeoutMs: number;
-  /** Share of 429 answers above which the run stops early (after LIMITED_SAMPLE answers): it is measuring the limiter. */
-  maxLimited: number;
-}
-
-export type StopReason = 'duration' | 'requests' | 'refused' | 'rate-limited' | 'aborted';
-
-/** What a run counted. Latencies go to the caller's `record`, one call per answer. */
-export interface Tally {
-  answers: number;
-  statuses: Record<string, number>;
-  /** 429 answers. */
-  limited: number;
-  /** Connection errors and timeouts: requests that got no answer. */
-  errors: number;
-  timeouts: number;
-  /** The first connection error's message (`connect ECONNREFUSED ...`), for the reason of an error. */
-  firstError?: string;
-  /** From the first request to the stop. */
-  elapsedMs: number;
-  stoppedBy: StopReason;
-  /** Connections the run used (autocannon opens no more than `rate` of them). */
-  connections: number;
-}
-
-/** Answers looked at before a run stops for too many 429s: a few early ones are not yet a share. */
-export const LIMITED_SAMPLE = 100;
 
 /** Connection errors, with no answer at all, after which a run stops: a closed port refuses in microseconds, and autocannon reconnects at once. */
 const REFUSED_AFTER = 100;
@@ -119,9 +77,11 @@ function closed(socket: Socket): Promise<void> {
  * One load run against `spec.origin`: resolves when it has stopped and every socket is closed.
  * Aborting `ctx.signal` stops it the same way and then rejects with the signal's reason.
  */
-export async function drive(spec: DriveSpec, ctx: CheckContext, record: (micros: number) => void): Promise<Tally> {
+export async function drive(spec: DriveSpec, ctx: DriveContext, record: (micros: number) => void): Promise<Tally> {
   ctx.signal.throwIfAborted();
   const tally: Tally = { answers: 0, statuses: {}, limited: 0, errors: 0, timeouts: 0, elapsedMs: 0, stoppedBy: 'duration', connections: 0 };
+  // Answers by status code (the parser reads three digits); `statuses` is filled from it at the stop.
+  const byStatus = new Float64Array(1000);
   const connections: Connection[] = [];
   const deadline = new AbortController();
   let stopped = false;
@@ -134,6 +94,7 @@ export async function drive(spec: DriveSpec, ctx: CheckContext, record: (micros:
     stopped = true;
     tally.stoppedBy = why;
     tally.elapsedMs = ctx.clock.monotonic() - started;
+    for (let code = 0; code < byStatus.length; code++) if (byStatus[code] > 0) tally.statuses[String(code)] = byStatus[code];
     deadline.abort();
     instance?.stop();
     // Destroying a connection emits its `done`, which autocannon counts down to its own end.
@@ -146,9 +107,9 @@ export async function drive(spec: DriveSpec, ctx: CheckContext, record: (micros:
     // The socket the last request was written on, and the one before (a timeout replaces it before it is reported).
     let current: Exchange | undefined;
     let previous: Exchange | undefined;
-    let sentAt = 0n;
+    const sentAt = new Float64Array(1);
     client.addListener('request', () => {
-      sentAt = process.hrtime.bigint();
+      sentAt[0] = performance.now();
       const socket = connection.socket();
       if (socket !== undefined && socket !== current?.socket) {
         previous = current;
@@ -162,12 +123,11 @@ export async function drive(spec: DriveSpec, ctx: CheckContext, record: (micros:
     });
     client.addListener('response', (status: unknown) => {
       if (stopped) return;
-      record(Math.max(1, Math.round(Number(process.hrtime.bigint() - sentAt) / 1000)));
+      record(Math.max(1, Math.round((performance.now() - sentAt[0]) * 1000)));
       if (current) current.waiting = false;
       tally.answers++;
-      const code = String(status);
-      tally.statuses[code] = (tally.statuses[code] ?? 0) + 1;
-      if (code === '429') {
+      byStatus[Number.isInteger(status) && Number(status) >= 0 && Number(status) < byStatus.length ? Number(status) : 0]++;
+      if (status === 429) {
         tally.limited++;
         if (tally.answers >= LIMITED_SAMPLE && tally.limited > spec.maxLimited * tally.answers) stop('rate-limited');
       }

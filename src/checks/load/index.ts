@@ -1,10 +1,11 @@
 // load: a short, bounded load test against the target, so that "it is fast enough and does not
 // fail under the expected traffic" is a checked item rather than a belief.
 //
-// autocannon generates the load (one request in flight per connection, the paths in turn); each
-// request is timed here from being written to its last byte received, at microsecond precision,
-// into an HDR histogram (3 significant digits): autocannon's own histogram keeps whole
-// milliseconds and has no p95 (see drive.ts). Every answer counts, whatever its status; a request
+// autocannon generates the load (one request in flight per connection, the paths in turn), on a
+// thread of its own (thread.ts); each request is timed there from being written to its last byte
+// received, at microsecond precision, into an HDR histogram (3 significant digits): autocannon's
+// own histogram keeps whole milliseconds and has no p95 (see drive.ts). The thread keeps the load's
+// time on the system clock, not the context's: a load test sends real requests for real. Every answer counts, whatever its status; a request
 // still unanswered when the run ends is not counted (as wrk and autocannon do), one unanswered for
 // `requestTimeout` is an error. With `rate`, the latencies are corrected for coordinated omission
 // (HdrHistogram's expected interval): a target that cannot keep up with the rate is judged by the
@@ -20,14 +21,15 @@
 import { connect as tlsConnect } from 'node:tls';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { build, encodeIntoCompressedBase64 } from 'hdr-histogram-js';
+import { build, decodeFromCompressedBase64 } from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
 import { CheckError, defineKind } from '../types.js';
 import type { CheckContext } from '../types.js';
 import { isAllowedOrigin } from '../../util/http.js';
 import { readDuration } from '../../util/duration.js';
-import { LIMITED_SAMPLE, LOAD_METHODS, drive } from './drive.js';
-import type { DriveSpec, Tally } from './drive.js';
+import { LIMITED_SAMPLE, LOAD_METHODS } from './plan.js';
+import type { DriveSpec, Tally } from './plan.js';
+import { runOnThread } from './thread.js';
 
 /** Hard bounds: a load test is a short check before a release, not a soak or a stress test. */
 export const LOAD_LIMITS = {
@@ -264,15 +266,12 @@ export default defineKind({
     if (target.origin.startsWith('https:')) await verifyCertificate(new URL(target.origin), ctx.signal);
     const durationMs = msOf(o.duration ?? (o.requests !== undefined ? '5m' : DEFAULT_DURATION));
     const spec: DriveSpec = { ...target, connections: o.connections, durationMs, amount: o.requests, rate: o.rate, requestTimeoutMs: msOf(o.requestTimeout), maxLimited: o.maxLimited };
-    const warmupMs = msOf(o.warmup);
-    if (warmupMs > 0) await drive({ ...spec, durationMs: warmupMs, amount: undefined }, ctx, () => undefined);
-
-    // Values in µs; it grows past an hour if it must (autoResize).
-    const histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+    // With a rate, each connection should send every connections/rate seconds: a longer wait hid requests that users would have sent.
+    const expectedUs = o.rate === undefined ? 0 : Math.round((1e6 * Math.min(o.connections, o.rate)) / o.rate);
+    const { tally, histogramUs } = await runOnThread({ spec, warmupMs: msOf(o.warmup), expectedUs }, ctx);
+    // Decoded, each value is its bucket's (exact below 2.048 ms, within 0.1% above): the figures are the evidence's.
+    const histogram = histogramUs === undefined ? build() : decodeFromCompressedBase64(histogramUs);
     try {
-      // With a rate, each connection should send every connections/rate seconds: a longer wait hid requests that users would have sent.
-      const expectedUs = o.rate === undefined ? 0 : Math.round((1e6 * Math.min(o.connections, o.rate)) / o.rate);
-      const tally = await drive(spec, ctx, (micros) => (expectedUs > 0 ? histogram.recordValueWithExpectedInterval(micros, expectedUs) : histogram.recordValue(micros)));
       const observations = observe(tally, histogram);
       const evidence = {
         target: target.origin,
@@ -281,7 +280,7 @@ export default defineKind({
         observed: observations,
         ...(tally.firstError ? { firstError: tally.firstError } : {}),
         // Every latency, for the record: µs in HdrHistogram's compressed base64 form, which any HdrHistogram library decodes.
-        ...(histogram.totalCount > 0 ? { histogramUs: encodeIntoCompressedBase64(histogram) } : {}),
+        ...(histogramUs !== undefined ? { histogramUs } : {}),
       };
       const why = unjudgeable(tally, o, durationMs);
       if (why !== undefined) throw new CheckError(why, evidence);

@@ -24,6 +24,7 @@ import { configProblems } from '../../test-support/config.js';
 import { requireProgram } from '../../test-support/programs.js';
 import { freePort, readBody, serve, serveRaw } from '../../test-support/server.js';
 import { systemClock } from '../../util/clock.js';
+import { fakeClock } from '../../test-support/clock.js';
 
 const QUICK = { timeout: 20_000 };
 
@@ -203,6 +204,36 @@ test('a hung target: error within the timeout, and every socket is closed after'
   await assert.rejects(load.run({ connections: 4, duration: '30s' }, ctx), (err: unknown) => err === ctx.signal.reason);
   await hung.idle();
   assert.equal(hung.open(), 0);
+});
+
+test('aborting the check reaches the load on its thread: it stops at once and closes every socket', QUICK, async (t) => {
+  const open = new Set<Socket>();
+  let closedAll = (): void => undefined;
+  let loaded = (): void => undefined;
+  const running = new Promise<void>((resolve) => (loaded = resolve));
+  const server = await target(t, (req, res, n) => {
+    const socket = req.socket;
+    if (!open.has(socket)) {
+      open.add(socket);
+      socket.once('close', () => {
+        open.delete(socket);
+        if (open.size === 0) closedAll();
+      });
+    }
+    if (n === 100) loaded();
+    ok(req, res);
+  });
+  const interrupt = new AbortController();
+  // A clock that never moves: the thread is never ended after a grace, so only its own stop can end the run.
+  const ctx = { ...testContext({ url: server.url }), signal: interrupt.signal, clock: fakeClock() };
+  const run = load.run({ connections: 4, duration: '5m' }, ctx);
+  await running;
+  interrupt.abort(new Error('interrupted'));
+  await assert.rejects(run, (err: unknown) => err === interrupt.signal.reason);
+  // The thread closed its sockets before it answered; the server hears of the last close soon after.
+  if (open.size > 0) await new Promise<void>((resolve) => (closedAll = resolve));
+  const hits = server.hits();
+  assert.ok(hits > 100, String(hits));
 });
 
 test('a hung target within the duration: error saying nothing was answered', QUICK, async (t) => {
