@@ -594,6 +594,16 @@ function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded
   const conditions = new Map<string, Condition[]>();
   const conditionSources = new Map<string, ConditionSources>();
   const secretFields = secretFieldsOf(raw);
+  // Items mostly repeat their conditions (`status == 200`): each text is parsed once per kind's
+  // fields, and its items share the parsed condition (it is never changed once parsed).
+  const parsedOnce = new Map<readonly string[], Map<string, ReturnType<typeof parseCondition>>>();
+  const parseOnce = (src: string, fields: readonly string[]): ReturnType<typeof parseCondition> => {
+    let byText = parsedOnce.get(fields);
+    if (!byText) parsedOnce.set(fields, (byText = new Map()));
+    let r = byText.get(src);
+    if (!r) byText.set(src, (r = parseCondition(src, fields)));
+    return r;
+  };
   items.forEach((it, i) => {
     const item = asRecord(it);
     if (typeof item.id === 'string') {
@@ -628,7 +638,7 @@ function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded
         problems.push(...refused);
         continue;
       }
-      const r = parseCondition(src, kind.fields);
+      const r = parseOnce(src, kind.fields);
       if (r.ok) {
         parsedConds.push(r.condition);
         parsedSources.push(src);
@@ -642,7 +652,7 @@ function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded
     if (typeof item.id === 'string' && expect === undefined && parsedCheck) {
       const opts = Object.fromEntries(Object.entries(parsedCheck).filter(([k]) => !['kind', 'timeout', 'retries', 'backoff', 'expect'].includes(k)));
       for (const src of kind.defaultExpect(opts)) {
-        const r = parseCondition(src, kind.fields);
+        const r = parseOnce(src, kind.fields);
         if (r.ok) {
           parsedConds.push(r.condition);
           parsedSources.push(src);
