@@ -34,7 +34,7 @@ export type ConditionAst = Expr;
 
 /** A parsed, validated condition. */
 export interface Condition {
-  source: string;
+  readonly source: string;
   readonly ast: ConditionAst;
   /** Set when the source holds placeholders: the fields it is compiled against again once they are filled in (bindCondition). */
   readonly bind?: { fields: readonly string[] };

@@ -81,6 +81,7 @@ async function assertSameLoad(cached: LoadedConfig, file: string): Promise<void>
   for (const k of ['file', 'files', 'dir', 'hash', 'gate', 'secretRefs'] as const) assert.deepEqual(cached[k], fresh[k], k);
   assert.equal(conditionsOf(cached), conditionsOf(fresh));
   const { snapshot } = await loadConfigWithSnapshot(file);
+  assert.ok(snapshot, 'a config of this size is read with its syntax trees, and cached');
   const byTree = syntaxTreeLocator(
     snapshot.files.map((f) => ({ file: f.file, bytes: readFileSync(f.file) })),
     snapshot.itemOrigins,

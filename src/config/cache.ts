@@ -78,7 +78,7 @@ export async function loadConfigCached(file: string, opts: CacheOptions): Promis
   if (cached) return { loaded: cached, cache: 'hit' };
   const { loadConfigWithSnapshot } = await import('./load.js');
   const { loaded, snapshot } = await loadConfigWithSnapshot(file, opts);
-  await writeEntry(dir, path, key, loaded, snapshot);
+  if (snapshot) await writeEntry(dir, path, key, loaded, snapshot);
   return { loaded, cache: 'miss' };
 }
 

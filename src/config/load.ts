@@ -15,6 +15,7 @@ import { PROCESS_REF } from './url.js';
 import { ConfigError, configHashOf, formatProblem, sha256 } from './loaded.js';
 import type { ConfigProblem, LoadedConfig, SecretRef } from './loaded.js';
 import { locateIn } from './positions.js';
+import { FAST_PARSE_MIN_CHARS, NeedsPositions, fastParse } from './fast-yaml.js';
 import type { FilePositions, ItemOrigin, Position, PositionNode } from './positions.js';
 
 // What a loaded config is lives in loaded.ts (no parser there): re-exported, so a library caller
@@ -289,17 +290,34 @@ export const MAX_CONFIG_FILES = 64;
 interface SourceFile {
   file: string;
   bytes: string | Uint8Array;
-  doc: Document;
-  locate: Locator;
+  /** The syntax tree and what places a problem in it; absent for a fast-parsed file (fast-yaml.ts). */
+  tree?: { doc: Document; locate: Locator };
   /** The file's top-level mapping as plain data, without `extends`. */
   raw: Record<string, unknown>;
   /** `extends:` entries as written. */
   extends: string[];
 }
 
-/** Parses one file: YAML syntax, aliases, a top-level mapping and the shape of `extends`. */
-function parseFile(source: string | Uint8Array, file: string): SourceFile {
+/** The syntax tree of a file, which a problem is placed with; a fast-parsed file has none, and is parsed again (NeedsPositions). */
+function treeOf(src: SourceFile): { doc: Document; locate: Locator } {
+  if (!src.tree) throw new NeedsPositions(`${src.file}: a problem to place`);
+  return src.tree;
+}
+
+/**
+ * Parses one file: YAML syntax, aliases, a top-level mapping and the shape of `extends`. With
+ * `fast`, a large file is read without its syntax tree when fast-yaml.ts can (see there).
+ */
+function parseFile(source: string | Uint8Array, file: string, fast = false): SourceFile {
   const text = typeof source === 'string' ? source : decodeUtf8(source, file);
+  if (fast && text.length >= FAST_PARSE_MIN_CHARS) {
+    const plain = fastParse(text);
+    if (plain !== null && typeof plain === 'object' && !Array.isArray(plain)) {
+      const { extends: ext, ...raw } = plain as Record<string, unknown>;
+      if (ext === undefined) return { file, bytes: source, raw, extends: [] };
+      if (Array.isArray(ext) && ext.every((e) => typeof e === 'string' && e !== '')) return { file, bytes: source, raw, extends: ext as string[] };
+    }
+  }
   const lines = new LineCounter();
   // `merge: true`: `<<: *defaults` merge keys, so a file can share a block between items.
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, merge: true });
@@ -318,7 +336,7 @@ function parseFile(source: string | Uint8Array, file: string): SourceFile {
     if (bad.length > 0) throw new ConfigError(bad);
     list.push(...(ext as string[]));
   }
-  return { file, bytes: source, doc, locate, raw, extends: list };
+  return { file, bytes: source, tree: { doc, locate }, raw, extends: list };
 }
 
 /** The file an `extends` entry names, as it is shown in problems: relative to the extending file. */
@@ -331,7 +349,7 @@ function extendedPath(from: string, ref: string): string {
  * extends, so later ones override earlier ones. A file reached twice (two bases sharing one) is
  * read once; a file that extends itself, directly or not, is refused at the entry closing the cycle.
  */
-async function readSources(root: string, maxBytes: number): Promise<SourceFile[]> {
+async function readSources(root: string, maxBytes: number, fast = false): Promise<SourceFile[]> {
   const order: SourceFile[] = [];
   const included = new Set<string>();
   const visit = async (src: SourceFile, chain: string[]): Promise<void> => {
@@ -340,24 +358,24 @@ async function readSources(root: string, maxBytes: number): Promise<SourceFile[]
       const abs = resolve(file);
       if (chain.includes(abs)) {
         const cycle = [...chain.slice(chain.indexOf(abs)), abs].map((p) => relative(process.cwd(), p) || p);
-        throw new ConfigError([src.locate.at(['extends', i], `${ref} is already being extended: a cycle (${cycle.join(' -> ')}) is refused`)]);
+        throw new ConfigError([treeOf(src).locate.at(['extends', i], `${ref} is already being extended: a cycle (${cycle.join(' -> ')}) is refused`)]);
       }
       if (included.has(abs)) continue;
-      if (included.size >= MAX_CONFIG_FILES) throw new ConfigError([src.locate.at(['extends', i], `more than ${MAX_CONFIG_FILES} files extended: refused`)]);
+      if (included.size >= MAX_CONFIG_FILES) throw new ConfigError([treeOf(src).locate.at(['extends', i], `more than ${MAX_CONFIG_FILES} files extended: refused`)]);
       let bytes: Buffer;
       try {
         bytes = await readConfigBytes(file, maxBytes);
       } catch (err) {
-        if (err instanceof ConfigError) throw new ConfigError(err.problems.map((p) => src.locate.at(['extends', i], `${file}: ${p.message}`)));
+        if (err instanceof ConfigError) throw new ConfigError(err.problems.map((p) => treeOf(src).locate.at(['extends', i], `${file}: ${p.message}`)));
         throw err;
       }
-      const next = parseFile(bytes, file);
+      const next = parseFile(bytes, file, fast);
       included.add(abs);
       await visit(next, [...chain, abs]);
       order.push(next);
     }
   };
-  const top = parseFile(await readConfigBytes(root, maxBytes), root);
+  const top = parseFile(await readConfigBytes(root, maxBytes), root, fast);
   included.add(resolve(root));
   await visit(top, [resolve(root)]);
   order.push(top);
@@ -428,7 +446,7 @@ class Sources {
     let best = this.root;
     let depth = -1;
     for (let f = this.files.length - 1; f >= 0; f--) {
-      const d = existingDepth(this.files[f].doc, path);
+      const d = existingDepth(treeOf(this.files[f]).doc, path);
       if (d > depth) {
         best = this.files[f];
         depth = d;
@@ -445,53 +463,65 @@ class Sources {
 
   at(path: Path, message: string, offset = 0, key?: string): ConfigProblem {
     const r = this.resolve(path);
-    return r.src.locate.at(r.path, message, offset, key);
+    return treeOf(r.src).locate.at(r.path, message, offset, key);
   }
 
   quoteOffset(path: Path): number {
     const r = this.resolve(path);
-    return r.src.locate.quoteOffset(r.path);
+    return treeOf(r.src).locate.quoteOffset(r.path);
   }
 
   /** A problem at the `nth` occurrence of `needle` in the string value at `path` (the value's start when not found). */
   inString(path: Path, needle: string, nth: number, message: string): ConfigProblem {
     const r = this.resolve(path);
-    const node = r.src.doc.getIn(r.path, true);
+    const tree = treeOf(r.src);
+    const node = tree.doc.getIn(r.path, true);
     if (!isScalar(node)) return this.at(path, message);
-    const pos = r.src.locate.inScalar(node, needle, nth);
+    const pos = tree.locate.inScalar(node, needle, nth);
     return { file: pos.file, line: pos.line, column: pos.column, path: r.path.join('.'), message };
   }
 
   /** The string values under a merged path, in the file that wrote them, with their paths there. */
   strings(path: Path): { src: SourceFile; node: Scalar; path: Path }[] {
     const r = this.resolve(path);
-    return stringScalars(r.src.doc.getIn(r.path, true), r.path).map((s) => ({ src: r.src, ...s }));
+    return stringScalars(treeOf(r.src).doc.getIn(r.path, true), r.path).map((s) => ({ src: r.src, ...s }));
   }
 }
 
 function secretRefs(sources: Sources): SecretRef[] {
-  return sources.files.flatMap((src) =>
-    stringScalars(src.doc.contents, []).flatMap(({ node, path }) =>
+  // A fast-parsed file holds no `${VAR}` (fast-yaml.ts leaves such a file to the parser with positions).
+  return sources.files.flatMap(({ tree, file }) =>
+    !tree ? [] : stringScalars(tree.doc.contents, []).flatMap(({ node, path }) =>
       matchesWithRank(String(node.value), PROCESS_REF).map(({ match, nth }) => {
-        const pos = src.locate.inScalar(node, match[0], nth);
-        return { name: match[1], file: src.file, path: path.join('.'), line: pos.line, column: pos.column };
+        const pos = tree.locate.inScalar(node, match[0], nth);
+        return { name: match[1], file, path: path.join('.'), line: pos.line, column: pos.column };
       }),
     ),
   );
 }
 
 /** `{{...}}` at a kind's verbatim option paths (`run.sh`): the text is passed as written, so a placeholder there is refused. */
-function verbatimProblems(checkPath: Path, verbatim: readonly string[], sources: Sources): ConfigProblem[] {
+function verbatimProblems(checkPath: Path, verbatim: readonly string[], sources: Sources, raw: unknown): ConfigProblem[] {
   return verbatim.flatMap((dotted) => {
     const path = [...checkPath, ...dotted.split('.').map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
+    // Most scripts hold no placeholder: looked for in the data first, placed only when there is one.
+    if (!hasPlaceholder(valueAt(raw, path))) return [];
     return sources.strings(path).flatMap(({ src, node, path: at }) =>
       matchesWithRank(String(node.value), PLACEHOLDER).map(({ match, nth }) => {
-        const pos = src.locate.inScalar(node, match[0], nth);
+        const pos = treeOf(src).locate.inScalar(node, match[0], nth);
         const message = `${match[0]} is not expanded inside a shell script (a value spliced into a script could run as code): ${scriptVariableFor(match[1])}${match[1] === 'env.url' ? ' (environment fields: "$GONOGO_ENV_<FIELD>")' : ''}`;
         return { file: pos.file, line: pos.line, column: pos.column, path: at.join('.'), message };
       }),
     );
   });
+}
+
+/** Does a string of this value hold a gonogo placeholder? */
+function hasPlaceholder(v: unknown): boolean {
+  if (typeof v === 'string') return new RegExp(PLACEHOLDER.source).test(v);
+  if (Array.isArray(v)) return v.some(hasPlaceholder);
+  if (v !== null && typeof v === 'object') return Object.values(v).some(hasPlaceholder);
+  return false;
 }
 
 /** The config hash: the file's bytes, or with `extends` every file's, in order (an edit to a shared file changes it). */
@@ -513,7 +543,7 @@ function kindOf(check: Record<string, unknown>, kinds: KindTable) {
  */
 export function parseConfig(source: string | Uint8Array, file: string, kinds: KindTable = loadedKinds()): LoadedConfig {
   const src = parseFile(source, file);
-  if (src.extends.length > 0) throw new ConfigError([src.locate.at(['extends'], 'extends: the files it names are read by loadConfig (gonogo check reads them); parseConfig takes one file')]);
+  if (src.extends.length > 0) throw new ConfigError([treeOf(src).locate.at(['extends'], 'extends: the files it names are read by loadConfig (gonogo check reads them); parseConfig takes one file')]);
   return buildConfig([src], kinds);
 }
 
@@ -564,6 +594,16 @@ function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded
   const conditions = new Map<string, Condition[]>();
   const conditionSources = new Map<string, ConditionSources>();
   const secretFields = secretFieldsOf(raw);
+  // Items mostly repeat their conditions (`status == 200`): each text is parsed once per kind's
+  // fields, and its items share the parsed condition (it is never changed once parsed).
+  const parsedOnce = new Map<readonly string[], Map<string, ReturnType<typeof parseCondition>>>();
+  const parseOnce = (src: string, fields: readonly string[]): ReturnType<typeof parseCondition> => {
+    let byText = parsedOnce.get(fields);
+    if (!byText) parsedOnce.set(fields, (byText = new Map()));
+    let r = byText.get(src);
+    if (!r) byText.set(src, (r = parseCondition(src, fields)));
+    return r;
+  };
   items.forEach((it, i) => {
     const item = asRecord(it);
     if (typeof item.id === 'string') {
@@ -585,7 +625,7 @@ function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded
     }
     const kind = kindOf(check, checked);
     if (!kind) return;
-    problems.push(...verbatimProblems(['items', i, 'check'], kind.verbatim, sources));
+    problems.push(...verbatimProblems(['items', i, 'check'], kind.verbatim, sources, raw));
     const expect = check.expect;
     const sourcesOf: { src: string; path: Path }[] = Array.isArray(expect)
       ? expect.flatMap((src, j) => (typeof src === 'string' ? [{ src, path: ['items', i, 'check', 'expect', j] }] : []))
@@ -598,7 +638,7 @@ function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded
         problems.push(...refused);
         continue;
       }
-      const r = parseCondition(src, kind.fields);
+      const r = parseOnce(src, kind.fields);
       if (r.ok) {
         parsedConds.push(r.condition);
         parsedSources.push(src);
@@ -612,7 +652,7 @@ function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded
     if (typeof item.id === 'string' && expect === undefined && parsedCheck) {
       const opts = Object.fromEntries(Object.entries(parsedCheck).filter(([k]) => !['kind', 'timeout', 'retries', 'backoff', 'expect'].includes(k)));
       for (const src of kind.defaultExpect(opts)) {
-        const r = parseCondition(src, kind.fields);
+        const r = parseOnce(src, kind.fields);
         if (r.ok) {
           parsedConds.push(r.condition);
           parsedSources.push(src);
@@ -704,7 +744,8 @@ function positionNode(node: unknown, locate: Locator): PositionNode | null {
 
 /** The skeleton of a parsed file: what positions.ts needs to place a problem without the syntax tree. */
 function positionsOf(src: SourceFile): FilePositions {
-  return { file: src.file, root: positionNode(src.doc.contents, src.locate) };
+  const { doc, locate } = treeOf(src);
+  return { file: src.file, root: positionNode(doc.contents, locate) };
 }
 
 /** The same problem found twice (a reference checked by two rules) is reported once. */
@@ -766,9 +807,24 @@ async function readConfigBytes(file: string, maxBytes: number): Promise<Buffer> 
  * oversized file is a ConfigError too (at the `extends` entry naming it, for an extended file).
  */
 export async function loadConfig(file: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
-  const files = await readSources(file, opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES);
+  return (await loadBuilt(file, opts)).loaded;
+}
+
+/**
+ * Reads the files (a large one without its syntax tree when it can, see fast-yaml.ts) and builds
+ * the config; a problem to place in a file read without its tree reads every file again with them,
+ * so problems are found and placed as from the start.
+ */
+async function loadBuilt(file: string, opts: LoadOptions): Promise<ReturnType<typeof buildLoaded> & { files: SourceFile[] }> {
+  const maxBytes = opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES;
   // Only the kinds this config uses are loaded: a config of local checks never loads a probe.
-  return buildConfig(files, await loadKinds(usedKinds(mergeSources(files).raw)));
+  const build = async (files: SourceFile[]) => ({ files, ...buildLoaded(files, await loadKinds(usedKinds(mergeSources(files).raw))) });
+  try {
+    return await build(await readSources(file, maxBytes, true));
+  } catch (err) {
+    if (!(err instanceof NeedsPositions)) throw err;
+    return build(await readSources(file, maxBytes));
+  }
 }
 
 /**
@@ -785,10 +841,12 @@ export interface ConfigSnapshot {
   conditions: [id: string, sources: ConditionSources][];
 }
 
-/** loadConfig, and the snapshot of what it loaded for a cache. */
-export async function loadConfigWithSnapshot(file: string, opts: LoadOptions = {}): Promise<{ loaded: LoadedConfig; snapshot: ConfigSnapshot }> {
-  const files = await readSources(file, opts.maxBytes ?? DEFAULT_MAX_CONFIG_BYTES);
-  const { loaded, conditionSources, itemOrigins } = buildLoaded(files, await loadKinds(usedKinds(mergeSources(files).raw)));
+/** loadConfig, and the snapshot of what it loaded for a cache (none for a config read without syntax trees). */
+export async function loadConfigWithSnapshot(file: string, opts: LoadOptions = {}): Promise<{ loaded: LoadedConfig; snapshot?: ConfigSnapshot }> {
+  const { files, loaded, conditionSources, itemOrigins } = await loadBuilt(file, opts);
+  // A file read without its syntax tree has no skeleton to keep: such a config (thousands of
+  // items) is not cached, and the next command reads it again, without the tree too.
+  if (files.some((f) => !f.tree)) return { loaded };
   const snapshot: ConfigSnapshot = {
     files: files.map((f) => ({ file: f.file, sha256: sha256(f.bytes) })),
     itemOrigins,
@@ -809,6 +867,6 @@ export function syntaxTreeLocator(files: readonly { file: string; bytes: string 
   );
   return (path, message) => {
     const parent = path.slice(0, -1);
-    return parent.length === 0 ? again.root.locate.at(parent, message, 0, String(path.at(-1))) : again.at(path, message, 0, String(path.at(-1)));
+    return parent.length === 0 ? treeOf(again.root).locate.at(parent, message, 0, String(path.at(-1))) : again.at(path, message, 0, String(path.at(-1)));
   };
 }

@@ -10,6 +10,7 @@ import { ConfigError, formatProblem, parseConfig } from './load.js';
 import '../checks/index.js';
 import type { LoadedConfig } from './load.js';
 import { parseDuration } from '../util/duration.js';
+import { expand } from '../util/template.js';
 
 const TEMPLATES = {
   generic: { file: 'gonogo.yaml', merged: 'release/*' },
@@ -206,3 +207,12 @@ for (const [name, { file, merged }] of Object.entries(TEMPLATES)) {
     }
   });
 }
+
+test('expand keeps a `__proto__` key a key, and leaves strings without placeholders as they are', () => {
+  const value = JSON.parse('{"__proto__": {"x": "{{env.url}}"}, "plain": "no placeholder"}') as Record<string, unknown>;
+  const { value: out } = expand(value, { vars: { url: 'http://app' } }, {});
+  assert.deepEqual(Object.keys(out), ['__proto__', 'plain']);
+  assert.equal(Object.getPrototypeOf(out), Object.prototype);
+  assert.deepEqual(Reflect.get(out, '__proto__'), { x: 'http://app' });
+  assert.equal(out.plain, 'no placeholder');
+});

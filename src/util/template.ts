@@ -59,12 +59,22 @@ export function expandString(text: string, env: TemplateEnv, processEnv: Process
  */
 export function expand<T>(value: T, env: TemplateEnv, processEnv: ProcessEnv, verbatim: readonly string[] = []): Expansion<T> {
   const secrets: string[] = [];
-  const keep = new Set(verbatim);
+  // Paths are spelled out only when some must be kept verbatim: a check's expansion runs per check.
+  const keep = verbatim.length > 0 ? new Set(verbatim) : undefined;
   const walk = (v: unknown, path: string): unknown => {
-    if (keep.has(path)) return v;
-    if (typeof v === 'string') return expandString(v, env, processEnv, secrets);
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, path === '' ? String(i) : `${path}.${i}`));
-    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, path === '' ? k : `${path}.${k}`)]));
+    if (keep?.has(path)) return v;
+    if (typeof v === 'string') return v.includes('{{') || v.includes('${') ? expandString(v, env, processEnv, secrets) : v;
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, keep === undefined ? '' : path === '' ? String(i) : `${path}.${i}`));
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(v)) {
+        const x = walk((v as Record<string, unknown>)[k], keep === undefined ? '' : path === '' ? k : `${path}.${k}`);
+        // A key named `__proto__` stays a key (an assignment would set the prototype).
+        if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+        else out[k] = x;
+      }
+      return out;
+    }
     return v;
   };
   // walk() rebuilds the same shape it was given, strings expanded.
