@@ -63,6 +63,53 @@ export interface StateOptions {
   envName?: string;
   /** An attestation about to be given, counted as if recorded: what the state would be with it. */
   pending?: Attestation;
+  /** Keeps the store reads between calls while the store does not change (a server's; a one-shot command needs none). */
+  cache?: StateCache;
+}
+
+/** What a state is read from: the release's runs, its latest results, the gate's attestations, and the chain checked against them. */
+interface StateInputs {
+  runs: readonly RunSummary[];
+  latest: readonly LatestResult[];
+  recorded: readonly Attestation[];
+  chain: ChainReport;
+}
+
+/** States whose reads a StateCache keeps (gate, release, environment and config each make one). */
+const CACHED_STATES = 32;
+
+/**
+ * The store reads behind gateState, kept while the store's change token stays the same: the rows
+ * and their check against the audit chain are nearly all of a state's cost, and a dashboard asks
+ * for the same state far more often than anything is recorded. Any commit, by anyone (a run, a
+ * sign-off, a row forged by hand), changes the token, so the next call reads again. Only the reads
+ * are kept: what depends on the clock (a sign-off's or a waiver's expiry, decide()) is judged anew
+ * on every call. (A running run whose lease lapses reads as aborted with no commit; the state uses
+ * completed runs only, which the clock does not change.) The token is read before the rows, so rows
+ * read while a commit landed are read again at the next call, never kept past it.
+ */
+export class StateCache {
+  private readonly entries = new Map<string, { store: Store; token: string; inputs: Promise<StateInputs> }>();
+
+  /** The inputs of `key` in `store`: the kept ones while the token is unchanged, else `read()`'s. */
+  async inputs(store: Store, key: string, read: () => Promise<StateInputs>): Promise<StateInputs> {
+    const token = await store.changeToken();
+    const kept = this.entries.get(key);
+    if (kept !== undefined && kept.store === store && kept.token === token) return kept.inputs;
+    const entry = { store, token, inputs: read() };
+    // Newest last: the first key is the one used least recently.
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    if (this.entries.size > CACHED_STATES) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    // A failed read is not kept: the next call reads again.
+    entry.inputs.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    return entry.inputs;
+  }
 }
 
 /**
@@ -105,6 +152,16 @@ function checkChain(store: Store, gate: string, runs: readonly RunSummary[], lat
   return checkRecorded(store, gate, refs, ['run:', 'attestation:', ...[...resultRuns].map((id) => `result:${id}:`)]);
 }
 
+/** The release's rows in the environment and the gate's attestations, checked against the chain. */
+async function readInputs(store: Store, gate: string, release: string, env: string): Promise<StateInputs> {
+  const [runs, latest, recorded] = await Promise.all([
+    store.listRuns({ gate, release, env }),
+    store.latestResults({ gate, release, env }),
+    store.listAttestations(gate),
+  ]);
+  return { runs, latest, recorded, chain: await checkChain(store, gate, runs, latest, recorded) };
+}
+
 /**
  * The gate's state: the newest result of every automated item across the completed runs of the
  * release in the environment, judged under the current config (a result made under another
@@ -113,13 +170,11 @@ function checkChain(store: Store, gate: string, runs: readonly RunSummary[], lat
 export async function gateState(o: StateOptions): Promise<GateState> {
   const { loaded, store, clock, release } = o;
   const env = targetEnvironment(loaded, o.envName);
-  const [runs, latest, recorded] = await Promise.all([
-    store.listRuns({ gate: loaded.gate, release: release.id, env: env.name }),
-    store.latestResults({ gate: loaded.gate, release: release.id, env: env.name }),
-    store.listAttestations(loaded.gate),
-  ]);
+  const read = (): Promise<StateInputs> => readInputs(store, loaded.gate, release.id, env.name);
+  const key = JSON.stringify([loaded.gate, release.id, env.name, loaded.hash]);
+  // Shared with other calls when cached: read, never changed.
+  const { runs, latest, recorded, chain } = await (o.cache ? o.cache.inputs(store, key, read) : read());
   const attestations = o.pending ? [...recorded, o.pending] : recorded;
-  const chain = await checkChain(store, loaded.gate, runs, latest, recorded);
   const binding = bindingOf(runs, loaded, release, env.name);
   const lastRun = runs.find((r) => r.status === 'completed');
   const byId = new Map(latest.map((r) => [r.id, r]));
