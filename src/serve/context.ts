@@ -6,7 +6,7 @@ import { configRedactor } from '../config/redactor.js';
 import type { AttestContext } from '../engine/attest.js';
 import { checkReleaseId, resolveRelease } from '../engine/release.js';
 import type { Release } from '../engine/release.js';
-import { gateState } from '../engine/state.js';
+import { gateState, StateCache } from '../engine/state.js';
 import type { GateState } from '../engine/state.js';
 import { verifyChain } from '../store/audit.js';
 import type { ChainReport } from '../store/audit.js';
@@ -30,7 +30,9 @@ export class GateContext {
   readonly gate: string;
   readonly redactor: Redactor;
   private readonly releases = new Map<string, Promise<Release>>();
-  private chain: { head: string; report: Promise<ChainReport> } | undefined;
+  /** The states' store reads, kept while the store does not change: every page and API answer reads a state. */
+  private readonly states = new StateCache();
+  private chain: { token: string; report: Promise<ChainReport> } | undefined;
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -80,7 +82,7 @@ export class GateContext {
   async attestContext(envQuery: string | undefined, releaseQuery: string | undefined): Promise<AttestContext & { envName: string }> {
     const envName = this.envName(envQuery);
     const release = await this.release(envName, releaseQuery);
-    return { loaded: this.loaded, store: this.store, clock: this.clock, release, envName, processEnv: this.processEnv };
+    return { loaded: this.loaded, store: this.store, clock: this.clock, release, envName, processEnv: this.processEnv, cache: this.states };
   }
 
   /** The release's state in the environment, as `gonogo status` computes it. */
@@ -89,14 +91,15 @@ export class GateContext {
   }
 
   /**
-   * The whole chain verified (verifyChain, as `gonogo audit verify`), walked again only when its head
-   * moved: a walk reads every entry, and the audit page is read far more often than the log grows.
+   * The whole chain verified (verifyChain, as `gonogo audit verify`), walked again only when the
+   * store changed (its change token): a walk reads every entry, and the audit page is read far more
+   * often than the log grows. Not the head alone: a row forged by hand moves no head, and must show.
    */
   async chainReport(): Promise<ChainReport> {
-    const head = (await this.store.auditHead(this.gate))?.hash ?? '';
-    if (this.chain?.head !== head) {
+    const token = await this.store.changeToken();
+    if (this.chain?.token !== token) {
       const report = verifyChain(this.store, this.gate);
-      const entry = { head, report };
+      const entry = { token, report };
       this.chain = entry;
       // A failed walk is not kept: the next request walks again.
       report.catch(() => {
