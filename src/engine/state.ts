@@ -8,6 +8,7 @@ import type { ItemConfig } from '../config/schema.js';
 import type { Attestation, Decision, ItemResult } from '../model.js';
 import { attestationRef, checkRecorded, resultRef, runRef } from '../store/audit.js';
 import type { ChainReport } from '../store/audit.js';
+import { StoreCache } from '../store/cache.js';
 import type { LatestResult, RunSummary, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
@@ -68,47 +69,32 @@ export interface StateOptions {
 }
 
 /** What a state is read from: the release's runs, its latest results, the gate's attestations, and the chain checked against them. */
-interface StateInputs {
+export interface StateInputs {
   runs: readonly RunSummary[];
   latest: readonly LatestResult[];
   recorded: readonly Attestation[];
   chain: ChainReport;
 }
 
-/** States whose reads a StateCache keeps (gate, release, environment and config each make one). */
-const CACHED_STATES = 32;
-
 /**
- * The store reads behind gateState, kept while the store's change token stays the same: the rows
- * and their check against the audit chain are nearly all of a state's cost, and a dashboard asks
- * for the same state far more often than anything is recorded. Any commit, by anyone (a run, a
- * sign-off, a row forged by hand), changes the token, so the next call reads again. Only the reads
- * are kept: what depends on the clock (a sign-off's or a waiver's expiry, decide()) is judged anew
- * on every call. (A running run whose lease lapses reads as aborted with no commit; the state uses
- * completed runs only, which the clock does not change.) The token is read before the rows, so rows
- * read while a commit landed are read again at the next call, never kept past it.
+ * What a server keeps between gateState calls: the store reads behind each state (StoreCache: kept
+ * while the store's change token stays the same), and each item's definition. The rows and their
+ * check against the audit chain are nearly all of a state's cost, and a dashboard asks for the same
+ * state far more often than anything is recorded; any commit, by anyone (a run, a sign-off, a row
+ * forged by hand), makes the next call read again. What depends on the clock (a sign-off's or a
+ * waiver's expiry, decide()) is judged anew on every call. (A running run whose lease lapses reads
+ * as aborted with no commit; the state uses completed runs only, which the clock does not change.)
  */
-export class StateCache {
-  private readonly entries = new Map<string, { store: Store; token: string; inputs: Promise<StateInputs> }>();
+export class StateCache extends StoreCache<StateInputs> {
+  private readonly definitions = new WeakMap<ItemConfig, Map<string, string>>();
 
-  /** The inputs of `key` in `store`: the kept ones while the token is unchanged, else `read()`'s. */
-  async inputs(store: Store, key: string, read: () => Promise<StateInputs>): Promise<StateInputs> {
-    const token = await store.changeToken();
-    const kept = this.entries.get(key);
-    if (kept !== undefined && kept.store === store && kept.token === token) return kept.inputs;
-    const entry = { store, token, inputs: read() };
-    // Newest last: the first key is the one used least recently.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    if (this.entries.size > CACHED_STATES) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    // A failed read is not kept: the next call reads again.
-    entry.inputs.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
-    return entry.inputs;
+  /** itemDefinition, computed once per item and environment (an item object belongs to one loaded config). */
+  definition(item: ItemConfig, env: TargetEnvironment): string {
+    let byEnv = this.definitions.get(item);
+    if (byEnv === undefined) this.definitions.set(item, (byEnv = new Map()));
+    let found = byEnv.get(env.name);
+    if (found === undefined) byEnv.set(env.name, (found = itemDefinition(item, env)));
+    return found;
   }
 }
 
@@ -173,7 +159,8 @@ export async function gateState(o: StateOptions): Promise<GateState> {
   const read = (): Promise<StateInputs> => readInputs(store, loaded.gate, release.id, env.name);
   const key = JSON.stringify([loaded.gate, release.id, env.name, loaded.hash]);
   // Shared with other calls when cached: read, never changed.
-  const { runs, latest, recorded, chain } = await (o.cache ? o.cache.inputs(store, key, read) : read());
+  const { runs, latest, recorded, chain } = await (o.cache ? o.cache.get(store, key, read) : read());
+  const definition = (item: ItemConfig): string => (o.cache ? o.cache.definition(item, env) : itemDefinition(item, env));
   const attestations = o.pending ? [...recorded, o.pending] : recorded;
   const binding = bindingOf(runs, loaded, release, env.name);
   const lastRun = runs.find((r) => r.status === 'completed');
@@ -185,7 +172,7 @@ export async function gateState(o: StateOptions): Promise<GateState> {
     const r = byId.get(item.id);
     if (!r) {
       automated.push({ id: item.id, tier: item.tier, status: 'error', message: `not run for release ${release.id}`, durationMs: 0, attempts: [] });
-    } else if (r.definition !== itemDefinition(item, env)) {
+    } else if (r.definition !== definition(item)) {
       staleItems.push(item.id);
       automated.push({ id: item.id, tier: item.tier, status: 'error', message: `not run: its definition changed since run ${r.runId}`, durationMs: 0, attempts: [], runId: r.runId });
     } else {

@@ -9,6 +9,7 @@ import type { Release } from '../engine/release.js';
 import { gateState, StateCache } from '../engine/state.js';
 import type { GateState } from '../engine/state.js';
 import { verifyChain } from '../store/audit.js';
+import { StoreCache } from '../store/cache.js';
 import type { ChainReport } from '../store/audit.js';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
@@ -32,7 +33,10 @@ export class GateContext {
   private readonly releases = new Map<string, Promise<Release>>();
   /** The states' store reads, kept while the store does not change: every page and API answer reads a state. */
   private readonly states = new StateCache();
-  private chain: { token: string; report: Promise<ChainReport> } | undefined;
+  /** The release of each environment's newest run, kept likewise: every answer without ?release= asks. */
+  private readonly newest = new StoreCache<string | undefined>();
+  /** The whole chain verified, kept likewise. */
+  private readonly chain = new StoreCache<ChainReport>(1);
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -73,8 +77,8 @@ export class GateContext {
       return this.resolve(named);
     }
     if (this.releasePinned) return this.startRelease;
-    const [newest] = await this.store.listRuns({ gate: this.gate, env, limit: 1 });
-    if (newest && newest.release !== '' && newest.release !== this.startRelease.id && checkReleaseId(newest.release) === undefined) return this.resolve(newest.release);
+    const newest = await this.newest.get(this.store, env, async () => (await this.store.listRuns({ gate: this.gate, env, limit: 1 }))[0]?.release);
+    if (newest !== undefined && newest !== '' && newest !== this.startRelease.id && checkReleaseId(newest) === undefined) return this.resolve(newest);
     return this.startRelease;
   }
 
@@ -96,17 +100,7 @@ export class GateContext {
    * often than the log grows. Not the head alone: a row forged by hand moves no head, and must show.
    */
   async chainReport(): Promise<ChainReport> {
-    const token = await this.store.changeToken();
-    if (this.chain?.token !== token) {
-      const report = verifyChain(this.store, this.gate);
-      const entry = { token, report };
-      this.chain = entry;
-      // A failed walk is not kept: the next request walks again.
-      report.catch(() => {
-        if (this.chain === entry) this.chain = undefined;
-      });
-    }
-    return this.chain.report;
+    return this.chain.get(this.store, this.gate, () => verifyChain(this.store, this.gate));
   }
 
   private resolve(id: string): Promise<Release> {
