@@ -1,4 +1,4 @@
-// The dashboard (`gonogo serve`), two figures:
+// The dashboard (`gonogo serve`), two figures (`load` and `quick`: give one as an argument to run it alone):
 // - first page load: the quick reference in Debian's Chromium, navigation to load event, each load in
 //   a fresh browser context (no cache, signed in by its session cookie), median of LOADS; beside it the
 //   same bytes (page, app.css, app.js, icon) from a bare node:http server, interleaved. Floor: < 1 s.
@@ -311,6 +311,9 @@ const childSpec = process.env[CHILD_ENV];
 if (childSpec !== undefined) {
   await serveChild(JSON.parse(childSpec) as { configFile: string; store: string });
 } else if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.log(await dashboardPageLoad());
-  console.log(await dashboardQuickReference());
+  // `node --import tsx bench/dashboard.ts [load|quick]`: one figure, or both.
+  const only = process.argv[2];
+  if (only !== undefined && only !== 'load' && only !== 'quick') throw new Error(`bench/dashboard.ts [load|quick]: unknown figure "${only}"`);
+  if (only !== 'quick') console.log(await dashboardPageLoad());
+  if (only !== 'load') console.log(await dashboardQuickReference());
 }

@@ -6,7 +6,8 @@
 //
 // What is stored is never the secret: a password as its scrypt hash, a token as its SHA-256. Nothing
 // is cached here: every verification reads the log, so a disable or a revoke holds from the next
-// request on (a server may keep a result for the length of one request, no longer).
+// request on (a server may keep a result for the length of one request, or while the store's change
+// token is unchanged: a disable or a revoke is a commit, which changes it).
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import type { ScryptOptions } from 'node:crypto';
 import type { Store, WatchEvent } from '../store/types.js';

@@ -11,7 +11,7 @@ import type { AttestRequest } from './authority.js';
 import type { Release } from './release.js';
 import { rulesOf } from './rules.js';
 import { gateState } from './state.js';
-import type { GateState } from './state.js';
+import type { GateState, StateCache } from './state.js';
 
 /** An attestation refused: `rule` says which rule refused it. Nothing was recorded. */
 export class AuthorityError extends Error {
@@ -31,6 +31,8 @@ export interface AttestContext {
   envName?: string;
   /** Where the config's `${VAR}` values are read from, so that free text naming one is stored redacted (default: process.env). */
   processEnv?: Readonly<Record<string, string | undefined>>;
+  /** Keeps the states' store reads while the store does not change (gateState). */
+  cache?: StateCache;
 }
 
 /** Free text a person typed (a note, a mitigation, a reason) as it may be stored: no secret of the config in any encoding. */

@@ -8,6 +8,7 @@ import type { ItemConfig } from '../config/schema.js';
 import type { Attestation, Decision, ItemResult } from '../model.js';
 import { attestationRef, checkRecorded, resultRef, runRef } from '../store/audit.js';
 import type { ChainReport } from '../store/audit.js';
+import { StoreCache } from '../store/cache.js';
 import type { LatestResult, RunSummary, Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 import { parseDuration } from '../util/duration.js';
@@ -63,6 +64,38 @@ export interface StateOptions {
   envName?: string;
   /** An attestation about to be given, counted as if recorded: what the state would be with it. */
   pending?: Attestation;
+  /** Keeps the store reads between calls while the store does not change (a server's; a one-shot command needs none). */
+  cache?: StateCache;
+}
+
+/** What a state is read from: the release's runs, its latest results, the gate's attestations, and the chain checked against them. */
+export interface StateInputs {
+  runs: readonly RunSummary[];
+  latest: readonly LatestResult[];
+  recorded: readonly Attestation[];
+  chain: ChainReport;
+}
+
+/**
+ * What a server keeps between gateState calls: the store reads behind each state (StoreCache: kept
+ * while the store's change token stays the same), and each item's definition. The rows and their
+ * check against the audit chain are nearly all of a state's cost, and a dashboard asks for the same
+ * state far more often than anything is recorded; any commit, by anyone (a run, a sign-off, a row
+ * forged by hand), makes the next call read again. What depends on the clock (a sign-off's or a
+ * waiver's expiry, decide()) is judged anew on every call. (A running run whose lease lapses reads
+ * as aborted with no commit; the state uses completed runs only, which the clock does not change.)
+ */
+export class StateCache extends StoreCache<StateInputs> {
+  private readonly definitions = new WeakMap<ItemConfig, Map<string, string>>();
+
+  /** itemDefinition, computed once per item and environment (an item object belongs to one loaded config). */
+  definition(item: ItemConfig, env: TargetEnvironment): string {
+    let byEnv = this.definitions.get(item);
+    if (byEnv === undefined) this.definitions.set(item, (byEnv = new Map()));
+    let found = byEnv.get(env.name);
+    if (found === undefined) byEnv.set(env.name, (found = itemDefinition(item, env)));
+    return found;
+  }
 }
 
 /**
@@ -105,6 +138,16 @@ function checkChain(store: Store, gate: string, runs: readonly RunSummary[], lat
   return checkRecorded(store, gate, refs, ['run:', 'attestation:', ...[...resultRuns].map((id) => `result:${id}:`)]);
 }
 
+/** The release's rows in the environment and the gate's attestations, checked against the chain. */
+async function readInputs(store: Store, gate: string, release: string, env: string): Promise<StateInputs> {
+  const [runs, latest, recorded] = await Promise.all([
+    store.listRuns({ gate, release, env }),
+    store.latestResults({ gate, release, env }),
+    store.listAttestations(gate),
+  ]);
+  return { runs, latest, recorded, chain: await checkChain(store, gate, runs, latest, recorded) };
+}
+
 /**
  * The gate's state: the newest result of every automated item across the completed runs of the
  * release in the environment, judged under the current config (a result made under another
@@ -113,13 +156,12 @@ function checkChain(store: Store, gate: string, runs: readonly RunSummary[], lat
 export async function gateState(o: StateOptions): Promise<GateState> {
   const { loaded, store, clock, release } = o;
   const env = targetEnvironment(loaded, o.envName);
-  const [runs, latest, recorded] = await Promise.all([
-    store.listRuns({ gate: loaded.gate, release: release.id, env: env.name }),
-    store.latestResults({ gate: loaded.gate, release: release.id, env: env.name }),
-    store.listAttestations(loaded.gate),
-  ]);
+  const read = (): Promise<StateInputs> => readInputs(store, loaded.gate, release.id, env.name);
+  const key = JSON.stringify([loaded.gate, release.id, env.name, loaded.hash]);
+  // Shared with other calls when cached: read, never changed.
+  const { runs, latest, recorded, chain } = await (o.cache ? o.cache.get(store, key, read) : read());
+  const definition = (item: ItemConfig): string => (o.cache ? o.cache.definition(item, env) : itemDefinition(item, env));
   const attestations = o.pending ? [...recorded, o.pending] : recorded;
-  const chain = await checkChain(store, loaded.gate, runs, latest, recorded);
   const binding = bindingOf(runs, loaded, release, env.name);
   const lastRun = runs.find((r) => r.status === 'completed');
   const byId = new Map(latest.map((r) => [r.id, r]));
@@ -130,7 +172,7 @@ export async function gateState(o: StateOptions): Promise<GateState> {
     const r = byId.get(item.id);
     if (!r) {
       automated.push({ id: item.id, tier: item.tier, status: 'error', message: `not run for release ${release.id}`, durationMs: 0, attempts: [] });
-    } else if (r.definition !== itemDefinition(item, env)) {
+    } else if (r.definition !== definition(item)) {
       staleItems.push(item.id);
       automated.push({ id: item.id, tier: item.tier, status: 'error', message: `not run: its definition changed since run ${r.runId}`, durationMs: 0, attempts: [], runId: r.runId });
     } else {

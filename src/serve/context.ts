@@ -6,9 +6,10 @@ import { configRedactor } from '../config/redactor.js';
 import type { AttestContext } from '../engine/attest.js';
 import { checkReleaseId, resolveRelease } from '../engine/release.js';
 import type { Release } from '../engine/release.js';
-import { gateState } from '../engine/state.js';
+import { gateState, StateCache } from '../engine/state.js';
 import type { GateState } from '../engine/state.js';
 import { verifyChain } from '../store/audit.js';
+import { StoreCache } from '../store/cache.js';
 import type { ChainReport } from '../store/audit.js';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
@@ -30,7 +31,12 @@ export class GateContext {
   readonly gate: string;
   readonly redactor: Redactor;
   private readonly releases = new Map<string, Promise<Release>>();
-  private chain: { head: string; report: Promise<ChainReport> } | undefined;
+  /** The states' store reads, kept while the store does not change: every page and API answer reads a state. */
+  private readonly states = new StateCache();
+  /** The release of each environment's newest run, kept likewise: every answer without ?release= asks. */
+  private readonly newest = new StoreCache<string | undefined>();
+  /** The whole chain verified, kept likewise. */
+  private readonly chain = new StoreCache<ChainReport>(1);
 
   constructor(
     readonly loaded: LoadedConfig,
@@ -71,8 +77,8 @@ export class GateContext {
       return this.resolve(named);
     }
     if (this.releasePinned) return this.startRelease;
-    const [newest] = await this.store.listRuns({ gate: this.gate, env, limit: 1 });
-    if (newest && newest.release !== '' && newest.release !== this.startRelease.id && checkReleaseId(newest.release) === undefined) return this.resolve(newest.release);
+    const newest = await this.newest.get(this.store, env, async () => (await this.store.listRuns({ gate: this.gate, env, limit: 1 }))[0]?.release);
+    if (newest !== undefined && newest !== '' && newest !== this.startRelease.id && checkReleaseId(newest) === undefined) return this.resolve(newest);
     return this.startRelease;
   }
 
@@ -80,7 +86,7 @@ export class GateContext {
   async attestContext(envQuery: string | undefined, releaseQuery: string | undefined): Promise<AttestContext & { envName: string }> {
     const envName = this.envName(envQuery);
     const release = await this.release(envName, releaseQuery);
-    return { loaded: this.loaded, store: this.store, clock: this.clock, release, envName, processEnv: this.processEnv };
+    return { loaded: this.loaded, store: this.store, clock: this.clock, release, envName, processEnv: this.processEnv, cache: this.states };
   }
 
   /** The release's state in the environment, as `gonogo status` computes it. */
@@ -89,21 +95,12 @@ export class GateContext {
   }
 
   /**
-   * The whole chain verified (verifyChain, as `gonogo audit verify`), walked again only when its head
-   * moved: a walk reads every entry, and the audit page is read far more often than the log grows.
+   * The whole chain verified (verifyChain, as `gonogo audit verify`), walked again only when the
+   * store changed (its change token): a walk reads every entry, and the audit page is read far more
+   * often than the log grows. Not the head alone: a row forged by hand moves no head, and must show.
    */
   async chainReport(): Promise<ChainReport> {
-    const head = (await this.store.auditHead(this.gate))?.hash ?? '';
-    if (this.chain?.head !== head) {
-      const report = verifyChain(this.store, this.gate);
-      const entry = { head, report };
-      this.chain = entry;
-      // A failed walk is not kept: the next request walks again.
-      report.catch(() => {
-        if (this.chain === entry) this.chain = undefined;
-      });
-    }
-    return this.chain.report;
+    return this.chain.get(this.store, this.gate, () => verifyChain(this.store, this.gate));
   }
 
   private resolve(id: string): Promise<Release> {

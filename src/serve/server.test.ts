@@ -662,6 +662,38 @@ function suite(kind: string, location: () => Promise<string>): void {
       for (const line of w.log) assert.equal(line.includes(SECRET), false, line);
       assert.ok((await call(base, `${api}/state`, { as: erin })).text.includes('***'), 'the echo is there, masked');
     });
+
+    test('a result forged by hand in the database after a read shows at the next read: the decision\'s chain and the audit page', async () => {
+      // A world of its own: the forged row would break every later answer of the shared one.
+      const f = await makeWorld(await location());
+      try {
+        const decision = async (): Promise<{ go: boolean; chain: { intact: boolean } }> => (await call(f.dash.url, `${api}/decision`, { as: { token: f.token } })).json() as { go: boolean; chain: { intact: boolean } };
+        const erin = await signIn(f.dash.url, 'erin');
+        const audit = async (): Promise<{ intact: boolean; problem?: { kind: string } }> => (await call(f.dash.url, `${api}/audit?limit=1`, { as: erin })).json().chain as { intact: boolean; problem?: { kind: string } };
+        assert.equal((await decision()).chain.intact, true);
+        assert.equal((await audit()).intact, true);
+        const sql = "UPDATE results SET status = 'pass' WHERE item_id = 'FLAKY'";
+        if (/^postgres(ql)?:/.test(f.location)) {
+          const { default: pg } = await import('pg');
+          const client = new pg.Client({ connectionString: f.location });
+          await client.connect();
+          await client.query(sql).finally(() => client.end());
+        } else {
+          const { default: Database } = await import('better-sqlite3');
+          const db = new Database(f.location);
+          try {
+            db.exec(sql);
+          } finally {
+            db.close();
+          }
+        }
+        const forged = await decision();
+        assert.deepEqual([forged.go, forged.chain.intact], [false, false]);
+        assert.equal((await audit()).problem?.kind, 'row-changed');
+      } finally {
+        await endWorld(f);
+      }
+    });
   });
 }
 

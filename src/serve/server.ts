@@ -28,7 +28,7 @@ import { BadRequest, GateContext } from './context.js';
 import { DashboardMetrics } from './metrics.js';
 import { DEFAULT_LOGIN_LIMIT, LoginLimiter, redactBodies, securityHeaders } from './security.js';
 import type { LoginLimit } from './security.js';
-import { authenticate, SESSION_COOKIE, Sessions } from './session.js';
+import { AccountCache, authenticate, SESSION_COOKIE, Sessions } from './session.js';
 import type { ServeEnv } from './session.js';
 import { messagePage, webRoutes } from './web.js';
 
@@ -126,6 +126,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   const clock = o.clock ?? systemClock;
   const ctx = new GateContext(o.loaded, o.store, clock, o.processEnv ?? process.env, o.release, o.releasePinned ?? false);
   const sessions = new Sessions(clock, o.sessionKey);
+  const accounts = new AccountCache();
   const limiter = new LoginLimiter(clock, o.loginLimit ?? DEFAULT_LOGIN_LIMIT);
   const metrics = new DashboardMetrics(ctx);
   const assets = loadAssets();
@@ -149,7 +150,7 @@ export function createDashboard(o: DashboardOptions): Dashboard {
   // health check serve everyone alike: no account is read for them.
   app.use(async (c, next) => {
     if (c.req.path === '/healthz' || c.req.path.startsWith('/assets/')) return next();
-    const auth = await authenticate({ authorization: c.req.header('authorization'), sessionCookie: getCookie(c, SESSION_COOKIE) }, { sessions, store: o.store, gate: ctx.gate });
+    const auth = await authenticate({ authorization: c.req.header('authorization'), sessionCookie: getCookie(c, SESSION_COOKIE) }, { sessions, store: o.store, gate: ctx.gate, cache: accounts });
     if (auth.principal) c.set('principal', auth.principal);
     else if (auth.badToken) return c.json({ error: 'the bearer token is not valid (unknown, revoked or malformed)' }, 401, { 'WWW-Authenticate': 'Bearer realm="gonogo", error="invalid_token"' });
     await next();

@@ -3,9 +3,10 @@
 // start: a restart signs everyone out, and nothing a client writes can name another account or
 // stretch its session. Sign-out is the one thing a signed cookie cannot undo by itself, so the ids of
 // signed-out sessions are kept until those sessions would have ended anyway (bounded).
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { listUsers, verifyToken } from '../auth/accounts.js';
-import type { Account } from '../auth/accounts.js';
+import type { Account, TokenAccount, UserInfo } from '../auth/accounts.js';
+import { StoreCache } from '../store/cache.js';
 import type { Store } from '../store/types.js';
 import type { Clock } from '../util/clock.js';
 
@@ -118,23 +119,37 @@ export interface ServeEnv {
 export type Authentication = { principal: Principal } | { principal?: undefined; badToken: boolean };
 
 /**
+ * What authenticate keeps between requests, while the store's change token is unchanged: the
+ * accounts, and each token presented (by its SHA-256) with what it verified as. A disable, a new
+ * role or a revocation is a commit, so it still holds from the next request on.
+ */
+export class AccountCache {
+  readonly users = new StoreCache<UserInfo[]>(1);
+  readonly tokens = new StoreCache<TokenAccount | undefined>(64);
+}
+
+/**
  * Who a request comes from: `Authorization: Bearer gng_...` (verifyToken), else the session cookie,
  * whose account must still be enabled in the same role (a disabled account or a changed role ends
  * its sessions from the next request on, as accounts.ts promises).
  */
 export async function authenticate(
   req: { authorization?: string; sessionCookie?: string },
-  deps: { sessions: Sessions; store: Store; gate: string },
+  deps: { sessions: Sessions; store: Store; gate: string; cache?: AccountCache },
 ): Promise<Authentication> {
+  const { store, gate, cache } = deps;
   const auth = req.authorization;
   if (auth !== undefined && auth !== '') {
     const m = /^Bearer[ ]+(\S+)\s*$/i.exec(auth);
-    const account = m ? await verifyToken(deps.store, { gate: deps.gate, token: m[1] }) : undefined;
+    const token = m?.[1];
+    const verify = (t: string): Promise<TokenAccount | undefined> => verifyToken(store, { gate, token: t });
+    const account = token === undefined ? undefined : await (cache ? cache.tokens.get(store, createHash('sha256').update(token).digest('hex'), () => verify(token)) : verify(token));
     return account ? { principal: { name: account.name, role: account.role, kind: 'token' } } : { badToken: true };
   }
   const session = deps.sessions.read(req.sessionCookie);
   if (!session) return { badToken: false };
-  const user = (await listUsers(deps.store, deps.gate)).find((u) => u.name === session.name);
+  const users = await (cache ? cache.users.get(store, gate, () => listUsers(store, gate)) : listUsers(store, gate));
+  const user = users.find((u) => u.name === session.name);
   if (!user || user.disabled || user.role !== session.role) return { badToken: false };
   return { principal: { name: session.name, role: session.role, kind: 'person', session } };
 }

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { deleteCookie, setCookie } from 'hono/cookie';
 import { verifyPassword } from '../auth/accounts.js';
 import type { RunRecord } from '../model.js';
+import { StoreCache } from '../store/cache.js';
 import { currentBaseline } from '../watch/baseline.js';
 import { latestWatch } from '../watch/watch.js';
 import type { WatchState } from '../watch/state.js';
@@ -139,10 +140,15 @@ export function webRoutes(ctx: GateContext, signIn: SignInDeps): Hono<ServeEnv> 
     return { state: watch, evaluations, ...(baseline ? { baseline } : {}) };
   };
 
+  // The quick reference's watch, kept while the store does not change (a fold of its events: no clock).
+  const quickWatches = new StoreCache<WatchView | undefined>();
   web.get('/gates/:gate', ...guard, async (c) => {
     const state = await ctx.state(c.req.query('env'), c.req.query('release'));
-    const watch = await watchOf(state.env, state.release);
-    return page(c, quickReferencePage(pageContext(c, state.env), state, config, watch ? await watchView(watch) : undefined));
+    const view = await quickWatches.get(store, JSON.stringify([state.env, state.release]), async () => {
+      const watch = await watchOf(state.env, state.release);
+      return watch ? watchView(watch) : undefined;
+    });
+    return page(c, quickReferencePage(pageContext(c, state.env), state, config, view));
   });
 
   web.get('/gates/:gate/checklist', ...guard, async (c) => {

@@ -147,6 +147,42 @@ export function auditContract(name: string, storage: () => Promise<TamperableSto
       }
     });
 
+    it('changes the change token with every commit, by this store, another one or by hand, and keeps it while nothing is committed', async () => {
+      const s = await storage();
+      const [writer, other] = [await s.open({ clock: fakeClock(T0) }), await s.open({ clock: fakeClock(T0) })];
+      const reader = await s.open({ readonly: true, clock: fakeClock(T0) });
+      const stores = { writer, other, reader };
+      const tokens = async (): Promise<Record<string, string>> => ({ writer: await writer.changeToken(), other: await other.changeToken(), reader: await reader.changeToken() });
+      /** Each store's token changed since `before`. */
+      const changed = async (before: Record<string, string>, what: string): Promise<Record<string, string>> => {
+        const now = await tokens();
+        for (const name of Object.keys(stores)) assert.notEqual(now[name], before[name], `${what}: the ${name}'s token`);
+        return now;
+      };
+      try {
+        const run = await writer.beginRun(newRun());
+        await writer.saveResult(run, itemResult('C-01'));
+        // Reads commit nothing. (A database server shared with others may commit meanwhile: a few tries.)
+        let kept = false;
+        for (let i = 0; i < 5 && !kept; i++) {
+          const before = await tokens();
+          await Promise.all(Object.values(stores).map(async (st) => [await st.listRuns({ gate: 'web' }), await st.auditHead('web'), await st.latestResults({ gate: 'web', release: 'r1', env: 'staging' })]));
+          kept = JSON.stringify(await tokens()) === JSON.stringify(before);
+        }
+        assert.ok(kept, 'reads alone changed a token');
+
+        let now = await tokens();
+        await writer.endRun(run, { status: 'completed', finishedAt: '2026-03-01T10:05:00.000Z', decision: decision() });
+        now = await changed(now, 'a run ended by this store');
+        await other.addAttestation({ kind: 'signoff', gate: 'web', release: 'r1', target: { type: 'decision' }, by: 'ana', role: 'rm', at: '2026-03-01T10:07:00.000Z' });
+        now = await changed(now, 'a sign-off by another store');
+        await s.exec(`UPDATE results SET status = 'fail' WHERE run_id = ${lit(run)} AND item_id = 'C-01'`);
+        await changed(now, 'a result changed by hand');
+      } finally {
+        await Promise.all(Object.values(stores).map((st) => st.close()));
+      }
+    });
+
     // Each forgery is made directly in the database; verify names the first thing it changed.
     const forgeries: Array<{ name: string; sql: (ids: Awaited<ReturnType<typeof history>>) => string[]; kind: ChainProblem['kind']; message: RegExp }> = [
       { name: 'a verdict set on an aborted run', sql: (ids) => [`UPDATE runs SET verdict = 'GO', decision = '{}', status = 'completed' WHERE id = ${lit(ids.aborted)}`], kind: 'row-changed', message: /run .* was changed after entry 7/ },

@@ -533,6 +533,19 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
       }, []);
     },
 
+    // The snapshot a statement would read under: which transactions are committed, cluster-wide.
+    // Any commit, from any connection to any database, changes it; two equal snapshots see the same
+    // rows. One statement, no transaction around it; PUBLIC may call it (PostgreSQL 13 and later).
+    async changeToken() {
+      if (ctx.empty) return 'empty';
+      try {
+        const { rows } = await pool.query<{ token: string }>('SELECT pg_current_snapshot()::text AS token');
+        return String(rows[0]?.token);
+      } catch (error) {
+        throw pgError('read', location, error);
+      }
+    },
+
     async close() {
       if (!pool.ended) await pool.end();
     },

@@ -142,6 +142,8 @@ function prepareReads(db: Database.Database, version: number) {
         ? db.prepare<[string, string, string], ResultRow & { run_id: string }>(latestResultsSql(resultColumnList(version, 'res.')))
         : undefined,
     attestations: db.prepare<[string], { id: string; body: string }>('SELECT id, body FROM attestations WHERE gate = ? ORDER BY id'),
+    // Changes when another connection commits to the file (never for this connection's own commits).
+    dataVersion: db.prepare<[], number>('PRAGMA data_version').pluck(),
     audit: version >= AUDIT_VERSION ? sqliteAuditReads(db, version) : undefined,
     events: version >= EVENTS_VERSION ? prepareEventReads(db) : undefined,
   };
@@ -258,9 +260,14 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, threa
   // A read-only connection may move to a fresher database between operations: statements per database.
   const prepared = new WeakMap<Database.Database, Reads>();
   const writes = conn.writable ? prepareWrites(conn.current().db, ctx.location, ctx.clock) : undefined;
+  // The change token's parts besides data_version: which database a read-only store reads now (it
+  // moves to a fresher copy, whose data_version starts again), and this store's own writes.
+  const generations = new WeakMap<Database.Database, number>();
+  let opened = 0;
+  let ownWrites = 0;
 
   // Rows are mapped inside: a stored value that no longer parses is a store fault too.
-  const read = <T>(fn: (r: Reads) => T): Promise<T> =>
+  const read = <T>(fn: (r: Reads, db: Database.Database) => T): Promise<T> =>
     withRetry(ctx, 'read', () => {
       const { db, version } = conn.current();
       let reads = prepared.get(db);
@@ -268,12 +275,17 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, threa
         reads = prepareReads(db, version);
         prepared.set(db, reads);
       }
-      return fn(reads);
+      return fn(reads, db);
     });
 
   const write = async <T>(fn: (w: Writes) => T): Promise<T> => {
     if (writes === undefined) throw new StoreError(`${failed('record', ctx.location)}: the store was opened read-only`, { kind: 'read-only', location: ctx.location });
-    return withRetry(ctx, 'record', () => fn(writes));
+    try {
+      return await withRetry(ctx, 'record', () => fn(writes));
+    } finally {
+      // Counted whatever the outcome: a write that failed may still have committed.
+      ownWrites++;
+    }
   };
 
   // A run's results saved in one turn of the event loop (gate.ts saves them in batches) are written
@@ -432,6 +444,14 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, threa
 
     async auditOrphans(gate: string, prefix: string) {
       return read((r) => r.audit?.auditOrphans(gate, prefix) ?? []);
+    },
+
+    async changeToken() {
+      return read((r, db) => {
+        let generation = generations.get(db);
+        if (generation === undefined) generations.set(db, (generation = ++opened));
+        return `${generation}.${r.dataVersion.get() ?? 0}.${ownWrites}`;
+      });
     },
 
     async close() {

@@ -164,5 +164,13 @@ export interface EventLog {
  * (contract.ts, audit-contract.ts, event-contract.ts) run against SQLite and PostgreSQL.
  */
 export interface Store extends RunStore, AttestationLog, AuditLog, EventLog {
+  /**
+   * A token that changes whenever anything is committed to the store, by this store, another
+   * connection or another process (a row changed by hand included); read in one cheap round trip.
+   * Equal tokens read before two reads mean the store held the same data for both, so a result
+   * computed from reads made after the token was read may be kept until the token changes. It may
+   * change when nothing this store holds did (it is conservative), and means nothing across stores.
+   */
+  changeToken(): Promise<string>;
   close(): Promise<void>;
 }
