@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config/load.js';
 import { openStore } from '../src/store/index.js';
 import { fakeClock } from '../src/test-support/clock.js';
-import { runWatch } from '../src/watch/watch.js';
+import { runWatch, WATCH_PAGE_CACHE_KIB } from '../src/watch/watch.js';
 import { fixed, log, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
 import { gc, inChild, isChild, OK_SERVER, report } from './watch-child.js';
@@ -88,7 +88,7 @@ async function child(): Promise<void> {
     await empty.close();
     const emptyStoreBytes = storeBytes(join(dir, 'empty.db'));
     const file = join(dir, 'gonogo.db');
-    const store = await openStore(file, { clock });
+    const store = await openStore(file, { clock, pageCacheKiB: WATCH_PAGE_CACHE_KIB });
     const samples: Memory[] = [];
     const marks = [1, 24];
     let evaluations = 0;

@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config/load.js';
 import { openStore } from '../src/store/index.js';
 import { systemClock } from '../src/util/clock.js';
-import { runWatch } from '../src/watch/watch.js';
+import { runWatch, WATCH_PAGE_CACHE_KIB } from '../src/watch/watch.js';
 import { fixed, log, median, ms, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
 import { inChild, isChild, OK_SERVER, report } from './watch-child.js';
@@ -72,7 +72,7 @@ async function child(): Promise<void> {
   try {
     writeFileSync(join(dir, 'gonogo.yaml'), config(server.url, seconds));
     const loaded = await loadConfig(join(dir, 'gonogo.yaml'));
-    const store = await openStore(join(dir, 'gonogo.db'), { clock: systemClock });
+    const store = await openStore(join(dir, 'gonogo.db'), { clock: systemClock, pageCacheKiB: WATCH_PAGE_CACHE_KIB });
     // The engine is imported by the first evaluation; import it now so tsx's compiling is not counted.
     await import('../src/engine/gate.js');
     const startRss = process.memoryUsage().rss;

@@ -52,7 +52,7 @@ const pct = (v: number | undefined): string => (v === undefined ? 'no data' : `$
 const ms = (v: number | undefined): string => (v === undefined ? 'no data' : `${Math.round(v)} ms`);
 
 export async function cmdWatch(cli: Cli, g: Globals, stageSetArg: string, o: WatchCliOptions): Promise<number> {
-  const [{ runWatch, WatchBusyError }, { createReaper }] = await Promise.all([import('../watch/watch.js'), import('../util/reaper.js')]);
+  const [{ runWatch, WatchBusyError, WATCH_PAGE_CACHE_KIB }, { createReaper }] = await Promise.all([import('../watch/watch.js'), import('../util/reaper.js')]);
   const loaded = await load(g, cli);
   const env = envFor(loaded, stageSetArg, o.env);
   const stageSet = stageSetFor(loaded, env, stageSetArg);
@@ -96,6 +96,7 @@ export async function cmdWatch(cli: Cli, g: Globals, stageSetArg: string, o: Wat
           }
         },
       }),
+      { pageCacheKiB: WATCH_PAGE_CACHE_KIB },
     );
     if (result.outcome === 'interrupted') return EXIT.INTERRUPTED;
     await cli.out.write(`watch ${result.watchId} of ${release.id} in ${env}: ${result.outcome.toUpperCase()}\n${result.state.reasons.map((r) => `  ${r}\n`).join('')}`);
