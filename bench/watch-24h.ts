@@ -3,7 +3,9 @@
 // child process), every evaluation stored in SQLite as a real watch stores it. The clock moves only
 // on the watch's 'pause' (as in src/watch/watch.test.ts). RSS (and the live heap) after a forced GC
 // at simulated hour 1 and hour 24, and at the end; the store's size. Floor: RSS grows by no more
-// than 10% from hour 1 to hour 24. The watch runs in a fresh child with --expose-gc (watch-child.ts).
+// than 10% from hour 1 to hour 24. The watch runs in a fresh child with --expose-gc, started as
+// `gonogo watch` starts the node its watch runs in (src/watch/process.ts), its store opened as the
+// command opens it (watch-child.ts).
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

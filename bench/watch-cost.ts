@@ -2,7 +2,11 @@
 // minutes by runWatch on the system clock, results stored in SQLite as a real watch stores them
 // (each evaluation a run of the release plus its event). The server runs in a child process, so
 // only gonogo's CPU is counted; the watch itself runs in a fresh child (bench/watch-child.ts) so its
-// peak RSS is its own. Floors: <= 1 CPU-second per 1,000 probes, <= 150 MB peak RSS.
+// peak RSS is its own, started as `gonogo watch` starts the node its watch runs in (the node flags
+// and malloc settings of src/watch/process.ts) and with the store opened as the command opens it (a
+// 2 MB page cache). What is measured is that process: the `gonogo` process that starts it and waits
+// for it is not counted (some 59 MB RSS of which 41 MB node's code shared with the watch's
+// process: 21 MB PSS). Floors: <= 1 CPU-second per 1,000 probes, <= 150 MB peak RSS.
 // GONOGO_BENCH_WATCH_SECONDS (default 300) shortens the watch for a quick run.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
