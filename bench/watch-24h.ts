@@ -3,7 +3,9 @@
 // child process), every evaluation stored in SQLite as a real watch stores it. The clock moves only
 // on the watch's 'pause' (as in src/watch/watch.test.ts). RSS (and the live heap) after a forced GC
 // at simulated hour 1 and hour 24, and at the end; the store's size. Floor: RSS grows by no more
-// than 10% from hour 1 to hour 24. The watch runs in a fresh child with --expose-gc (watch-child.ts).
+// than 10% from hour 1 to hour 24. The watch runs in a fresh child with --expose-gc, started as
+// `gonogo watch` starts the node its watch runs in (src/watch/process.ts), its store opened as the
+// command opens it (watch-child.ts).
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config/load.js';
 import { openStore } from '../src/store/index.js';
 import { fakeClock } from '../src/test-support/clock.js';
-import { runWatch } from '../src/watch/watch.js';
+import { runWatch, WATCH_PAGE_CACHE_KIB } from '../src/watch/watch.js';
 import { fixed, log, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
 import { gc, inChild, isChild, OK_SERVER, report } from './watch-child.js';
@@ -88,7 +90,7 @@ async function child(): Promise<void> {
     await empty.close();
     const emptyStoreBytes = storeBytes(join(dir, 'empty.db'));
     const file = join(dir, 'gonogo.db');
-    const store = await openStore(file, { clock });
+    const store = await openStore(file, { clock, pageCacheKiB: WATCH_PAGE_CACHE_KIB });
     const samples: Memory[] = [];
     const marks = [1, 24];
     let evaluations = 0;

@@ -51,8 +51,8 @@ function storeLocation(g: Globals, loaded: LoadedConfig, cli: Cli): string {
 }
 
 /** Opens the store for `fn`; commands that only read open it read-only (a read-only file still works). */
-export async function withStore<T>(g: Globals, loaded: LoadedConfig, cli: Cli, fn: (store: Store) => Promise<T>, mode: { readonly?: boolean } = {}): Promise<T> {
-  const store = await openStore(storeLocation(g, loaded, cli), { readonly: mode.readonly ?? false });
+export async function withStore<T>(g: Globals, loaded: LoadedConfig, cli: Cli, fn: (store: Store) => Promise<T>, mode: { readonly?: boolean; pageCacheKiB?: number } = {}): Promise<T> {
+  const store = await openStore(storeLocation(g, loaded, cli), { readonly: mode.readonly ?? false, ...(mode.pageCacheKiB !== undefined ? { pageCacheKiB: mode.pageCacheKiB } : {}) });
   try {
     return await fn(store);
   } finally {

@@ -12,6 +12,11 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   /** The time the watch commands run on; tests give a fake clock (default: the system clock). */
   clock?: Clock;
+  /**
+   * This process's own io only: runs the command again in a node started with the watch's settings
+   * (src/watch/process.ts) and gives its exit code; undefined when it could not be started.
+   */
+  relaunchForWatch?: () => Promise<number | undefined>;
 }
 
 /** The part of a writable stream the CLI uses. */
@@ -77,5 +82,10 @@ export class Output {
 
 /** The process's own streams and environment. */
 export function processIo(): CliIo {
-  return { stdout: process.stdout, stderr: process.stderr, env: process.env };
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    relaunchForWatch: async () => (await import('./relaunch.js')).relaunchForWatch(),
+  };
 }

@@ -94,3 +94,62 @@ test('process: gonogo exits once the decision is printed, though a check left a 
   for (let i = 0; i < 1000 && alive(); i++) await new Promise((resolve) => setImmediate(resolve));
   assert.equal(alive(), false, `the background process ${pid} outlived gonogo`);
 });
+
+/** Starts `gonogo watch` in a process group of its own on a window that outlasts the test; resolves once its window began. */
+async function startWatch(release: string): Promise<{ pid: number; ended: Promise<{ code: number | null; stderr: string }> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-proc-watch-'));
+  writeFileSync(
+    join(dir, 'gonogo.yaml'),
+    `version: 1
+environments:
+  production: { url: ${server.url} }
+stages:
+  production:
+    - { id: live, title: Live, budget: 10m, window: 10m, every: 1s, items: [HEALTH-01] }
+items:
+  - { id: HEALTH-01, title: health answers, tier: high, check: { kind: http, url: "{{env.url}}/health", expect: ["status == 200"] } }
+`,
+  );
+  const child = spawn(process.execPath, ['--import', TSX, BIN, 'watch', 'production', '--release', release], { cwd: dir, detached: true, env: { ...process.env, CI: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Bounded: whatever happens, the whole group is gone after 60 s.
+  const guard = setTimeout(() => process.kill(-(child.pid ?? 0), 'SIGKILL'), 60_000);
+  let stderr = '';
+  let began: () => void = () => undefined;
+  const beginning = new Promise<void>((resolve) => (began = resolve));
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d;
+    if (stderr.includes('window live: begins')) began();
+  });
+  const ended = new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      began();
+      resolve({ code, stderr });
+    });
+  });
+  await beginning;
+  return { pid: child.pid ?? 0, ended };
+}
+
+test('process: gonogo watch runs in a node of its own with the watch\'s settings; SIGTERM to gonogo ends it with 130', async (t) => {
+  if (!existsSync('/proc/self/task')) return t.skip('no /proc on this system');
+  const { pid, ended } = await startWatch('v-term');
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter((c) => c !== '');
+  assert.equal(children.length, 1, `gonogo started ${children.length} processes`);
+  const args = readFileSync(`/proc/${children[0]}/cmdline`, 'utf8').split('\0');
+  const env = readFileSync(`/proc/${children[0]}/environ`, 'utf8').split('\0');
+  process.kill(pid, 'SIGTERM');
+  const r = await ended;
+  assert.ok(args.includes('--max-semi-space-size=2') && args.includes('--max-old-space-size=512'), args.join(' '));
+  assert.ok(env.includes('GONOGO_WATCH_PROCESS=1') && env.includes('MALLOC_TRIM_THRESHOLD_=1048576'), 'the watch\'s environment');
+  assert.equal(r.code, 130, r.stderr);
+  assert.equal(r.stderr.match(/interrupted: the watch stops here/g)?.length, 1, r.stderr);
+});
+
+test('process: Ctrl-C (SIGINT to the whole group: gonogo and its watch) stops the watch once, exit 130', async () => {
+  const { pid, ended } = await startWatch('v-int');
+  process.kill(-pid, 'SIGINT');
+  const r = await ended;
+  assert.equal(r.code, 130, r.stderr);
+  assert.equal(r.stderr.match(/interrupted: the watch stops here/g)?.length, 1, r.stderr);
+});

@@ -6,6 +6,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { authorize } from '../engine/authority.js';
 import { rulesOf } from '../engine/rules.js';
 import { systemClock } from '../util/clock.js';
+import { WATCH_PROCESS_ENV } from '../watch/process.js';
 import type { Cli, Globals } from './commands.js';
 import { load, releaseOf, withStore } from './commands.js';
 import { EXIT, UsageError } from './exit.js';
@@ -52,7 +53,12 @@ const pct = (v: number | undefined): string => (v === undefined ? 'no data' : `$
 const ms = (v: number | undefined): string => (v === undefined ? 'no data' : `${Math.round(v)} ms`);
 
 export async function cmdWatch(cli: Cli, g: Globals, stageSetArg: string, o: WatchCliOptions): Promise<number> {
-  const [{ runWatch, WatchBusyError }, { createReaper }] = await Promise.all([import('../watch/watch.js'), import('../util/reaper.js')]);
+  // A watch runs for hours: in a node started with settings that keep its memory flat (src/watch/process.ts).
+  if (cli.io.relaunchForWatch && cli.io.env[WATCH_PROCESS_ENV] === undefined) {
+    const code = await cli.io.relaunchForWatch();
+    if (code !== undefined) return code;
+  }
+  const [{ runWatch, WatchBusyError, WATCH_PAGE_CACHE_KIB }, { createReaper }] = await Promise.all([import('../watch/watch.js'), import('../util/reaper.js')]);
   const loaded = await load(g, cli);
   const env = envFor(loaded, stageSetArg, o.env);
   const stageSet = stageSetFor(loaded, env, stageSetArg);
@@ -60,6 +66,8 @@ export async function cmdWatch(cli: Cli, g: Globals, stageSetArg: string, o: Wat
   const controller = new AbortController();
   const reaper = createReaper();
   const onSignal = (): void => {
+    // Ctrl-C reaches this process twice when `gonogo watch` started it (from the terminal, and passed on).
+    if (controller.signal.aborted) return;
     void cli.err.write('\ninterrupted: the watch stops here; run the same command to resume it\n');
     controller.abort(new Error('interrupted'));
   };
@@ -96,6 +104,7 @@ export async function cmdWatch(cli: Cli, g: Globals, stageSetArg: string, o: Wat
           }
         },
       }),
+      { pageCacheKiB: WATCH_PAGE_CACHE_KIB },
     );
     if (result.outcome === 'interrupted') return EXIT.INTERRUPTED;
     await cli.out.write(`watch ${result.watchId} of ${release.id} in ${env}: ${result.outcome.toUpperCase()}\n${result.state.reasons.map((r) => `  ${r}\n`).join('')}`);

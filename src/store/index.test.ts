@@ -47,6 +47,10 @@ test('options reach the store: read-only refuses writes, a bad lease is refused'
     await reader.close();
   }
   await assert.rejects(openStore(file, { leaseMs: 0 }), /leaseMs must be a positive number/);
+  await assert.rejects(openStore(file, { pageCacheKiB: 0 }), /pageCacheKiB must be a positive number/);
+  const small = await openStore(file, { pageCacheKiB: 2000 });
+  await small.beginRun(startedNow());
+  await small.close();
 });
 
 test('a PostgreSQL URL opens the PostgreSQL store: a server that is not there is one line, without the password', async () => {

@@ -165,6 +165,7 @@ function create(ctx: FaultContext, file: string): void {
 /** Options of the read-write connection beyond those every store has. */
 export interface WriterOptions {
   maxPageCount?: number;
+  pageCacheKiB?: number;
 }
 
 /** Opens `file` for reading and writing: creates it when absent, refuses what is not a store, migrates. */
@@ -196,6 +197,8 @@ export async function openWriter(ctx: FaultContext, file: string, options: Write
   }
   // A cap on the file's size; SQLite then answers a write beyond it as it answers a full disk.
   if (options.maxPageCount !== undefined) db.pragma(`max_page_count = ${Math.floor(options.maxPageCount)}`);
+  // Negative: a size in KiB rather than a count of pages.
+  if (options.pageCacheKiB !== undefined) db.pragma(`cache_size = -${Math.ceil(options.pageCacheKiB)}`);
   const opened = { db, version: MIGRATIONS.length };
   return {
     writable: true,

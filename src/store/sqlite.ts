@@ -84,7 +84,9 @@ export async function openSqliteStore(file: string, options: SqliteStoreOptions 
   // ':memory:' is this connection's own: no other connection can read it.
   const threads = file === ':memory:' ? undefined : { file, from: options.verifyThreadsFrom ?? VERIFY_THREADS_FROM, count: options.verifyThreads ?? verifyThreads() };
   if (options.readonly) return sqliteStore(await openReader(ctx, file), ctx, leaseMs, threads);
-  const conn = await openWriter(ctx, file, { maxPageCount: options.maxPageCount });
+  const cache = options.pageCacheKiB;
+  if (cache !== undefined && !(Number.isFinite(cache) && cache > 0)) throw new RangeError(`openStore: pageCacheKiB must be a positive number of KiB, got ${cache}`);
+  const conn = await openWriter(ctx, file, { maxPageCount: options.maxPageCount, pageCacheKiB: cache });
   try {
     await endLapsedRuns(conn.current().db, ctx, leaseMs);
   } catch (error) {

@@ -37,6 +37,12 @@ export interface OpenStoreOptions {
   lockTimeoutMs?: number;
   /** The time leases are judged by, and the pauses between lock retries are slept on (default: the system clock). */
   clock?: Clock;
+  /**
+   * SQLite: the page cache of the read-write connection, in KiB (default better-sqlite3's 16 MB).
+   * The cache fills as the file grows, so a long-lived writer (a watch) holds up to this much more
+   * than it started with. PostgreSQL: ignored.
+   */
+  pageCacheKiB?: number;
 }
 
 /** A run without its results, for history listings; `verdict` and `readiness` only for a completed run with a decision. */

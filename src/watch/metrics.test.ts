@@ -2,7 +2,7 @@
 // leaving the window, and memory that does not grow with the length of the watch.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SampleWindow } from './metrics.js';
+import { SampleWindow, wholeWindow } from './metrics.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
 
@@ -110,4 +110,24 @@ test('memory is bounded: a 24-hour watch sampling every second holds at most buc
   const day = new SampleWindow({ windowMs: 24 * 3_600_000, buckets: 48 });
   for (let s = 0; s < 3 * 24 * 3600; s += 10) day.add({ at: T0 + s * 1000, latencyMs: 5, ok: true });
   assert.ok(day.bucketCount <= 50, `held ${day.bucketCount} intervals`);
+});
+
+test('a stage window read at its end holds two intervals at most, and gives the values of a sliding window over the same span', () => {
+  const day = 24 * 3_600_000;
+  // A window that starts part-way into an interval (it straddles an edge), sampled every 10 minutes.
+  const start = T0 + 17 * 60_000;
+  const whole = wholeWindow(day);
+  const sliding = new SampleWindow({ windowMs: day });
+  const next = random(11);
+  let most = 0;
+  for (let at = start; at < start + day; at += 600_000) {
+    for (let i = 0; i < 10; i++) {
+      const sample = { at, latencyMs: 5 + next() * 400, ok: next() > 0.02 };
+      whole.add(sample);
+      sliding.add(sample);
+    }
+    most = Math.max(most, whole.bucketCount);
+  }
+  assert.ok(most <= 2, `held ${most} intervals`);
+  assert.deepEqual(whole.values(start + day), sliding.values(start + day));
 });

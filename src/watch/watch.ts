@@ -21,7 +21,7 @@ import type { Reaper } from '../util/reaper.js';
 import type { Redactor } from '../util/redact.js';
 import { currentBaseline } from './baseline.js';
 import { judgeWindow } from './criteria.js';
-import { SampleWindow } from './metrics.js';
+import { SampleWindow, wholeWindow } from './metrics.js';
 import { createNotifier, resolveTargets } from './notify.js';
 import type { Notifier } from './notify.js';
 import { readPrometheusMetrics } from './prometheus-metrics.js';
@@ -35,6 +35,14 @@ import type { MetricValues, Observation, TriggerConfig, TriggerState, TriggerVer
 
 /** The lease a watcher holds while it watches: one watcher per gate, environment and release. */
 export const DEFAULT_WATCH_LEASE_MS = 60_000;
+
+/**
+ * The page cache of the store a watch writes, in KiB: SQLite's own default (better-sqlite3 raises
+ * it to 16 MB). The watch appends and reads back only its newest events, by index; a cache of
+ * 16 MB filled as the file grew and was some 13 MB of a watch's growth after 100 evaluations of
+ * 100 items.
+ */
+export const WATCH_PAGE_CACHE_KIB = 2000;
 
 export interface WatchOptions {
   loaded: LoadedConfig;
@@ -300,7 +308,7 @@ class Watcher {
     if (!resumed) await this.event('window-begin', { window: w.id });
     const start = resumed ? Date.parse(startedAt) : o.clock.now();
     const end = start + w.windowMs;
-    const whole = new SampleWindow({ windowMs: w.windowMs });
+    const whole = wholeWindow(w.windowMs);
     if (resumed) await this.replaySamples(w.id, whole, start);
     o.onProgress?.({ type: 'window-begin', window: w, resumed });
     let lastItems: Record<string, Status> = {};
