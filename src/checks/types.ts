@@ -170,15 +170,29 @@ export function defineKind<S extends z.ZodObject>(kind: CheckKind<S>): Registere
     verbatim: kind.verbatim ?? [],
     reach: kind.reach ?? 'remote',
     defaultExpect: (o) => kind.defaultExpect(kind.options.parse(o)),
-    host: (o, env) => hostOf(kind.options.parse(o), env),
+    host: (o, env) => hostFor(kind, kind.options.parse(o), env),
     run: (o, ctx) => kind.run(kind.options.parse(o), ctx),
-    prepare: (o) => {
-      const parsed = kind.options.parse(o);
-      return { host: (env) => hostOf(parsed, env), run: (ctx) => kind.run(parsed, ctx) };
-    },
+    prepare: (o) => new Parsed(kind, kind.options.parse(o)),
   };
-  function hostOf(o: z.output<S>, env: TargetEnvironment): string | undefined {
-    if (kind.reach === 'local') return undefined;
-    return kind.host ? kind.host(o, env) : env.url ? new URL(env.url).host : undefined;
+}
+
+function hostFor<S extends z.ZodObject>(kind: CheckKind<S>, o: z.output<S>, env: TargetEnvironment): string | undefined {
+  if (kind.reach === 'local') return undefined;
+  return kind.host ? kind.host(o, env) : env.url ? new URL(env.url).host : undefined;
+}
+
+/** A kind with one check's parsed options; methods, not closures: the engine makes one per check. */
+class Parsed<S extends z.ZodObject> implements PreparedCheck {
+  constructor(
+    private readonly kind: CheckKind<S>,
+    private readonly options: z.output<S>,
+  ) {}
+
+  host(env: TargetEnvironment): string | undefined {
+    return hostFor(this.kind, this.options, env);
+  }
+
+  run(ctx: CheckContext): Promise<CheckOutcome> {
+    return this.kind.run(this.options, ctx);
   }
 }

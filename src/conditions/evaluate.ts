@@ -129,7 +129,9 @@ export function pathsOf(expr: Expr): PathExpr[] {
 function collectPaths(e: Expr, found: PathExpr[]): void {
   switch (e.kind) {
     case 'path':
-      if (!found.some((p) => p.text === e.text)) found.push(e);
+      // A loop, not found.some(...): this runs for every judgement, and a closure per path adds up.
+      for (const p of found) if (p.text === e.text) return;
+      found.push(e);
       return;
     case 'list':
       for (const item of e.items) collectPaths(item, found);

@@ -217,6 +217,25 @@ test('engine: the per-host limit is per host: two hosts each run up to it at onc
   assert.ok((await run).every((r) => r.status === 'pass'));
 });
 
+test('engine: what a check leaves listening on its signal is aborted when it ends; no check starts with a used-up signal', async () => {
+  // One at a time, so that each check's signal is free for the next when the engine reuses it.
+  const seen: { id: string; signal: AbortSignal; abortedAtStart: boolean }[] = [];
+  const leaky = fake('leaky', async (o, signal) => {
+    seen.push({ id: o.echo, signal, abortedAtStart: signal.aborted });
+    // A request it did not wait for: still listening once the check has answered.
+    if (o.echo === 'leaves') signal.addEventListener('abort', () => undefined);
+    return { value: 1 };
+  });
+  const items = ['clean', 'leaves', 'after', 'last'].map((id) => item(id, 'leaky', { echo: id }));
+  const results = await runChecks(items, conds(items), options({ leaky }, { concurrency: 1, perHost: 1 }));
+  assert.deepEqual(results.map((r) => r.status), ['pass', 'pass', 'pass', 'pass']);
+  assert.deepEqual(seen.map((s) => s.abortedAtStart), [false, false, false, false]);
+  const at = seen.findIndex((s) => s.id === 'leaves');
+  const left = seen[at].signal;
+  assert.ok(left.aborted, 'the listener left behind was told the check is over');
+  assert.ok(seen.slice(at + 1).every((s) => s.signal !== left), 'a signal that was aborted is never handed out again');
+});
+
 test('engine: an interrupted run ends every check as error at once, the running and the waiting', async () => {
   const clock = fakeClock();
   let started = 0;

@@ -67,7 +67,9 @@ export async function createHttpAgent(): Promise<Dispatcher> {
 // the module loader (and its hooks thread under a loader such as tsx) every time. This is a cache of
 // what the module loader holds, not state of ours: the connection pools are the callers'.
 let client: Promise<typeof import('undici')> | undefined;
-const undici = (): Promise<typeof import('undici')> => (client ??= import('undici').then(namedExports));
+const undici = (): Promise<typeof import('undici')> => (client ??= import('undici').then(namedExports).then((m) => (loaded = m)));
+/** The module once loaded: a request then costs no await for it. */
+let loaded: typeof import('undici') | undefined;
 
 type UndiciModule = typeof import('undici');
 
@@ -91,18 +93,15 @@ interface BodyRead {
 /**
  * Reads a body up to `max` bytes into `into`: past the cap the stream is destroyed and the read
  * either fails or (truncate) keeps the first `max` bytes. Events, not an async iterator: this runs
- * once per request, and the iterator's machinery cost more than the read itself.
+ * once per request, and the iterator's machinery cost more than the read itself. The listeners are
+ * left on the stream, which is over once the read settles (a settled promise ignores the rest),
+ * and are not named closures (each would cost a defineProperty under a loader that keeps names).
  */
 function readBody(body: Dispatcher.ResponseData['body'], max: number, truncate: boolean, into: BodyRead): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const done = (err?: unknown): void => {
-      body.off('data', onData);
-      body.off('end', onEnd);
-      body.off('error', onError);
-      if (err === undefined) resolve();
-      else reject(err);
-    };
-    const onData = (chunk: Buffer | string): void => {
+    let over = false;
+    body.on('data', (chunk: Buffer | string) => {
+      if (over) return;
       const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
       into.bytes += buf.length;
       if (into.bytes <= max) {
@@ -110,21 +109,21 @@ function readBody(body: Dispatcher.ResponseData['body'], max: number, truncate: 
         return;
       }
       // An error after this (the socket torn down) is no news: the read is over.
-      body.on('error', () => undefined);
+      over = true;
+      body.on('error', ignoreError);
       body.destroy();
-      if (!truncate) return done(new HttpCheckError(`response body larger than ${max} bytes: stopped reading`));
+      if (!truncate) return reject(new HttpCheckError(`response body larger than ${max} bytes: stopped reading`));
       into.chunks.push(buf.subarray(0, buf.length - (into.bytes - max)));
       into.bytes = max;
       into.truncated = true;
-      done();
-    };
-    const onEnd = (): void => done();
-    const onError = (err: Error): void => done(err);
-    body.on('data', onData);
-    body.once('end', onEnd);
-    body.once('error', onError);
+      resolve();
+    });
+    body.once('end', resolve);
+    body.once('error', reject);
   });
 }
+
+function ignoreError(): void {}
 
 /**
  * Is the URL's origin (scheme, host and port, the default port normalised away) one of `allowed`?
@@ -195,7 +194,7 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   let headers = req.headers;
   let body = req.body;
   const started = performance.now();
-  const { request: undiciRequest } = await undici();
+  const { request: undiciRequest } = loaded ?? (await undici());
   const { dispatcher } = req;
   for (;;) {
     // undici would still open a connection for an already aborted signal: nothing is sent after an abort.
