@@ -3,16 +3,14 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 // parseConfig checks options against loaded kinds: the registry loads them all.
 import '../checks/index.js';
 import { parseConfig } from '../config/load.js';
-import { openPostgresStore } from '../store/postgres.js';
-import { openSqliteStore } from '../store/sqlite.js';
 import type { OpenStoreOptions, Store } from '../store/types.js';
 import { fakeClock } from '../test-support/clock.js';
 import { postgresBinDir, requirePostgres, startCluster } from '../test-support/postgres.js';
 import type { PgCluster } from '../test-support/postgres.js';
+import { tamperablePostgres, tamperableSqlite } from '../test-support/tamper.js';
 import { giveSignoff, giveWaiver } from './attest.js';
 import { runGate } from './gate.js';
 import type { Release } from './release.js';
@@ -163,18 +161,7 @@ after(() => {
 cases('SQLite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'gonogo-state-cache-'));
   dirs.push(dir);
-  const file = join(dir, 'gonogo.db');
-  return {
-    open: (options) => openSqliteStore(file, options),
-    async exec(sql) {
-      const db = new Database(file);
-      try {
-        db.exec(sql);
-      } finally {
-        db.close();
-      }
-    },
-  };
+  return tamperableSqlite(join(dir, 'gonogo.db'));
 });
 
 if (postgresBinDir() === undefined) {
@@ -186,19 +173,6 @@ if (postgresBinDir() === undefined) {
   after(async () => (await cluster)?.stop());
   cases('PostgreSQL', async () => {
     cluster ??= startCluster();
-    const url = await (await cluster).createStore();
-    return {
-      open: (options) => openPostgresStore(url, options),
-      async exec(sql) {
-        const { default: pg } = await import('pg');
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        try {
-          await client.query(sql);
-        } finally {
-          await client.end();
-        }
-      },
-    };
+    return tamperablePostgres(await (await cluster).createStore());
   });
 }

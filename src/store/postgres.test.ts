@@ -4,6 +4,7 @@ import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { postgresBinDir, requirePostgres, startCluster } from '../test-support/postgres.js';
 import type { PgCluster } from '../test-support/postgres.js';
+import { tamperablePostgres } from '../test-support/tamper.js';
 import { auditContract } from './audit-contract.js';
 import { eventContract, newEvent } from './event-contract.js';
 import type { EventStorage } from './event-contract.js';
@@ -37,23 +38,7 @@ if (postgresBinDir() === undefined) {
   });
 
   /** A new store, and SQL run on it directly (a client of its own), as a forger would. */
-  const tamperable = async (): Promise<EventStorage> => {
-    const url = await (await started()).createStore();
-    return {
-      location: url,
-      open: (options) => openPostgresStore(url, options),
-      async exec(sql) {
-        const { default: pg } = await import('pg');
-        const client = new pg.Client({ connectionString: url });
-        await client.connect();
-        try {
-          await client.query(sql);
-        } finally {
-          await client.end();
-        }
-      },
-    };
-  };
+  const tamperable = async (): Promise<EventStorage> => tamperablePostgres(await (await started()).createStore());
   auditContract('PostgreSQL', tamperable);
   eventContract('PostgreSQL', tamperable);
 

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { fakeClock } from '../test-support/clock.js';
 import { requireProgram } from '../test-support/programs.js';
+import { tamperableSqlite } from '../test-support/tamper.js';
 import { auditContract } from './audit-contract.js';
 import { decision, itemResult, newRun, rejectsAsStoreError, storeContract, T0 } from './contract.js';
 import { verifyChain } from './audit.js';
@@ -40,36 +41,9 @@ storeContract('SQLite file', async () => {
   return (options) => openSqliteStore(file, options);
 });
 
-auditContract('SQLite file', async () => {
-  const file = join(tempDir(), 'gonogo.db');
-  return {
-    open: (options) => openSqliteStore(file, options),
-    async exec(sql) {
-      const db = new Database(file);
-      try {
-        db.exec(sql);
-      } finally {
-        db.close();
-      }
-    },
-  };
-});
+auditContract('SQLite file', async () => tamperableSqlite(join(tempDir(), 'gonogo.db')));
 
-eventContract('SQLite file', async () => {
-  const file = join(tempDir(), 'gonogo.db');
-  return {
-    location: file,
-    open: (options) => openSqliteStore(file, options),
-    async exec(sql) {
-      const db = new Database(file);
-      try {
-        db.exec(sql);
-      } finally {
-        db.close();
-      }
-    },
-  };
-});
+eventContract('SQLite file', async () => tamperableSqlite(join(tempDir(), 'gonogo.db')));
 
 const childScript = fileURLToPath(new URL('./test-child.ts', import.meta.url));
 
