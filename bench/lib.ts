@@ -118,3 +118,15 @@ export function ensureBuilt(): string {
   }
   return bin;
 }
+
+/** A server for the benches to probe, run in a child process (its CPU is not counted): 200 and a small JSON body to every request. */
+export const OK_SERVER = `
+const http = require('node:http');
+const server = http.createServer((req, res) => {
+  req.resume();
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end('{"status":"ok"}');
+});
+server.keepAliveTimeout = 30000;
+server.listen(0, '127.0.0.1', () => console.log(server.address().port));
+`;

@@ -24,7 +24,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { JsHistogram, decodeFromCompressedBase64 } from 'hdr-histogram-js';
-import { ROOT, ensureBuilt, fixed, log, median, startChildServer } from './lib.js';
+import { OK_SERVER, ROOT, ensureBuilt, fixed, log, median, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
 
 const CONNECTIONS = 20;
@@ -35,16 +35,6 @@ const P95_TOLERANCE = 0.2;
 /** The short run whose CPU (start-up, connections) is taken off each tool's. */
 const SHORT_RUN = CONNECTIONS;
 
-const SERVER = `
-const http = require('node:http');
-const server = http.createServer((req, res) => {
-  req.resume();
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end('{"status":"ok"}');
-});
-server.keepAliveTimeout = 30000;
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-`;
 
 const WRK_DONE = `
 done = function(summary, latency, requests)
@@ -208,7 +198,7 @@ export default async function loadBench(bin = ensureBuilt()): Promise<BenchResul
   writeFileSync(script, WRK_DONE);
   const preload = join(dir, 'cpu.cjs');
   writeFileSync(preload, CPU_PRELOAD);
-  const server = await startChildServer(SERVER);
+  const server = await startChildServer(OK_SERVER);
   const s: Setup = { url: server.url, dir, bin, script, preload };
   const seen: Record<Tool, Figures[]> = { ours: [], autocannon: [], wrk: [] };
   let baseCpu: Record<'ours' | 'autocannon', number>;

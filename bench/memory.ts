@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ROOT, ensureBuilt, fixed, log, ms, startChildServer } from './lib.js';
+import { OK_SERVER, ROOT, ensureBuilt, fixed, log, ms, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
 
 const ITEMS = 1000;
@@ -15,16 +15,6 @@ const FLOOR_MB = 200;
 const TIERS = ['critical', 'high', 'high', 'recommended', 'recommended'] as const;
 const MARK = 'GONOGO_BENCH_MAXRSS_KIB=';
 
-const SERVER = `
-const http = require('node:http');
-const server = http.createServer((req, res) => {
-  req.resume();
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end('{"status":"ok"}');
-});
-server.keepAliveTimeout = 30000;
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-`;
 
 const WRAPPER = `
 const { main } = await import(process.env.GONOGO_BENCH_MAIN);
@@ -68,7 +58,7 @@ export default async function memory(): Promise<BenchResult> {
   const mainJs = join(ROOT, 'dist', 'cli', 'main.js');
   if (!existsSync(mainJs)) throw new Error(`${mainJs} is missing after the build`);
   const dir = mkdtempSync(join(tmpdir(), 'gonogo-bench-mem-'));
-  const server = await startChildServer(SERVER);
+  const server = await startChildServer(OK_SERVER);
   try {
     const file = join(dir, 'gonogo.yaml');
     writeFileSync(file, config(server.url));

@@ -14,9 +14,9 @@ import { loadConfig } from '../src/config/load.js';
 import { openStore } from '../src/store/index.js';
 import { fakeClock } from '../src/test-support/clock.js';
 import { runWatch, WATCH_PAGE_CACHE_KIB } from '../src/watch/watch.js';
-import { fixed, log, startChildServer } from './lib.js';
+import { fixed, log, OK_SERVER, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
-import { gc, inChild, isChild, OK_SERVER, report } from './watch-child.js';
+import { gc, inChild, isChild, report } from './watch-child.js';
 
 const ITEMS = 10;
 const HOUR = 3_600_000;

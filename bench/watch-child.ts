@@ -70,14 +70,3 @@ export function gc(): void {
   collect();
 }
 
-/** The probed server of the watch benches (run in a child: its CPU is not the watch's): 200 and a small JSON body. */
-export const OK_SERVER = `
-const http = require('node:http');
-const server = http.createServer((req, res) => {
-  req.resume();
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end('{"status":"ok"}');
-});
-server.keepAliveTimeout = 30000;
-server.listen(0, '127.0.0.1', () => console.log(server.address().port));
-`;

@@ -16,9 +16,9 @@ import { loadConfig } from '../src/config/load.js';
 import { openStore } from '../src/store/index.js';
 import { systemClock } from '../src/util/clock.js';
 import { runWatch, WATCH_PAGE_CACHE_KIB } from '../src/watch/watch.js';
-import { fixed, log, median, ms, startChildServer } from './lib.js';
+import { fixed, log, median, ms, OK_SERVER, startChildServer } from './lib.js';
 import type { BenchResult } from './lib.js';
-import { inChild, isChild, OK_SERVER, report } from './watch-child.js';
+import { inChild, isChild, report } from './watch-child.js';
 
 const ENDPOINTS = 100;
 const EVERY_S = 1;
