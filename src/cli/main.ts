@@ -28,6 +28,8 @@ Environment:
   GONOGO_CACHE_DIR     where validated configs are cached (default $XDG_CACHE_HOME/gonogo or
                        ~/.cache/gonogo); delete it to clear the cache
   GONOGO_NO_CACHE=1    neither read nor write that cache (as --no-cache)
+  GONOGO_WATCH_PROCESS=1  watch runs in the process you started, without restarting itself in a
+                       node set up to keep a long watch's memory flat
 
 Config reference: README.md and the JSON Schema (gonogo schema).`;
 
