@@ -3,19 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SampleWindow, wholeWindow } from './metrics.js';
+import { seededRandom as random } from '../test-support/random.js';
 
 const T0 = Date.parse('2026-03-01T12:00:00Z');
-
-/** A deterministic stream of numbers in [0, 1) (mulberry32): the same series on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The nearest-rank percentile of a sorted array (the definition HdrHistogram uses). */
 function percentile(sorted: readonly number[], p: number): number {

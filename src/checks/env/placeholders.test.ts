@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mustCompile } from '../../util/pattern.js';
 import { DEFAULT_PLACEHOLDERS, placeholderTests } from './placeholders.js';
+import { seededRandom as random } from '../../test-support/random.js';
 
 // Pieces a placeholder, a near miss or a real value is made of, with the characters where a
 // case-insensitive engine and plain code could part: the two non-ASCII letters that fold to ASCII
@@ -11,17 +12,6 @@ const PIECES = [
   'x', 'X', 'xx', 'your', 'YOUR', '<', '>', '${', '$', '{', '}', 'todo', 'TODO', 'tbd', 'fixme', 'placeholder',
   'dummy', 'null', 'undefined', 'a', 'Z', '9', '0', '\n', '\r', '\t', '\u212a', '\u017f', '\u0130', 'é', 'key', 'thi', 'Me',
 ];
-
-/** A small deterministic generator (mulberry32): the same values on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function values(n: number): string[] {
   const next = random(20261202);
