@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MAX_SCAN, compilePattern, linear, mustCompile, patternString } from './pattern.js';
+import { MAX_SCAN, compilePattern, linear, mustCompile } from './pattern.js';
+import { patternString } from './pattern-schema.js';
 import type { Pattern } from './pattern.js';
 
 function compiled(source: string, options?: Parameters<typeof compilePattern>[1]): Pattern {

@@ -9,7 +9,6 @@
 // ASCII whitespace only, and with the `m` flag `^` and `$` take only `\n` as a line end.
 import { createRequire } from 'node:module';
 import type { Matcher, RE2JS } from 're2js';
-import { z } from 'zod';
 
 /**
  * How much of a text the built-in detectors read (64 KiB). A stack trace, an SQL error or a leaked
@@ -167,21 +166,6 @@ export function mustCompile(source: string, options: PatternOptions = {}): Patte
   const r = compilePattern(source, options);
   if (!r.ok) throw new Error(`invalid regular expression /${source}/: ${r.error}, at character ${r.column + 1}`);
   return r.pattern;
-}
-
-/**
- * A config string holding a pattern: compiled at load, so one the engine cannot take is a config
- * problem naming the reason and the character, not an error when the check runs. `known` names
- * patterns that need no compiling to be known valid.
- */
-export function patternString(options: PatternOptions = {}, known?: (source: string) => boolean): z.ZodString {
-  const problem = (source: string): string | undefined => {
-    // A pattern the code ships and tests (a kind's default) is valid without compiling it here.
-    if (known?.(source)) return undefined;
-    const r = compilePattern(source, options);
-    return r.ok ? undefined : `invalid regular expression: ${r.error}, at character ${r.column + 1}`;
-  };
-  return z.string().refine((source) => problem(source) === undefined, { error: (issue) => problem(String(issue.input)) });
 }
 
 /**

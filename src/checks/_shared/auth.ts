@@ -4,7 +4,8 @@ import type { CheckContext } from '../types.js';
 import { UnjudgedAnswer } from './probe.js';
 import type { ProbeClient } from './probe.js';
 import type { HttpResponse } from '../../util/http.js';
-import { mustCompile, patternString } from '../../util/pattern.js';
+import { mustCompile } from '../../util/pattern.js';
+import { patternString } from '../../util/pattern-schema.js';
 import { execFile } from 'node:child_process';
 import { JSONPath } from 'jsonpath-plus';
 

@@ -6,7 +6,8 @@ import type { Session } from '../_shared/auth.js';
 import { ProbeClient, PROBE_FIELDS, probeBudget, probeDefaultExpect, probeOutcome } from '../_shared/probe.js';
 import type { Finding } from '../_shared/probe.js';
 import type { HttpResponse } from '../../util/http.js';
-import { linear, mustCompile, patternString } from '../../util/pattern.js';
+import { linear, mustCompile } from '../../util/pattern.js';
+import { patternString } from '../../util/pattern-schema.js';
 
 const entry = z.union([
   z.string().describe('A path, requested with GET.'),

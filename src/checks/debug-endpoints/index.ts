@@ -17,7 +17,8 @@ import type { HttpResponse } from '../../util/http.js';
 import { CATALOG, PAGE_MARKERS, sourceMap } from './catalog.js';
 import type { Exposure, Matcher } from './catalog.js';
 import { similar } from './baseline.js';
-import { linear, mustCompile, patternString } from '../../util/pattern.js';
+import { linear, mustCompile } from '../../util/pattern.js';
+import { patternString } from '../../util/pattern-schema.js';
 
 const regex = (what: string, ignoreCase = false) => patternString({ ignoreCase }).min(1).describe(what);
 

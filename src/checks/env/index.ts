@@ -3,7 +3,7 @@ import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { FileRefusedError, readRegularFile } from '../../util/fs.js';
 import { defineKind } from '../types.js';
-import { patternString } from '../../util/pattern.js';
+import { patternString } from '../../util/pattern-schema.js';
 import { DEFAULT_PLACEHOLDERS, isDefaultPlaceholder, placeholderTests } from './placeholders.js';
 
 export { DEFAULT_PLACEHOLDERS } from './placeholders.js';
