@@ -1,5 +1,7 @@
 // What is being decided. Runs, sign-offs and waivers record their release, so a sign-off given for
 // last month's build never counts for today's.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { git } from '../checks/git/cli.js';
 import type { ReleaseAuthor } from './authority.js';
 
@@ -18,7 +20,22 @@ export function checkReleaseId(id: string): string | undefined {
   return RELEASE_ID.test(id) ? undefined : `a release id is 1 to 128 letters, digits or . _ + / : @ - starting with a letter or digit, got ${JSON.stringify(id)}`;
 }
 
+/**
+ * Whether git could find a repository from `dir`: a `.git` (a folder, or a worktree's file) there
+ * or above, a bare repository's own folder, or GIT_DIR set. Outside any, git is not started: a
+ * process only to hear "not a git repository" costs every command tens of milliseconds.
+ */
+export function mayBeInRepo(dir: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.GIT_DIR) return true;
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (existsSync(join(d, '.git'))) return true;
+    if (existsSync(join(d, 'HEAD')) && existsSync(join(d, 'objects')) && existsSync(join(d, 'refs'))) return true;
+    if (dirname(d) === d) return false;
+  }
+}
+
 async function commitOf(dir: string, rev: string, signal: AbortSignal): Promise<{ short: string; author: ReleaseAuthor } | undefined> {
+  if (!mayBeInRepo(dir)) return undefined;
   // `--end-of-options`: a release id is never read as an option by git.
   const r = await git(dir, ['log', '-1', '--format=%h%x00%an%x00%ae', '--end-of-options', `${rev}^{commit}`], signal).catch(() => undefined);
   if (!r || r.code !== 0) return undefined;
