@@ -51,8 +51,11 @@ function storeLocation(g: Globals, loaded: LoadedConfig, cli: Cli): string {
 }
 
 /** Opens the store for `fn`; commands that only read open it read-only (a read-only file still works). */
-export async function withStore<T>(g: Globals, loaded: LoadedConfig, cli: Cli, fn: (store: Store) => Promise<T>, mode: { readonly?: boolean; pageCacheKiB?: number } = {}): Promise<T> {
-  const store = await openStore(storeLocation(g, loaded, cli), { readonly: mode.readonly ?? false, ...(mode.pageCacheKiB !== undefined ? { pageCacheKiB: mode.pageCacheKiB } : {}) });
+export async function withStore<T>(g: Globals, loaded: LoadedConfig, cli: Cli, fn: (store: Store) => Promise<T>, mode: { readonly?: boolean; pageCacheKiB?: number; oneShot?: boolean } = {}): Promise<T> {
+  // A command that reads (or records one thing) and exits holds one PostgreSQL connection: each
+  // is a server process started for it, and its reads are few and short.
+  const oneShot = mode.oneShot ?? mode.readonly ?? false;
+  const store = await openStore(storeLocation(g, loaded, cli), { readonly: mode.readonly ?? false, ...(mode.pageCacheKiB !== undefined ? { pageCacheKiB: mode.pageCacheKiB } : {}), ...(oneShot ? { maxConnections: 1 } : {}) });
   try {
     return await fn(store);
   } finally {
@@ -215,7 +218,7 @@ async function withAttestContext<T>(cli: Cli, g: Globals, loaded: LoadedConfig, 
   const release = releaseOf(g, loaded);
   // Awaited below; a store that fails to open first must not leave its failure unhandled.
   release.catch(() => undefined);
-  return withStore(g, loaded, cli, async (store) => fn({ loaded, store, clock: systemClock, release: await release, envName, processEnv: cli.io.env }), mode);
+  return withStore(g, loaded, cli, async (store) => fn({ loaded, store, clock: systemClock, release: await release, envName, processEnv: cli.io.env }), { oneShot: true, ...mode });
 }
 
 export async function cmdSignoff(cli: Cli, g: Globals, o: { item?: string; stage?: string; decision?: boolean; as: string; role: string; note?: string; run?: string; env?: string }): Promise<number> {

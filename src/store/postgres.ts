@@ -92,7 +92,7 @@ function pgError(doing: Doing, location: string, error: unknown): StoreError {
 type Query = <R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<R[]>;
 type RawQuery = (sql: string, params?: unknown[]) => Promise<unknown[][]>;
 
-function queries(client: PoolClient): { q: Query; raw: RawQuery } {
+function queries(client: PoolClient | pg.Pool): { q: Query; raw: RawQuery } {
   return {
     q: async (sql, params = []) => (await client.query(numbered(sql), params)).rows,
     raw: async (sql, params = []) => (await client.query({ text: numbered(sql), values: params, rowMode: 'array' })).rows,
@@ -161,11 +161,8 @@ async function rowsOf(c: { raw: RawQuery }, refs: readonly string[], hasEvents: 
   return out;
 }
 
-/** Options of a PostgreSQL store beyond those every store has. */
-export interface PostgresStoreOptions extends OpenStoreOptions {
-  /** Connections this process may hold at once (default 4: a gate writes from one process, a little in parallel). */
-  maxConnections?: number;
-}
+/** Options of a PostgreSQL store (maxConnections is PostgreSQL's own). */
+export type PostgresStoreOptions = OpenStoreOptions;
 
 /**
  * Opens the PostgreSQL store at `url`. Read-write applies the migrations it lacks (one
@@ -189,24 +186,38 @@ export async function openPostgresStore(url: string, options: PostgresStoreOptio
   // An idle connection that the server drops must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
   try {
-    const version = options.readonly ? await schemaVersion(pool) : await migrate(pool);
+    const found = await inspect(pool);
+    // A writer migrates only when the schema is behind: a store already current costs one round trip.
+    const version = options.readonly || found.version >= MIGRATIONS.length ? found.version : await migrate(pool);
     if (version > MIGRATIONS.length) {
       throw new StoreError(`${failed('open', location)}: it has store schema version ${version}, but this gonogo knows versions up to ${MIGRATIONS.length}: it was written by a newer gonogo, upgrade to open it`, { kind: 'newer-schema', location });
     }
     if (!options.readonly) await endLapsedRuns(pool, clock, leaseMs);
-    return postgresStore(pool, { location, clock, leaseMs, readonly: options.readonly ?? false, empty: version === 0, events: version >= EVENTS_VERSION });
+    return postgresStore(pool, { location, clock, leaseMs, readonly: options.readonly ?? false, empty: version === 0, events: version >= EVENTS_VERSION, bytewise: found.bytewise });
   } catch (error) {
     await pool.end().catch(() => undefined);
     throw pgError('open', location, error);
   }
 }
 
-/** The schema version, 0 for a database without gonogo's tables. */
-async function schemaVersion(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ present: boolean }>("SELECT to_regclass('schema_version') IS NOT NULL AS present");
-  if (!rows[0].present) return 0;
-  const got = await pool.query<{ version: number }>('SELECT version FROM schema_version');
-  return got.rows[0]?.version ?? 0;
+/** Whether the database's default collation orders text byte-wise (PostgreSQL 15 may use ICU instead of libc). */
+const BYTEWISE_SQL = "SELECT datcollate IN ('C', 'POSIX') AND COALESCE(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' FROM pg_database d WHERE datname = current_database()";
+
+/** PostgreSQL's SQLSTATE for a table that does not exist. */
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * The schema version (0 for a database without gonogo's tables) and, when the tables are there,
+ * whether text compares byte-wise: one round trip for a store in use.
+ */
+async function inspect(pool: pg.Pool): Promise<{ version: number; bytewise?: boolean }> {
+  try {
+    const { rows } = await pool.query<{ version: number | null; bytewise: boolean }>(`SELECT (SELECT version FROM schema_version) AS version, (${BYTEWISE_SQL}) AS bytewise`);
+    return { version: rows[0]?.version ?? 0, bytewise: rows[0]?.bytewise === true };
+  } catch (error) {
+    if ((error as { code?: unknown }).code === UNDEFINED_TABLE) return { version: 0 };
+    throw error;
+  }
 }
 
 /** Applies each missing step in a transaction of its own, under an advisory lock held by that transaction. */
@@ -273,14 +284,13 @@ interface Ctx {
   empty: boolean;
   /** Whether the database has the event log and leases (a read-only store over an older schema has not). */
   events: boolean;
+  /** Whether text compares byte-wise, when known at open. */
+  bytewise?: boolean;
 }
-
-/** Whether the database's default collation orders text byte-wise (PostgreSQL 15 may use ICU instead of libc). */
-const BYTEWISE_SQL = "SELECT datcollate IN ('C', 'POSIX') AND COALESCE(to_jsonb(d) ->> 'datlocprovider', 'c') = 'c' FROM pg_database d WHERE datname = current_database()";
 
 function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
   const nextId = idGenerator();
-  let bytewise: boolean | undefined;
+  let bytewise = ctx.bytewise;
   const { location } = ctx;
   const at = (): string => new Date(ctx.clock.now()).toISOString();
   const now = (row: RunRow): RunRow => asOf(row, ctx.clock.now(), ctx.leaseMs);
@@ -308,6 +318,16 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
     try {
       // One snapshot for every statement of the read.
       return await inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', fn);
+    } catch (error) {
+      throw pgError('read', location, error);
+    }
+  };
+
+  // A read of one statement sees one snapshot without a transaction around it: two round trips fewer.
+  const readOne = async <T>(fn: (c: { q: Query; raw: RawQuery }) => Promise<T>, empty: T): Promise<T> => {
+    if (ctx.empty) return empty;
+    try {
+      return await fn(queries(pool));
     } catch (error) {
       throw pgError('read', location, error);
     }
@@ -376,18 +396,22 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
 
     async listRuns(q: RunQuery) {
       const { sql, params } = runListing(q, RUN_COLUMNS);
-      return read(async (c) => (await c.q<RunRow>(sql, params)).map((row) => toSummary(now(row))), []);
+      return readOne(async (c) => (await c.q<RunRow>(sql, params)).map((row) => toSummary(now(row))), []);
     },
 
     async latestResults(q: { gate: string; release: string; env: string }) {
-      return read(async (c) => {
-        // The release's completed runs by index first, then their results by primary key: written as
-        // one join with NOT EXISTS (SQLite's form), the planner scanned every result of the store.
+      return readOne(async (c) => {
+        // The release's completed runs by index first; then, from the primary key's index alone, the
+        // newest run of each item; then only those results' rows. Written as one join with NOT EXISTS
+        // (SQLite's form), the planner scanned every result of the store; sorting the whole rows of
+        // every run of the release to keep one per item read and sorted a hundred times too much.
         const rows = await c.q<ResultRow & { run_id: string }>(
-          `SELECT DISTINCT ON (res.item_id) res.run_id, ${RESULT_COLUMNS.split(', ').map((col) => `res.${col}`).join(', ')}
-             FROM results res
-             WHERE res.run_id = ANY(ARRAY(SELECT r.id FROM runs r WHERE r.gate = ? AND r.release_id = ? AND r.env = ? AND r.status = 'completed'))
-             ORDER BY res.item_id, res.run_id COLLATE "C" DESC`,
+          `SELECT res.run_id, ${RESULT_COLUMNS.split(', ').map((col) => `res.${col}`).join(', ')}
+             FROM (SELECT DISTINCT ON (item_id) run_id, item_id FROM results
+                    WHERE run_id = ANY(ARRAY(SELECT r.id FROM runs r WHERE r.gate = ? AND r.release_id = ? AND r.env = ? AND r.status = 'completed'))
+                    ORDER BY item_id, run_id COLLATE "C" DESC) newest
+             JOIN results res ON res.run_id = newest.run_id AND res.item_id = newest.item_id
+             ORDER BY res.item_id`,
           [q.gate, q.release, q.env],
         );
         return rows.map((row): LatestResult => ({ ...toResult(row), runId: row.run_id }));
@@ -405,7 +429,7 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
     },
 
     async listAttestations(gate: string) {
-      return read(async (c) => (await c.q<{ id: string; body: string }>('SELECT id, body FROM attestations WHERE gate = ? ORDER BY id', [gate])).map(toAttestation), []);
+      return readOne(async (c) => (await c.q<{ id: string; body: string }>('SELECT id, body FROM attestations WHERE gate = ? ORDER BY id', [gate])).map(toAttestation), []);
     },
 
     async addEvent(e: NewEvent) {
@@ -462,18 +486,18 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
     },
 
     async auditGates() {
-      return read(async (c) => (await c.q<{ gate: string }>(CHAIN_SQL.gates)).map((r) => r.gate), []);
+      return readOne(async (c) => (await c.q<{ gate: string }>(CHAIN_SQL.gates)).map((r) => r.gate), []);
     },
 
     async auditHead(gate: string) {
-      return read(async (c) => {
+      return readOne(async (c) => {
         const [h] = await c.q<ChainHead>(CHAIN_SQL.head, [gate]);
         return h === undefined || h.seq === 0 ? undefined : { seq: h.seq, hash: h.hash };
       }, undefined);
     },
 
     async auditEntries(gate: string, afterSeq: number, limit: number) {
-      return read(async (c) => c.q<AuditEntry>(CHAIN_SQL.entries, [gate, afterSeq, limit]), []);
+      return readOne(async (c) => c.q<AuditEntry>(CHAIN_SQL.entries, [gate, afterSeq, limit]), []);
     },
 
     async auditRows(gate: string, visit: (ref: string, json: string) => void) {
@@ -492,7 +516,7 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
     },
 
     async auditRefCount(gate: string, through: number) {
-      return read(async (c) => Number((await c.raw(CHAIN_SQL.refCount, [gate, through]))[0]?.[0] ?? 0), 0);
+      return readOne(async (c) => Number((await c.raw(CHAIN_SQL.refCount, [gate, through]))[0]?.[0] ?? 0), 0);
     },
 
     async auditRecords(gate: string, refs: readonly string[]) {
@@ -523,10 +547,10 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
       const q = orphanQuery(prefix);
       if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}`);
       if (prefix === 'event:' && !ctx.events) return [];
-      return read(async (c) => {
+      return readOne(async (c) => {
         // A prefix is one range of the (gate, ref, seq) index only where the database compares
         // text byte-wise (collation C or POSIX); elsewhere COLLATE "C" keeps the range right, at the
-        // cost of reading the gate's whole index.
+        // cost of reading the gate's whole index. Known from the open, unless the tables came later.
         bytewise ??= (await c.raw(BYTEWISE_SQL))[0]?.[0] === true;
         const sql = q.sql.replaceAll('{ref}', bytewise ? 'e.ref' : 'e.ref COLLATE "C"');
         return (await c.raw(sql, [gate, prefix, prefixEnd(prefix), ...q.params])).map((r) => String(r[0]));

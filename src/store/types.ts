@@ -43,6 +43,12 @@ export interface OpenStoreOptions {
    * than it started with. PostgreSQL: ignored.
    */
   pageCacheKiB?: number;
+  /**
+   * PostgreSQL: the most connections this process holds at once (default 4: a gate writes from one
+   * process, a little in parallel). Each is a server process started for it, so a command that
+   * reads once and exits takes 1. SQLite: ignored.
+   */
+  maxConnections?: number;
 }
 
 /** A run without its results, for history listings; `verdict` and `readiness` only for a completed run with a decision. */
