@@ -4,8 +4,10 @@
 // root cause. Plain text out: each renderer (text, Markdown, JUnit, annotations) escapes it its way.
 //
 // Evidence is `unknown` (it comes back from the store as JSON), so each shape is read through a
-// zod schema: a shape that does not parse is simply not explained that way, never a crash.
-import { z } from 'zod';
+// schema: a shape that does not parse is simply not explained that way, never a crash. valibot's,
+// not zod's (the config's): every command that prints a state explains it, and valibot bundles only
+// the few functions used here (about 10 KiB), where zod's runtime is 390 KiB to compile at each start.
+import * as v from 'valibot';
 import type { ItemResult, Status } from '../model.js';
 
 /** Most evidence lines shown per item; the rest are counted in an "and N more" line. */
@@ -60,16 +62,16 @@ export function listNames(names: readonly string[], max = MAX_CAUSE_ITEMS): stri
 
 const SEVERITY_RANK: Record<string, number> = { high: 0, medium: 1, low: 2, info: 3 };
 
-const finding = z.object({ id: z.string(), severity: z.string(), message: z.string(), observed: z.unknown().optional(), request: z.unknown().optional() });
-const probeEvidence = z.object({ findings: z.array(finding) });
+const finding = v.object({ id: v.string(), severity: v.string(), message: v.string(), observed: v.optional(v.unknown()), request: v.optional(v.unknown()) });
+const probeEvidence = v.object({ findings: v.array(finding) });
 
-const requestLike = z.object({
-  method: z.string().optional(),
-  path: z.string().optional(),
-  url: z.string().optional(),
-  request: z.string().optional(),
-  status: z.number().optional(),
-  location: z.string().optional(),
+const requestLike = v.object({
+  method: v.optional(v.string()),
+  path: v.optional(v.string()),
+  url: v.optional(v.string()),
+  request: v.optional(v.string()),
+  status: v.optional(v.number()),
+  location: v.optional(v.string()),
 });
 
 const REQUEST_KEYS = new Set(['method', 'path', 'url', 'request', 'status', 'location']);
@@ -87,9 +89,9 @@ function rest(observed: unknown): string {
 /** "the request that proved it": `POST /api/x → 201` when the observed value names one, else the value. */
 function observedText(observed: unknown): string | undefined {
   if (observed === undefined || observed === null) return undefined;
-  const r = requestLike.safeParse(observed);
+  const r = v.safeParse(requestLike, observed);
   if (r.success) {
-    const { method, path, url, request, status, location } = r.data;
+    const { method, path, url, request, status, location } = r.output;
     const target = url ?? path;
     if (target !== undefined || (request !== undefined && status !== undefined)) {
       const what = [request !== undefined && method === undefined ? request : undefined, method, target].filter((x) => x !== undefined).join(' ');
@@ -101,7 +103,7 @@ function observedText(observed: unknown): string | undefined {
   return show(observed, 120);
 }
 
-function probeLines(e: z.infer<typeof probeEvidence>, max: number): string[] {
+function probeLines(e: v.InferOutput<typeof probeEvidence>, max: number): string[] {
   const sorted = [...e.findings].sort((a, b) => (SEVERITY_RANK[a.severity] ?? 4) - (SEVERITY_RANK[b.severity] ?? 4));
   const lines = sorted.map((f) => {
     const seen = observedText(f.request) ?? observedText(f.observed);
@@ -110,12 +112,12 @@ function probeLines(e: z.infer<typeof probeEvidence>, max: number): string[] {
   return capLines(lines, max);
 }
 
-const commandEvidence = z.object({
-  command: z.union([z.array(z.string()), z.object({ sh: z.string() })]),
-  exitCode: z.number().nullable().optional(),
-  signal: z.string().nullable().optional(),
-  outputTail: z.string().optional(),
-  truncated: z.boolean().optional(),
+const commandEvidence = v.object({
+  command: v.union([v.array(v.string()), v.object({ sh: v.string() })]),
+  exitCode: v.optional(v.nullable(v.number())),
+  signal: v.optional(v.nullable(v.string())),
+  outputTail: v.optional(v.string()),
+  truncated: v.optional(v.boolean()),
 });
 
 /** An argument as a POSIX shell would need it written, so the line can be pasted. */
@@ -123,7 +125,7 @@ function shellWord(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
-function commandLines(e: z.infer<typeof commandEvidence>): string[] {
+function commandLines(e: v.InferOutput<typeof commandEvidence>): string[] {
   const argv = Array.isArray(e.command) ? e.command.map(shellWord).join(' ') : `sh -c ${shellWord(e.command.sh)}`;
   const ended = e.signal ? `killed by ${e.signal}` : e.exitCode !== undefined && e.exitCode !== null ? `exit code ${e.exitCode}` : undefined;
   const lines = [`$ ${oneLine(argv, 200)}${ended ? ` (${ended})` : ''}`];
@@ -137,16 +139,16 @@ function commandLines(e: z.infer<typeof commandEvidence>): string[] {
   return lines;
 }
 
-const httpEvidence = z.object({
-  request: z.object({ method: z.string(), url: z.string() }),
-  status: z.number(),
-  headers: z.record(z.string(), z.unknown()).optional(),
-  bodyExcerpt: z.string().optional(),
-  latencyMs: z.number().optional(),
-  redirects: z.array(z.string()).optional(),
+const httpEvidence = v.object({
+  request: v.object({ method: v.string(), url: v.string() }),
+  status: v.number(),
+  headers: v.optional(v.record(v.string(), v.unknown())),
+  bodyExcerpt: v.optional(v.string()),
+  latencyMs: v.optional(v.number()),
+  redirects: v.optional(v.array(v.string())),
 });
 
-function httpLines(e: z.infer<typeof httpEvidence>): string[] {
+function httpLines(e: v.InferOutput<typeof httpEvidence>): string[] {
   const lines = [`${e.request.method} ${e.request.url} → ${e.status}${e.latencyMs !== undefined ? ` in ${e.latencyMs} ms` : ''}`];
   if (e.redirects && e.redirects.length > 0) lines.push(`redirects: ${oneLine(e.redirects.join(' → '), 200)}`);
   const type = e.headers?.['content-type'];
@@ -155,16 +157,16 @@ function httpLines(e: z.infer<typeof httpEvidence>): string[] {
   return lines;
 }
 
-const envEvidence = z.object({
-  checked: z.array(z.string()),
-  missing: z.array(z.string()),
-  placeholders: z.record(z.string(), z.string()),
-  example: z.string().optional(),
-  file: z.string().optional(),
-  fileFound: z.boolean().optional(),
+const envEvidence = v.object({
+  checked: v.array(v.string()),
+  missing: v.array(v.string()),
+  placeholders: v.record(v.string(), v.string()),
+  example: v.optional(v.string()),
+  file: v.optional(v.string()),
+  fileFound: v.optional(v.boolean()),
 });
 
-function envLines(e: z.infer<typeof envEvidence>): string[] {
+function envLines(e: v.InferOutput<typeof envEvidence>): string[] {
   const lines: string[] = [];
   if (e.missing.length > 0) lines.push(`not set: ${listNames(e.missing)}`);
   const placeholders = Object.entries(e.placeholders);
@@ -173,37 +175,37 @@ function envLines(e: z.infer<typeof envEvidence>): string[] {
   return lines;
 }
 
-const fileEvidence = z.object({
-  path: z.string(),
-  exists: z.boolean(),
-  pattern: z.string().optional(),
-  modified: z.string().optional(),
-  ageSeconds: z.number().nullable().optional(),
-  size: z.number().optional(),
-  type: z.string().optional(),
+const fileEvidence = v.object({
+  path: v.string(),
+  exists: v.boolean(),
+  pattern: v.optional(v.string()),
+  modified: v.optional(v.string()),
+  ageSeconds: v.optional(v.nullable(v.number())),
+  size: v.optional(v.number()),
+  type: v.optional(v.string()),
 });
 
-function fileLines(e: z.infer<typeof fileEvidence>): string[] {
+function fileLines(e: v.InferOutput<typeof fileEvidence>): string[] {
   if (!e.exists) return [`${e.pattern ?? e.path}: not found`];
   const facts = [e.type, e.modified !== undefined ? `modified ${e.modified}` : undefined, e.ageSeconds !== undefined && e.ageSeconds !== null ? `${e.ageSeconds} s old` : undefined, e.size !== undefined ? `${e.size} bytes` : undefined];
   return [`${e.path}: ${facts.filter((x) => x !== undefined).join(', ')}`];
 }
 
-const gitEvidence = z.object({
-  repo: z.string(),
-  head: z.string().nullable().optional(),
-  branch: z.string().nullable().optional(),
-  target: z.string().optional(),
-  merged: z.record(z.string(), z.string()).optional(),
-  dirtyFiles: z.array(z.string()).optional(),
-  dirtyCount: z.number().optional(),
-  tagPattern: z.string().optional(),
-  tags: z.array(z.string()).optional(),
-  ahead: z.number().nullable().optional(),
-  behind: z.number().nullable().optional(),
+const gitEvidence = v.object({
+  repo: v.string(),
+  head: v.optional(v.nullable(v.string())),
+  branch: v.optional(v.nullable(v.string())),
+  target: v.optional(v.string()),
+  merged: v.optional(v.record(v.string(), v.string())),
+  dirtyFiles: v.optional(v.array(v.string())),
+  dirtyCount: v.optional(v.number()),
+  tagPattern: v.optional(v.string()),
+  tags: v.optional(v.array(v.string())),
+  ahead: v.optional(v.nullable(v.number())),
+  behind: v.optional(v.nullable(v.number())),
 });
 
-function gitLines(e: z.infer<typeof gitEvidence>): string[] {
+function gitLines(e: v.InferOutput<typeof gitEvidence>): string[] {
   const lines = [`${e.repo} at ${e.branch ?? 'detached'} ${e.head ?? ''}`.trim()];
   const unmerged = Object.entries(e.merged ?? {}).filter(([, how]) => how === 'not merged').map(([name]) => name);
   if (unmerged.length > 0) lines.push(`not merged into ${e.target ?? 'the target'}: ${listNames(unmerged)}`);
@@ -213,11 +215,11 @@ function gitLines(e: z.infer<typeof gitEvidence>): string[] {
   return lines;
 }
 
-const exchange = z.object({ method: z.string(), url: z.string(), status: z.number().optional(), error: z.string().optional() });
+const exchange = v.object({ method: v.string(), url: v.string(), status: v.optional(v.number()), error: v.optional(v.string()) });
 /** What an errored probe keeps: the exchanges it made before it gave up. */
-const exchangesEvidence = z.object({ exchanges: z.array(exchange), failedUrl: z.string().optional() });
+const exchangesEvidence = v.object({ exchanges: v.array(exchange), failedUrl: v.optional(v.string()) });
 
-function exchangeLines(e: z.infer<typeof exchangesEvidence>): string[] {
+function exchangeLines(e: v.InferOutput<typeof exchangesEvidence>): string[] {
   if (e.exchanges.length === 0) return ['no request was answered'];
   const last = e.exchanges.slice(-3).map((x) => `${x.method} ${x.url} → ${x.error !== undefined ? oneLine(x.error, 160) : (x.status ?? '?')}`);
   return e.exchanges.length > last.length ? [`${e.exchanges.length} requests sent; the last ${last.length}:`, ...last] : last;
@@ -246,9 +248,9 @@ const EXPLAINERS: readonly ((evidence: unknown, max: number) => string[] | undef
   (ev) => ifParsed(exchangesEvidence, ev, exchangeLines),
 ];
 
-function ifParsed<T>(schema: z.ZodType<T>, evidence: unknown, lines: (e: T) => string[]): string[] | undefined {
-  const parsed = schema.safeParse(evidence);
-  return parsed.success ? lines(parsed.data) : undefined;
+function ifParsed<T>(schema: v.GenericSchema<unknown, T>, evidence: unknown, lines: (e: T) => string[]): string[] | undefined {
+  const parsed = v.safeParse(schema, evidence);
+  return parsed.success ? lines(parsed.output) : undefined;
 }
 
 /** What an item's evidence says, one fact per line, at most `max` lines. */
