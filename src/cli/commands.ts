@@ -131,14 +131,16 @@ function list(value: string | undefined): string[] | undefined {
 }
 
 export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
-  const [{ runGate, selectItems }, { createReaper }, { liveView }, { renderJson }, { renderAnnotations }, { renderOutcomeText }, { renderRunMarkdown }] = await Promise.all([
+  const env = cli.io.env;
+  const [{ runGate, selectItems }, { createReaper }, { liveView }, { renderOutcomeText }, json, markdown, annotations] = await Promise.all([
     import('../engine/gate.js'),
     import('../util/reaper.js'),
     import('./live.js'),
-    import('../report/json.js'),
-    import('../report/annotations.js'),
     import('../report/text.js'),
-    import('../report/markdown.js'),
+    // Each other renderer loads only when this run writes its document.
+    o.format === 'json' ? import('../report/json.js') : undefined,
+    o.format === 'markdown' || env.GITHUB_STEP_SUMMARY ? import('../report/markdown.js') : undefined,
+    env.GITHUB_ACTIONS === 'true' ? import('../report/annotations.js') : undefined,
   ]);
   // The document formats that need a library of their own load only when asked for.
   const renderDocument = o.format === 'junit' ? (await import('../report/junit.js')).renderJunit : o.format === 'sarif' ? (await import('../report/sarif.js')).renderSarif : undefined;
@@ -191,16 +193,15 @@ export async function cmdRun(cli: Cli, o: RunCliOptions): Promise<number> {
     await view.close();
     const items = loaded.config.items;
     // On GitHub Actions failed items are also annotations; they go to stderr when stdout carries a document.
-    if (cli.io.env.GITHUB_ACTIONS === 'true') {
-      const annotations = renderAnnotations(outcome, items);
-      if (annotations) await (o.format === 'text' || o.out ? cli.out : cli.err).write(annotations);
+    if (annotations) {
+      const text = annotations.renderAnnotations(outcome, items);
+      if (text) await (o.format === 'text' || o.out ? cli.out : cli.err).write(text);
     }
-    const rendered =
-      o.format === 'json' ? renderJson(outcome, items) : renderDocument ? renderDocument(outcome, items) : o.format === 'markdown' ? renderRunMarkdown(outcome, items) : renderOutcomeText(outcome, items);
+    const rendered = json ? json.renderJson(outcome, items) : renderDocument ? renderDocument(outcome, items) : o.format === 'markdown' && markdown ? markdown.renderRunMarkdown(outcome, items) : renderOutcomeText(outcome, items);
     await emit(cli, rendered, o.out);
     if (o.out && o.format !== 'text') await cli.err.write(renderOutcomeText(outcome, items));
-    const summary = cli.io.env.GITHUB_STEP_SUMMARY;
-    if (summary) await appendFile(summary, cli.out.redactor.text(renderRunMarkdown(outcome, items))).catch(() => undefined);
+    const summary = env.GITHUB_STEP_SUMMARY;
+    if (summary && markdown) await appendFile(summary, cli.out.redactor.text(markdown.renderRunMarkdown(outcome, items))).catch(() => undefined);
     if (outcome.status === 'aborted' || !outcome.decision) return EXIT.INTERRUPTED;
     return exitCodeFor(outcome.decision.verdict, Boolean(o.acceptConditions));
   } finally {

@@ -1,7 +1,7 @@
 import type { TargetEnvironment } from '../checks/types.js';
 import { ConfigError, selectEnvironment } from './loaded.js';
 import type { LoadedConfig } from './loaded.js';
-import { RELEASE_FIELD } from './references.js';
+import { RELEASE_FIELD } from './values.js';
 import { checkUrl, PROCESS_REF } from './url.js';
 
 /** What a run targets: the environment's name, `--url`, the release being decided, and the process environment. */

@@ -4,6 +4,7 @@
 import { ANONYMOUS } from '../checks/_shared/auth.js';
 import { PERMISSION_PATTERN } from './schema.js';
 import { checkWatchReferences } from './watch-schema.js';
+import { RELEASE_FIELD, VALUE_PLACEHOLDER } from './values.js';
 
 type Path = (string | number)[];
 
@@ -28,12 +29,6 @@ function known(names: Iterable<string>, section: string): string {
   const list = [...names];
   return list.length > 0 ? `(defined: ${list.join(', ')})` : `(none defined: add a ${section} section)`;
 }
-
-/** `{{env.NAME}}` and `{{release}}`: the placeholders gonogo itself fills in from the run's values. */
-export const VALUE_PLACEHOLDER = /\{\{\s*(env\.([A-Za-z0-9_-]+)|release)\s*\}\}/g;
-
-/** The field of the run's values `{{release}}` reads: the release being decided (set by the run, not by an environment). */
-export const RELEASE_FIELD = 'release';
 
 /** Matches of `re` in `text`, each with how many identical matches precede it (to find it again in the file). */
 export function matchesWithRank(text: string, re: RegExp): { match: RegExpExecArray; nth: number }[] {

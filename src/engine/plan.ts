@@ -4,7 +4,7 @@ import { registry } from '../checks/index.js';
 import { placeholdersOf, quoteLiteral, replacePlaceholders } from '../conditions/template.js';
 import type { LoadedConfig } from '../config/load.js';
 import { selectEnvironment } from '../config/load.js';
-import { VALUE_PLACEHOLDER, RELEASE_FIELD } from '../config/references.js';
+import { VALUE_PLACEHOLDER, RELEASE_FIELD } from '../config/values.js';
 import type { CheckConfig, ItemConfig } from '../config/schema.js';
 import { PROCESS_REF } from '../config/url.js';
 import type { Tier } from '../model.js';

@@ -8,8 +8,13 @@ import type { Decision, ItemResult } from '../model.js';
 import { isPartial } from '../model.js';
 import type { RunSummary } from '../store/types.js';
 import { rootCauses } from './explain.js';
-import { SCHEMA_VERSION } from './output-schema.js';
 import type { DocumentAttestation, DocumentItem, RunDocument, StateDocument } from './output-schema.js';
+
+/**
+ * The documents' version (output-schema.ts holds their shape): it changes when a field is removed or
+ * changes meaning. Here, not there, so that writing a document never loads the schema's zod.
+ */
+export const SCHEMA_VERSION = 1;
 
 function items(results: readonly ItemResult[], config: readonly ItemConfig[]): DocumentItem[] {
   const byId = new Map(config.map((i) => [i.id, i]));

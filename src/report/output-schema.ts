@@ -8,8 +8,9 @@
 // closed, so the schema always says exactly what a document of its release holds).
 import { z } from 'zod';
 import { STATUS_ORDER, TIERS, VERDICTS } from '../model.js';
+import { SCHEMA_VERSION } from './json.js';
 
-export const SCHEMA_VERSION = 1;
+export { SCHEMA_VERSION };
 
 const tierCount = z
   .object({
