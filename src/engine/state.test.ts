@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import '../checks/index.js';
 import { parseConfig } from '../config/load.js';
 import type { LoadedConfig } from '../config/load.js';
+import { verifyChain } from '../store/audit.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { fakeClock } from '../test-support/clock.js';
 import { serve } from '../test-support/server.js';
+import { tamperableSqlite } from '../test-support/tamper.js';
 import type { TestServer } from '../test-support/server.js';
 import { AuthorityError, giveRevocation, giveSignoff, giveWaiver } from './attest.js';
 import { runGate } from './gate.js';
@@ -85,6 +87,47 @@ test('a partial run updates only the items it ran; the state keeps the rest from
     assert.equal(other.decision.verdict, 'NO_GO');
     assert.match(other.results[0].message, /not run for release r2/);
   });
+});
+
+test('a run deleted behind gonogo\'s back to bring back an older GO breaks the chain status shows; one older than every run of the release is left to verify', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'gonogo-state-')), 'g.db');
+  const forger = tamperableSqlite(file);
+  const loaded = config();
+  const store = await openStore(file);
+  let ran: string[];
+  try {
+    flaky = 200;
+    const early = await runGate({ loaded, store, clock, release: R1 });
+    const good = await runGate({ loaded, store, clock, release: R1 });
+    flaky = 500;
+    const bad = await runGate({ loaded, store, clock, release: R1 });
+    assert.equal(bad.state?.decision.verdict, 'NO_GO');
+    ran = [early.runId, good.runId, bad.runId].map(String);
+  } finally {
+    await store.close();
+  }
+  const [early, , bad] = ran;
+  const stateNow = async () => {
+    const reader = await openStore(file, { readonly: true });
+    try {
+      return { state: await gateState({ loaded, store: reader, clock, release: R1 }), verified: await verifyChain(reader, 'shop') };
+    } finally {
+      await reader.close();
+    }
+  };
+  // The failing run removed: its results would show GO, and the chain says what happened.
+  await forger.exec(`DELETE FROM results WHERE run_id = '${bad}'; DELETE FROM runs WHERE id = '${bad}'`);
+  const forged = await stateNow();
+  assert.equal(forged.state.decision.verdict, 'GO');
+  assert.equal(forged.state.chain.intact, false);
+  assert.match(forged.state.chain.problem?.message ?? '', new RegExp(`run ${bad} recorded by entry \\d+ was deleted`));
+  assert.equal(forged.verified.intact, false);
+  // The oldest run deleted as well: nothing newer comes back through it (every item has a newer
+  // result), so status looks from the oldest run left; verify, walking everything, finds it.
+  await forger.exec(`DELETE FROM results WHERE run_id = '${early}'; DELETE FROM runs WHERE id = '${early}'`);
+  const older = await stateNow();
+  assert.match(older.state.chain.problem?.message ?? '', new RegExp(`run ${bad} `));
+  assert.match(older.verified.problem?.message ?? '', new RegExp(`run ${early} `));
 });
 
 test('a config edited after the run makes the changed items not run: status is never GO on results of another definition', async () => {

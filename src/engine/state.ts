@@ -135,7 +135,13 @@ function checkChain(store: Store, gate: string, runs: readonly RunSummary[], lat
   const resultRuns = new Set(latest.map((r) => r.runId));
   const newest = runs.find((r) => r.status === 'completed');
   if (newest) resultRuns.add(newest.id);
-  return checkRecorded(store, gate, refs, ['run:', 'attestation:', ...[...resultRuns].map((id) => `result:${id}:`)]);
+  // Deleted runs from the release's oldest run on (ids sort by time, and the state takes each item's
+  // newest run by id): a run deleted there could hide a newer failure or rebind a sign-off. One
+  // deleted before every run the release still has could only leave an item "not run", which never
+  // passes; `audit verify` finds those. Without a run left, every run of the gate is looked at.
+  const oldest = runs.reduce<string | undefined>((min, r) => (min === undefined || r.id < min ? r.id : min), undefined);
+  const deletedRuns = oldest === undefined ? 'run:' : { prefix: 'run:', from: runRef(oldest) };
+  return checkRecorded(store, gate, refs, [deletedRuns, 'attestation:', ...[...resultRuns].map((id) => `result:${id}:`)]);
 }
 
 /** The release's rows in the environment and the gate's attestations, checked against the chain. */

@@ -248,6 +248,22 @@ export function auditContract(name: string, storage: () => Promise<TamperableSto
         assert.equal((await checked(s, ids)).intact, false);
       }));
 
+    it('finds deleted rows of a kind from a ref on when asked to, and all of them otherwise', () =>
+      withHistory(async (s, ids) => {
+        const [first, second] = [ids.done, ids.aborted].sort();
+        await s.exec(`DELETE FROM results WHERE run_id = ${lit(first)}`);
+        await s.exec(`DELETE FROM runs WHERE id = ${lit(first)}`);
+        const reader = await s.open({ readonly: true, clock: fakeClock(T0) });
+        try {
+          assert.deepEqual(await reader.auditOrphans('web', 'run:'), [`run:${first}`]);
+          assert.deepEqual(await reader.auditOrphans('web', 'run:', `run:${first}`), [`run:${first}`]);
+          assert.deepEqual(await reader.auditOrphans('web', 'run:', `run:${second}`), []);
+          await assert.rejects(reader.auditOrphans('web', 'run:', `attestation:${ids.signoff}`), /no table has refs starting "run:" from "attestation:/);
+        } finally {
+          await reader.close();
+        }
+      }));
+
     it('finds an entry inserted, even one whose own hash and link are right', () =>
       withHistory(async (s) => {
         await insertForgedEntry(s);

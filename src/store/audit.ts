@@ -86,8 +86,11 @@ export interface AuditLog {
    * none). Empty for a store from before the chain.
    */
   auditRecords(gate: string, refs: readonly string[]): Promise<AuditRecord[]>;
-  /** The refs starting with `prefix` (`run:`, `attestation:`, `event:`, `result:RUN:`) that entries record but whose row is gone. */
-  auditOrphans(gate: string, prefix: string): Promise<string[]>;
+  /**
+   * The refs starting with `prefix` (`run:`, `attestation:`, `event:`, `result:RUN:`) that entries
+   * record but whose row is gone; only those at or after `from` (a ref with that prefix) when given.
+   */
+  auditOrphans(gate: string, prefix: string, from?: string): Promise<string[]>;
 }
 
 /** A row as status checks it: the last entry that recorded it and what the tables hold now. */
@@ -612,12 +615,15 @@ async function lastEntries(log: AuditLog, gate: string, through: number): Promis
 /**
  * The chain check `status` can afford: the rows it reads (`refs`), each against the last entry that
  * recorded it, that entry's hash and its link to the entry before; the head against the entry it
- * names; and, for `orphanPrefixes`, every recorded row of that kind that is gone. Its cost grows
- * with what status reads, not with the log. It does not walk the chain: an entry rewritten in the
+ * names; and, for `orphanPrefixes`, every recorded row of that kind that is gone (from a ref on,
+ * when one is given with the prefix). Its cost grows with what status reads, not with the log. It does not walk the chain: an entry rewritten in the
  * middle, with nothing status reads pointing at it, or the whole chain rewritten from some entry
  * on, are left to `audit verify` (and a pinned head).
  */
-export async function checkRecorded(log: AuditLog, gate: string, refs: readonly string[], orphanPrefixes: readonly string[] = []): Promise<ChainReport> {
+/** A kind of row whose recorded rows must all still be there: its ref prefix, and the ref to look from (default: all). */
+export type OrphanScope = string | { prefix: string; from?: string };
+
+export async function checkRecorded(log: AuditLog, gate: string, refs: readonly string[], orphanPrefixes: readonly OrphanScope[] = []): Promise<ChainReport> {
   const head = await log.auditHead(gate);
   const entries = head?.seq ?? 0;
   const headHash = head?.hash ?? GENESIS;
@@ -651,7 +657,7 @@ export async function checkRecorded(log: AuditLog, gate: string, refs: readonly 
     else if (r.row === undefined) consider({ kind: 'row-deleted', seq: e.seq, ref: r.ref, message: `the ${describeRef(r.ref)} recorded by entry ${e.seq} was deleted` });
     else if (rowDigest(r.row) !== recorded) consider({ kind: 'row-changed', seq: e.seq, ref: r.ref, message: `the ${describeRef(r.ref)} was changed after entry ${e.seq} recorded it` });
   }
-  const gone = (await Promise.all(orphanPrefixes.map((p) => log.auditOrphans(gate, p)))).flat();
+  const gone = (await Promise.all(orphanPrefixes.map((p) => (typeof p === 'string' ? log.auditOrphans(gate, p) : log.auditOrphans(gate, p.prefix, p.from))))).flat();
   if (gone.length > 0) {
     // Named by the last entry that recorded it, so the earliest problem is the one shown.
     for (const r of await log.auditRecords(gate, gone)) {

@@ -543,9 +543,9 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
       }, []);
     },
 
-    async auditOrphans(gate: string, prefix: string) {
-      const q = orphanQuery(prefix);
-      if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}`);
+    async auditOrphans(gate: string, prefix: string, from?: string) {
+      const q = orphanQuery(prefix, from);
+      if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}${from === undefined ? '' : ` from ${JSON.stringify(from)}`}`);
       if (prefix === 'event:' && !ctx.events) return [];
       return readOne(async (c) => {
         // A prefix is one range of the (gate, ref, seq) index only where the database compares
@@ -553,7 +553,7 @@ function postgresStore(pool: pg.Pool, ctx: Ctx): Store {
         // cost of reading the gate's whole index. Known from the open, unless the tables came later.
         bytewise ??= (await c.raw(BYTEWISE_SQL))[0]?.[0] === true;
         const sql = q.sql.replaceAll('{ref}', bytewise ? 'e.ref' : 'e.ref COLLATE "C"');
-        return (await c.raw(sql, [gate, prefix, prefixEnd(prefix), ...q.params])).map((r) => String(r[0]));
+        return (await c.raw(sql, [gate, from ?? prefix, prefixEnd(prefix), ...q.params])).map((r) => String(r[0]));
       }, []);
     },
 

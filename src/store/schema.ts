@@ -182,7 +182,9 @@ export const CHAIN_SQL = {
  * The orphan query for a prefix (`run:`, `attestation:`, `event:` or `result:RUN:`) and its
  * parameters after the gate and the range; undefined for any other prefix.
  */
-export function orphanQuery(prefix: string): { sql: string; params: Array<string | number> } | undefined {
+export function orphanQuery(prefix: string, from?: string): { sql: string; params: Array<string | number> } | undefined {
+  // A lower bound outside the prefix's range would read refs of another table.
+  if (from !== undefined && !from.startsWith(prefix)) return undefined;
   const key = prefix.length + 1;
   if (prefix === 'run:') return { sql: CHAIN_SQL.orphanRuns, params: [key] };
   if (prefix === 'attestation:') return { sql: CHAIN_SQL.orphanAttestations, params: [key] };

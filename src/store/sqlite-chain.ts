@@ -205,12 +205,12 @@ export function sqliteAuditReads(db: Database.Database, version: number): SyncAu
       })();
       return out;
     },
-    auditOrphans(gate, prefix) {
-      const q = orphanQuery(prefix);
-      if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}`);
+    auditOrphans(gate, prefix, from) {
+      const q = orphanQuery(prefix, from);
+      if (q === undefined) throw new RangeError(`auditOrphans: no table has refs starting ${JSON.stringify(prefix)}${from === undefined ? '' : ` from ${JSON.stringify(from)}`}`);
       if (prefix === 'event:' && !events) return [];
       // BINARY collation compares bytes: a prefix's refs are one range of the (gate, ref, seq) index.
-      return db.prepare<unknown[], string>(q.sql.replaceAll('{ref}', 'e.ref')).pluck().all(gate, prefix, prefixEnd(prefix), ...q.params);
+      return db.prepare<unknown[], string>(q.sql.replaceAll('{ref}', 'e.ref')).pluck().all(gate, from ?? prefix, prefixEnd(prefix), ...q.params);
     },
     auditGates() {
       return gates.all();

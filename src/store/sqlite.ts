@@ -444,8 +444,8 @@ function sqliteStore(conn: Connection, ctx: FaultContext, leaseMs: number, threa
       return read((r) => r.audit?.auditRecords(gate, refs) ?? []);
     },
 
-    async auditOrphans(gate: string, prefix: string) {
-      return read((r) => r.audit?.auditOrphans(gate, prefix) ?? []);
+    async auditOrphans(gate: string, prefix: string, from?: string) {
+      return read((r) => r.audit?.auditOrphans(gate, prefix, from) ?? []);
     },
 
     async changeToken() {
