@@ -23,6 +23,7 @@ import type { StoreFaultKind } from './errors.js';
 import { DEFAULT_LEASE_MS } from './lease.js';
 import { EVENTS_VERSION, MIGRATIONS } from './schema.js';
 import { openSqliteStore } from './sqlite.js';
+import { WHOLE_CHECK_BYTES } from './sqlite-file.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -359,6 +360,28 @@ describe('a store file that is not a gonogo store is refused, untouched', () => 
       });
     }
   }
+
+  it('a store bigger than the whole-file check opens without reading every page; a damaged page a write reaches still answers corrupt', async () => {
+    const file = join(tempDir(), 'gonogo.db');
+    const id = await storeWithHistory(file);
+    // Past WHOLE_CHECK_BYTES, then the results table's root page damaged.
+    sqliteFile(file, `CREATE TABLE padding (x BLOB); INSERT INTO padding VALUES (zeroblob(${WHOLE_CHECK_BYTES + 1024 * 1024}))`);
+    const db = new Database(file, { readonly: true });
+    const pageSize = Number(db.pragma('page_size', { simple: true }));
+    const root = Number(db.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'results'").pluck().get());
+    db.close();
+    const bytes = readFileSync(file);
+    bytes.fill(0xff, (root - 1) * pageSize, (root - 1) * pageSize + 16);
+    writeFileSync(file, bytes);
+    const store = await openSqliteStore(file, { clock: fakeClock(T0) });
+    try {
+      assert.equal((await store.listRuns({}))[0]?.id, id, 'the pages the open and the listing read are sound');
+      const run = await store.beginRun(newRun());
+      await rejectsAsStoreError(store.saveResult(run, itemResult('C-09')), 'corrupt', /database disk image is malformed: the file is damaged/);
+    } finally {
+      await store.close();
+    }
+  });
 
   it('a folder where the file should be', async () => {
     const dir = tempDir();
