@@ -6,6 +6,13 @@
 // before it). With one request in flight per connection (pipelining 1), the answer that arrives is
 // always to the request written last, so each connection keeps that request's start and times its
 // answer against it: performance.now(), from the request being written to its last byte received.
+//
+// Why the writes wait for the end of the loop turn: autocannon writes the next request inside the
+// answer's callback, so with many answers read in one turn each one was timed only after the write
+// system calls of those read before it (and the target, woken by each, took the other core meanwhile):
+// the generator's own work, timed as the target's latency. A request is corked as autocannon writes it
+// and sent, all of them together, once the turn's answers are read, and timed from then: as wrk does
+// (it writes when the socket is next found writable, and starts the clock at that write).
 // Nothing is allocated per answer: each connection keeps its start in a Float64Array slot (a number in
 // a closure variable is a fresh heap object at every write) and the statuses are counted in an array.
 //
@@ -65,6 +72,12 @@ interface Exchange {
   closing: boolean;
 }
 
+/** A connection's request on its way out: the corked socket it waits on, and the slot of its start. */
+interface Outgoing {
+  socket: Socket | undefined;
+  sentAt: Float64Array;
+}
+
 function closed(socket: Socket): Promise<void> {
   if (socket.closed) return Promise.resolve();
   return new Promise((resolve) => {
@@ -101,6 +114,19 @@ export async function drive(spec: DriveSpec, ctx: DriveContext, record: (micros:
     for (const c of connections) c.destroy();
   };
 
+  // Connections whose request was written during this loop turn, corked: sent, and their clocks started, after the turn's answers are read.
+  const corked: Outgoing[] = [];
+  let flushing = false;
+  const flush = (): void => {
+    flushing = false;
+    for (const out of corked) {
+      out.sentAt[0] = performance.now();
+      out.socket?.uncork();
+      out.socket = undefined;
+    }
+    corked.length = 0;
+  };
+
   const setupClient = (client: autocannon.Client): void => {
     const connection = connectionOf(client);
     connections.push(connection);
@@ -108,6 +134,7 @@ export async function drive(spec: DriveSpec, ctx: DriveContext, record: (micros:
     let current: Exchange | undefined;
     let previous: Exchange | undefined;
     const sentAt = new Float64Array(1);
+    const out: Outgoing = { socket: undefined, sentAt };
     client.addListener('request', () => {
       sentAt[0] = performance.now();
       const socket = connection.socket();
@@ -116,6 +143,17 @@ export async function drive(spec: DriveSpec, ctx: DriveContext, record: (micros:
         current = watch(socket);
       }
       if (current) current.waiting = true;
+      // A socket still connecting holds the request until it connects anyway; one already corked this turn keeps it.
+      if (socket !== undefined && socket !== out.socket && !socket.connecting && !socket.destroyed && !stopped) {
+        if (out.socket === undefined) corked.push(out);
+        else out.socket.uncork();
+        socket.cork();
+        out.socket = socket;
+        if (!flushing) {
+          flushing = true;
+          setImmediate(flush);
+        }
+      }
     });
     client.addListener('headers', (info: unknown) => {
       // The target said it closes this connection: autocannon writes the next request on it all the same, and that loss is not the target's.
