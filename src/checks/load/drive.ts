@@ -5,7 +5,19 @@
 // one entry out of step (every later response on that connection is then timed from the request
 // before it). With one request in flight per connection (pipelining 1), the answer that arrives is
 // always to the request written last, so each connection keeps that request's start and times its
-// answer against it: performance.now(), from the request being written to its last byte received.
+// answer against it: performance.now(), from the request being written to its answer being read.
+//
+// What is timed is the target's part, not the generator's. The event loop reads, in one turn, every
+// answer that had arrived when it woke, one socket after another, and autocannon parses each one and
+// writes the next request inside that answer's callback: timed where autocannon reports it, the last
+// answer of a turn carried the parsing and the write system calls of all those read before it (and
+// the target, woken by each write, took the other core meanwhile). So
+//   - each answer is timed to the start of the turn that read it: the first read of a load socket in
+//     the turn (every answer read in that turn had arrived by then, but for bytes that came while the
+//     turn was reading, which the next turn would otherwise have read);
+//   - a request is corked as autocannon writes it, and sent with the turn's others once its answers
+//     are read (setImmediate), its clock started then: as wrk does, which writes when the socket is
+//     next found writable and starts the clock at that write.
 // Nothing is allocated per answer: each connection keeps its start in a Float64Array slot (a number in
 // a closure variable is a fresh heap object at every write) and the statuses are counted in an array.
 //
@@ -65,6 +77,12 @@ interface Exchange {
   closing: boolean;
 }
 
+/** A connection's request on its way out: the corked socket it waits on, and the slot of its start. */
+interface Outgoing {
+  socket: Socket | undefined;
+  sentAt: Float64Array;
+}
+
 function closed(socket: Socket): Promise<void> {
   if (socket.closed) return Promise.resolve();
   return new Promise((resolve) => {
@@ -101,6 +119,34 @@ export async function drive(spec: DriveSpec, ctx: DriveContext, record: (micros:
     for (const c of connections) c.destroy();
   };
 
+  // This loop turn: when it first read a load socket (`reading`), and the connections whose request
+  // was written during it, corked: sent, and their clocks started, once its answers are read.
+  const turnStart = new Float64Array(1);
+  let reading = false;
+  const corked: Outgoing[] = [];
+  let turnEnding = false;
+  const endTurn = (): void => {
+    turnEnding = false;
+    reading = false;
+    for (const out of corked) {
+      out.sentAt[0] = performance.now();
+      out.socket?.uncork();
+      out.socket = undefined;
+    }
+    corked.length = 0;
+  };
+  const atTurnEnd = (): void => {
+    if (turnEnding) return;
+    turnEnding = true;
+    setImmediate(endTurn);
+  };
+  const onRead = (): void => {
+    if (reading) return;
+    reading = true;
+    turnStart[0] = performance.now();
+    atTurnEnd();
+  };
+
   const setupClient = (client: autocannon.Client): void => {
     const connection = connectionOf(client);
     connections.push(connection);
@@ -108,6 +154,7 @@ export async function drive(spec: DriveSpec, ctx: DriveContext, record: (micros:
     let current: Exchange | undefined;
     let previous: Exchange | undefined;
     const sentAt = new Float64Array(1);
+    const out: Outgoing = { socket: undefined, sentAt };
     client.addListener('request', () => {
       sentAt[0] = performance.now();
       const socket = connection.socket();
@@ -116,6 +163,14 @@ export async function drive(spec: DriveSpec, ctx: DriveContext, record: (micros:
         current = watch(socket);
       }
       if (current) current.waiting = true;
+      // A socket still connecting holds the request until it connects anyway; one already corked this turn keeps it.
+      if (socket !== undefined && socket !== out.socket && !socket.connecting && !socket.destroyed && !stopped) {
+        if (out.socket === undefined) corked.push(out);
+        else out.socket.uncork();
+        socket.cork();
+        out.socket = socket;
+        atTurnEnd();
+      }
     });
     client.addListener('headers', (info: unknown) => {
       // The target said it closes this connection: autocannon writes the next request on it all the same, and that loss is not the target's.
@@ -123,7 +178,7 @@ export async function drive(spec: DriveSpec, ctx: DriveContext, record: (micros:
     });
     client.addListener('response', (status: unknown) => {
       if (stopped) return;
-      record(Math.max(1, Math.round((performance.now() - sentAt[0]) * 1000)));
+      record(Math.max(1, Math.round(((reading ? turnStart[0] : performance.now()) - sentAt[0]) * 1000)));
       if (current) current.waiting = false;
       tally.answers++;
       byStatus[Number.isInteger(status) && Number(status) >= 0 && Number(status) < byStatus.length ? Number(status) : 0]++;
@@ -165,6 +220,8 @@ export async function drive(spec: DriveSpec, ctx: DriveContext, record: (micros:
    */
   const watch = (socket: Socket): Exchange => {
     const exchange: Exchange = { socket, waiting: false, closing: false };
+    // Ahead of autocannon's parser: the turn's start is taken before any answer of the turn is parsed.
+    socket.prependListener('data', onRead);
     socket.once('close', () => {
       if (exchange.waiting && !exchange.closing) failed('the target closed the connection before answering');
       exchange.waiting = false;

@@ -3,7 +3,8 @@
 //
 // autocannon generates the load (one request in flight per connection, the paths in turn), on a
 // thread of its own (thread.ts); each request is timed there from being written to its last byte
-// received, at microsecond precision, into an HDR histogram (3 significant digits): autocannon's
+// received (the start of the event-loop turn that read it, so that the generator's own work on the
+// other answers of that turn is not timed as the target's: see drive.ts), at microsecond precision, into an HDR histogram (3 significant digits): autocannon's
 // own histogram keeps whole milliseconds and has no p95 (see drive.ts). The thread keeps the load's
 // time on the system clock, not the context's: a load test sends real requests for real. Every answer counts, whatever its status; a request
 // still unanswered when the run ends is not counted (as wrk and autocannon do), one unanswered for
