@@ -29,7 +29,7 @@ const BENCHES: { name: string; run: () => Promise<BenchResult> }[] = [
   { name: 'gonogo check 10k x 100 ms', run: () => engineCli() },
   { name: 'engine memory per item', run: engineMemory },
   { name: 'audit verify (1M entries)', run: auditVerify },
-  { name: 'status (10,000 runs)', run: status },
+  { name: 'status, history, signoff (10,000 runs)', run: status },
   { name: 'store growth', run: storeGrowth },
   { name: 'load kind vs autocannon, wrk', run: loadBench },
   { name: 'watch cost (100 endpoints every 1 s)', run: watchCost },

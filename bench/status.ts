@@ -1,12 +1,14 @@
-// `gonogo status` with 10,000 runs of the 58-item template in the store (600,000 audit entries),
-// on SQLite and on PostgreSQL side by side, against bare `node -e 0`, interleaved so that machine
-// noise falls on all three alike; the median of RUNS each. The runs come in releases of 100 (a team
-// that cuts a release every hundred runs); status asks for the newest, so what it reads is one
-// release's runs while the chain it checks covers all 10,000. Floor: <= 3x on both stores. Also
-// measured: status with the same config on an empty store, so that what the 10,000 runs cost is
-// told apart from what the CLI costs to start. Status reads the config from the validated-config
-// cache (a folder of the benchmark's own, filled by the first command), as every command after the
-// first does; "SQLite --no-cache" parses it every time, to show what the cache saves.
+// `gonogo status`, `history` and `signoff` with 10,000 runs of the 58-item template in the store
+// (600,000 audit entries), on SQLite and on PostgreSQL side by side, against bare `node -e 0`,
+// interleaved so that machine noise falls on all alike; the median of RUNS each. The runs come in
+// releases of 100 (a team that cuts a release every hundred runs); the commands ask for the newest,
+// so what they read is one release's runs while the chain they check covers all 10,000. A sign-off
+// opens the store to write (each time by a new signer), so it also pays what a writer's open costs
+// on a large store. Floor: <= 3x on both stores. Also measured: status with the same config on an
+// empty store, so that what the 10,000 runs cost is told apart from what the CLI costs to start.
+// The commands read the config from the validated-config cache (a folder of the benchmark's own,
+// filled by the first command), as every command after the first does; "SQLite --no-cache" parses
+// it every time, to show what the cache saves.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,11 +35,15 @@ const config = (): string =>
     'environments:',
     '  staging:',
     '    url: http://127.0.0.1:9',
+    'roles:',
+    "  lead: ['*']",
     'items:',
     ...Array.from({ length: ITEMS }, (_, i) => {
       const id = `ITEM-${String(i).padStart(2, '0')}`;
       return `  - id: ${id}\n    title: ${id}\n    tier: critical\n    check:\n      kind: env\n      required: [HOME]`;
     }),
+    // What a person signs: a sign-off is one of the everyday commands held to the floor.
+    '  - id: DOC-01\n    title: Runbook read\n    tier: high\n    manual: true',
     '',
   ].join('\n');
 
@@ -60,11 +66,7 @@ export default async function status(): Promise<BenchResult> {
     writeFileSync(join(dir, 'gonogo.yaml'), config());
     const file = join(dir, 'gonogo.db');
     await buildFixture(file, { gate: 'bench', release: 'r', runsPerRelease: PER_RELEASE, runs: STORE_RUNS, items: ITEMS });
-    const stores: Array<{ name: string; location: string; flags?: string[] }> = [
-      { name: 'SQLite', location: file },
-      { name: 'no runs', location: join(dir, 'empty.db') },
-      { name: 'SQLite --no-cache', location: file, flags: ['--no-cache'] },
-    ];
+    const stores: Array<{ name: string; location: string }> = [{ name: 'SQLite', location: file }];
     if (postgresBinDir() !== undefined) {
       cluster = await startCluster();
       const url = await cluster.createDatabase('bench_status');
@@ -73,24 +75,36 @@ export default async function status(): Promise<BenchResult> {
     } else {
       log('  PostgreSQL not installed (apt-get install postgresql): SQLite only');
     }
+    // Each store's everyday commands, held to the floor; then, for comparison, status on an empty
+    // store (what the CLI costs to start) and without the config cache.
+    type Case = { name: string; args: (n: number) => string[]; compared?: boolean; times: number[] };
+    const at = (location: string, command: string[], flags: string[] = []): ((n: number) => string[]) => () => [bin, ...flags, ...command, '--release', RELEASE, '--store', location];
+    const cases: Case[] = [];
+    for (const st of stores) {
+      cases.push({ name: `status on ${st.name}`, args: at(st.location, ['status']), times: [] });
+      cases.push({ name: `history on ${st.name}`, args: at(st.location, ['history']), times: [] });
+      // A new signer each time: one person signs an item once.
+      cases.push({ name: `signoff on ${st.name}`, args: (n) => [bin, 'signoff', '--item', 'DOC-01', '--as', `signer-${n}`, '--role', 'lead', '--release', RELEASE, '--store', st.location], times: [] });
+    }
+    cases.push({ name: 'status on no runs', args: at(join(dir, 'empty.db'), ['status']), compared: true, times: [] });
+    cases.push({ name: 'status on SQLite --no-cache', args: at(file, ['status'], ['--no-cache']), compared: true, times: [] });
     const bare = ['-e', '0'];
-    const cases = stores.map((s) => ({ ...s, args: [bin, ...(s.flags ?? []), 'status', '--release', RELEASE, '--store', s.location], times: [] as number[] }));
     const bareTimes: number[] = [];
-    for (const c of cases) timeRun(dir, c.args); // warm the file cache and the server's
+    let n = 0;
+    for (const c of cases) timeRun(dir, c.args(n++)); // warm the file cache and the server's
     timeRun(dir, bare);
     for (let i = 0; i < RUNS; i++) {
       // Rotate the order, so that none always follows another.
-      const order = [...cases.map((c) => () => c.times.push(timeRun(dir, c.args))), () => bareTimes.push(timeRun(dir, bare))];
+      const order = [...cases.map((c) => () => c.times.push(timeRun(dir, c.args(n++)))), () => bareTimes.push(timeRun(dir, bare))];
       for (let k = 0; k < order.length; k++) order[(i + k) % order.length]();
     }
     const b = median(bareTimes);
-    const rows = cases.map((c) => ({ name: c.name, median: median(c.times), ratio: median(c.times) / b }));
-    const compared = (name: string): boolean => name === 'no runs' || name.endsWith('--no-cache');
-    for (const r of rows) log(`  status on ${r.name.padEnd(17)} median ${ms(r.median).padStart(7)}, node -e 0 ${ms(b).padStart(6)}: ratio ${fixed(r.ratio)} (${compared(r.name) ? 'for comparison' : `floor <= ${FLOOR}`})`);
-    const measured = rows.filter((r) => !compared(r.name));
+    const rows = cases.map((c) => ({ name: c.name, compared: c.compared ?? false, median: median(c.times), ratio: median(c.times) / b }));
+    for (const r of rows) log(`  ${r.name.padEnd(27)} median ${ms(r.median).padStart(7)}, node -e 0 ${ms(b).padStart(6)}: ratio ${fixed(r.ratio)} (${r.compared ? 'for comparison' : `floor <= ${FLOOR}`})`);
+    const measured = rows.filter((r) => !r.compared);
     const worst = measured.reduce((a, r) => (r.ratio > a.ratio ? r : a));
     return {
-      name: `status (${STORE_RUNS} runs)`,
+      name: `status, history, signoff (${STORE_RUNS} runs)`,
       figure: rows.map((r) => `${r.name} ${ms(r.median)} (${fixed(r.ratio)}x)`).join(', '),
       reference: `node -e 0 ${ms(b)}`,
       ratio: worst.ratio,
