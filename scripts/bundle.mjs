@@ -67,7 +67,8 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3'],
+  // Every dependency is bundled, better-sqlite3's JavaScript included: its addon is found by path
+  // (store/sqlite-database.ts), the one file read from node_modules at start.
   // CommonJS dependencies call require() for Node's modules; an ES module has none of its own.
   banner: { js: "import { createRequire as __gonogoRequire } from 'node:module'; const require = __gonogoRequire(import.meta.url);" },
   legalComments: 'eof',

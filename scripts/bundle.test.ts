@@ -52,6 +52,24 @@ function runBundle(cwd: string, args: string[], env: Record<string, string>): { 
 
 const CONFIG = ['version: 1', 'environments:', '  staging: { url: "http://127.0.0.1:9" }', 'items:', '  - { id: DOC-01, title: Runbook read, tier: high, manual: true }', ''].join('\n');
 
+test('bundle: a store command loads no JavaScript from node_modules, only better-sqlite3\'s addon, found by path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gonogo-bundle-'));
+  writeFileSync(join(dir, 'gonogo.yaml'), CONFIG);
+  // Every file CommonJS resolves (better-sqlite3's lib and `bindings` came that way), printed at exit.
+  const preload = join(dir, 'resolved.cjs');
+  writeFileSync(
+    preload,
+    `const M = require('node:module'); const seen = []; const orig = M._resolveFilename;
+M._resolveFilename = function (...a) { const f = orig.apply(this, a); seen.push(f); return f; };
+process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(join(dir, 'resolved.json'))}, JSON.stringify(seen)));`,
+  );
+  const r = runBundle(dir, ['signoff', '--item', 'DOC-01', '--as', 'dana', '--role', 'lead'], { NODE_OPTIONS: `--require ${preload}`, GONOGO_NO_CACHE: '1' });
+  assert.notEqual(r.status, null, r.stderr);
+  assert.match(r.stdout + r.stderr, /signed item DOC-01|refused/);
+  const fromModules = (JSON.parse(readFileSync(join(dir, 'resolved.json'), 'utf8')) as string[]).filter((f) => f.includes('node_modules'));
+  assert.deepEqual([...new Set(fromModules.map((f) => f.replace(/.*node_modules[\\/]/, '')))], [join('better-sqlite3', 'build', 'Release', 'better_sqlite3.node')]);
+});
+
 test('bundle: the config is cached after the first command and read again only while every file is unchanged', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gonogo-bundle-cache-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,7 +2,7 @@
 // chain's entries and heads verbatim), in one transaction on the destination, then every gate's
 // chain verified there. The destination must be empty: a copy never merges two histories. Leases
 // are not copied: they say who acts now on the store they were taken on.
-import Database from 'better-sqlite3';
+import { openDatabase } from './sqlite-database.js';
 import { verifyChain } from './audit.js';
 import type { ChainReport } from './audit.js';
 import { StoreError } from './errors.js';
@@ -32,7 +32,7 @@ export async function copyStore(from: string, to: string): Promise<CopyResult> {
   await (await openSqliteStore(file)).close();
   await (await openPostgresStore(to)).close();
 
-  const source = new Database(file, { readonly: true, fileMustExist: true });
+  const source = openDatabase(file, { readonly: true, fileMustExist: true });
   const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: to });
   const counts: Record<string, number> = {};

@@ -4,7 +4,8 @@
 import { closeSync, constants, copyFileSync, linkSync, mkdirSync, openSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openDatabase } from './sqlite-database.js';
 import { StoreError } from './errors.js';
 import { AUDIT_VERSION, MIGRATIONS } from './schema.js';
 import { adoptExisting } from './sqlite-chain.js';
@@ -116,7 +117,7 @@ function migrate(ctx: FaultContext, db: Database.Database): void {
 
 /** A new, empty store in memory. */
 function inMemory(ctx: FaultContext): Database.Database {
-  const db = new Database(':memory:');
+  const db = openDatabase(':memory:');
   db.pragma('foreign_keys = ON');
   migrate(ctx, db);
   return db;
@@ -131,7 +132,7 @@ function create(ctx: FaultContext, file: string): void {
   const temp = join(dirname(file), `.${basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.new`);
   try {
     mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(temp);
+    const db = openDatabase(temp);
     try {
       db.pragma('journal_mode = WAL');
       migrate(ctx, db);
@@ -176,7 +177,7 @@ export async function openWriter(ctx: FaultContext, file: string, options: Write
   } else {
     if (examine(ctx, file) === 'absent') create(ctx, file);
     try {
-      db = new Database(file, { fileMustExist: true, timeout: busySliceMs(ctx.lockTimeoutMs) });
+      db = openDatabase(file, { fileMustExist: true, timeout: busySliceMs(ctx.lockTimeoutMs) });
     } catch (error) {
       throw storeError('open', ctx.location, error);
     }
@@ -251,10 +252,10 @@ function openReadonlyOnce(file: string, timeout: number): { db: Database.Databas
   if (walBytes(file) > 0) {
     // Committed writes may still sit in the log: read through SQLite's own locking, which uses
     // the -wal and -shm files already there (a reader never creates them).
-    return { db: new Database(file, { readonly: true, fileMustExist: true, timeout }) };
+    return { db: openDatabase(file, { readonly: true, fileMustExist: true, timeout }) };
   }
   if (statSync(file).size > READ_IN_PLACE_BYTES) {
-    const db = new Database(file, { readonly: true, fileMustExist: true, timeout });
+    const db = openDatabase(file, { readonly: true, fileMustExist: true, timeout });
     try {
       // Pages read through a memory map, not a read() each: verify reads every page once.
       db.pragma(`mmap_size = ${MMAP_BYTES}`);
@@ -273,7 +274,7 @@ function openReadonlyOnce(file: string, timeout: number): { db: Database.Databas
   if (fingerprint(file) !== before || walBytes(file) > 0) return undefined;
   // Bytes 18-19 say "WAL"; an in-memory database must read as a plain one.
   if (bytes.length >= 20 && bytes[18] === 2 && bytes[19] === 2) bytes.fill(1, 18, 20);
-  return { db: new Database(bytes, { readonly: true }), copyOf: before };
+  return { db: openDatabase(bytes, { readonly: true }), copyOf: before };
 }
 
 /**
