@@ -390,6 +390,13 @@ test('an already aborted signal sends nothing', QUICK, async (t) => {
   assert.equal(connections(), 0);
 });
 
+test('CONNECT (a tunnel, no answer to judge) is refused before anything is sent', QUICK, async (t) => {
+  const { url, connections } = await rawServer(t, (socket) => socket.end('HTTP/1.1 200 Connection Established\r\n\r\n'));
+  const err = await rejection(httpRequest({ url, method: 'connect', signal: AbortSignal.timeout(5000) }));
+  assert.match(err.message, /^UND_ERR_INVALID_ARG: invalid method \(127\.0\.0\.1:\d+, while waiting for the response\)$/);
+  assert.equal(connections(), 0);
+});
+
 test('unsupported schemes are refused', QUICK, async () => {
   const err = await rejection(httpRequest({ url: 'file:///etc/passwd', signal: AbortSignal.timeout(5000) }));
   assert.equal(err.message, 'unsupported URL scheme file: in file:///etc/passwd');

@@ -232,6 +232,8 @@ function exchange(client: UndiciModule, dispatcher: Dispatcher, spec: ExchangeSp
     spec.signal.addEventListener('abort', handler);
     const { url } = spec;
     try {
+      // A tunnel is no answer to judge: refused as undici's request() refuses it, with its error.
+      if (spec.method === 'CONNECT') throw new client.errors.InvalidArgumentError('invalid method');
       // No undici timeouts: the caller's signal is the one deadline.
       dispatcher.dispatch(
         { origin: url.origin, path: url.search ? `${url.pathname}${url.search}` : url.pathname, method: spec.method, headers: spec.headers, body: spec.body, headersTimeout: 0, bodyTimeout: 0 },
