@@ -146,8 +146,27 @@ export interface RegisteredKind {
   defaultExpect(options: Record<string, unknown>): string[];
   host(options: Record<string, unknown>, env: TargetEnvironment): string | undefined;
   run(options: Record<string, unknown>, ctx: CheckContext): Promise<CheckOutcome>;
-  /** Parses options once (throws on invalid ones) for a check run many times (retries, a watch). */
-  prepare(options: Record<string, unknown>): PreparedCheck;
+  /**
+   * Parses options once (throws on invalid ones) for a check run many times (retries, a watch).
+   * `parsed`: the same options before placeholder expansion, already parsed by this kind's schema
+   * (the loader's, see markValidated); then only the values expansion changed are parsed again.
+   */
+  prepare(options: Record<string, unknown>, parsed?: Record<string, unknown>): PreparedCheck;
+}
+
+// The schema that parsed a check's options at load, kept on the check itself: not enumerable, so
+// neither a copy, nor JSON (the config cache), nor a worker's structured clone carries it over, and
+// such a check is parsed in full by the engine. No state of its own: a property of the loaded check.
+const VALIDATED_BY = Symbol('gonogo.validatedBy');
+
+/** The loader parsed this check with `schema` (its kind's options, extended with the common fields). */
+export function markValidated(check: object, schema: z.ZodObject): void {
+  Object.defineProperty(check, VALIDATED_BY, { value: schema, enumerable: false, writable: false, configurable: true });
+}
+
+/** Were this check's options parsed at load by `schema` (a kind's own options schema)? */
+export function isValidatedBy(check: object, schema: z.ZodObject): boolean {
+  return Object.hasOwn(check, VALIDATED_BY) && Reflect.get(check, VALIDATED_BY) === schema;
 }
 
 /** A check's options parsed by its kind: what the engine runs for every attempt. */
@@ -172,8 +191,31 @@ export function defineKind<S extends z.ZodObject>(kind: CheckKind<S>): Registere
     defaultExpect: (o) => kind.defaultExpect(kind.options.parse(o)),
     host: (o, env) => hostFor(kind, kind.options.parse(o), env),
     run: (o, ctx) => kind.run(kind.options.parse(o), ctx),
-    prepare: (o) => new Parsed(kind, kind.options.parse(o)),
+    prepare: (o, parsed) => new Parsed(kind, parsed === undefined ? kind.options.parse(o) : parseChanged(kind.options, o, parsed)),
   };
+}
+
+/**
+ * Options parsed before expansion, with what expansion changed parsed again: each changed value by
+ * its own field's schema, and the whole object again when a changed value is invalid (for the same
+ * error as a full parse, with its path) or when the schema judges fields together (a refinement).
+ */
+function parseChanged<S extends z.ZodObject>(schema: S, o: Record<string, unknown>, parsed: Record<string, unknown>): z.output<S> {
+  if (o !== parsed) {
+    if ((schema._zod.def.checks?.length ?? 0) > 0) return schema.parse(o);
+    const shape: Record<string, z.ZodType | undefined> = schema.shape;
+    let out: Record<string, unknown> | undefined;
+    for (const key of Object.keys(o)) {
+      if (o[key] === parsed[key]) continue;
+      const field = Object.hasOwn(shape, key) ? shape[key] : undefined;
+      const r = field?.safeParse(o[key]);
+      if (!r?.success) return schema.parse(o);
+      (out ??= { ...parsed })[key] = r.data;
+    }
+    if (out) parsed = out;
+  }
+  // Every value here was produced by `schema` (at load, or just now by its field): its output type.
+  return parsed as z.output<S>;
 }
 
 function hostFor<S extends z.ZodObject>(kind: CheckKind<S>, o: z.output<S>, env: TargetEnvironment): string | undefined {

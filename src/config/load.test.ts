@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkSecretValues, ConfigError, DEFAULT_MAX_CONFIG_BYTES, firstInvalidUtf8, formatProblem, loadConfig, parseConfig, selectEnvironment } from './load.js';
 import { registry } from '../checks/index.js';
+import { isValidatedBy } from '../checks/types.js';
 import { configProblems } from '../test-support/config.js';
 
 const VALID = `version: 1
@@ -35,6 +36,16 @@ test('config: the documented shape loads, with conditions parsed', () => {
   assert.equal(loaded.conditions.get('HEALTH-01')?.length, 3);
   assert.match(loaded.hash, /^[0-9a-f]{64}$/);
   assert.equal(selectEnvironment(loaded).name, 'staging');
+});
+
+test('config: a loaded check is marked as validated by its kind (the engine re-parses only what expansion changes); a copy of it is not', () => {
+  const check = parseConfig(VALID, 'gonogo.yaml').config.items[0].check;
+  assert.ok(check);
+  assert.ok(isValidatedBy(check, registry.http.options));
+  assert.ok(!isValidatedBy(check, registry.headers.options), 'marked by its own kind only');
+  assert.ok(!isValidatedBy(JSON.parse(JSON.stringify(check)), registry.http.options), 'a JSON copy (the config cache) is parsed in full');
+  assert.ok(!isValidatedBy({ ...check }, registry.http.options), 'nor a spread copy');
+  assert.ok(!Object.keys(check).some((k) => k.includes('valid')), 'the mark is no option');
 });
 
 const cases: { name: string; text: string; expect: RegExp[] }[] = [

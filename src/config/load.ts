@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { configSchemaFor, KIND_NAMES } from './schema.js';
 import { loadedKinds, loadKinds } from '../checks/kinds.js';
 import type { KindTable } from '../checks/kinds.js';
+import { markValidated } from '../checks/types.js';
 import { valueVariables } from '../checks/command/index.js';
 import { parseCondition, placeholdersOf } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
@@ -688,6 +689,11 @@ function buildLoaded(files: readonly SourceFile[], checked: KindTable): { loaded
   problems.sort((a, b) => (fileOrder.get(a.file) ?? 0) - (fileOrder.get(b.file) ?? 0) || a.line - b.line || a.column - b.column);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(dedupe(problems));
   const config = parsed.data;
+  // The engine then parses again only the options that placeholder expansion changes.
+  for (const item of config.items) {
+    const kind = item.check ? kindOf(item.check, checked) : undefined;
+    if (item.check && kind) markValidated(item.check, kind.options);
+  }
   const loaded: LoadedConfig = {
     config,
     file: rootFile,

@@ -216,3 +216,16 @@ test('expand keeps a `__proto__` key a key, and leaves strings without placehold
   assert.deepEqual(Reflect.get(out, '__proto__'), { x: 'http://app' });
   assert.equal(out.plain, 'no placeholder');
 });
+
+test('expand returns what holds no placeholder as given, and copies only the objects on the way to a change', () => {
+  const value = { url: '{{env.url}}/health', method: 'GET', headers: { accept: 'json' }, list: ['a', '{{env.url}}'], plain: ['x'] };
+  const { value: out } = expand(value, { vars: { url: 'http://app' } }, {});
+  assert.deepEqual(out, { url: 'http://app/health', method: 'GET', headers: { accept: 'json' }, list: ['a', 'http://app'], plain: ['x'] });
+  assert.notEqual(out, value);
+  assert.notEqual(out.list, value.list);
+  assert.equal(out.headers, value.headers);
+  assert.equal(out.plain, value.plain);
+  assert.deepEqual(value.list, ['a', '{{env.url}}'], 'the input is never changed');
+  const none = { a: 'b', n: 1, nested: { c: ['d'] } };
+  assert.equal(expand(none, { vars: {} }, {}).value, none);
+});

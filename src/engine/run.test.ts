@@ -7,7 +7,7 @@ import { Agent } from 'undici';
 import { z } from 'zod';
 import { runChecks } from './run.js';
 import type { RunOptions } from './run.js';
-import { defineKind } from '../checks/types.js';
+import { defineKind, markValidated } from '../checks/types.js';
 import type { RegisteredKind } from '../checks/types.js';
 import { parseCondition } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
@@ -279,6 +279,61 @@ test('engine: an unset ${VAR} is an error naming the variable, not a pass', asyn
   const [r] = await runChecks(items, conds(items), options({ echo }, { processEnv: {} }));
   assert.equal(r.status, 'error');
   assert.match(r.message, /GONOGO_NOT_SET_ANYWHERE is not set/);
+});
+
+/**
+ * A kind counting how often its options are parsed: `port` accepts a placeholder at load and must
+ * be digits once expanded; `note` is never expanded.
+ */
+function counted(): { kind: RegisteredKind; parses: { port: number; note: number } } {
+  const parses = { port: 0, note: 0 };
+  const kind = defineKind({
+    name: 'counted',
+    description: 'counted',
+    options: z.strictObject({
+      port: z.string().regex(/^(\d+|\{\{env\.\w+\}\})$/, 'a port number').transform((v) => {
+        parses.port++;
+        return v;
+      }),
+      note: z.string().default('').transform((v) => {
+        parses.note++;
+        return v;
+      }),
+    }),
+    fields,
+    defaultExpect: () => ['value == 1'],
+    run: async (o) => ({ observations: { value: 1, echo: `${o.port} ${o.note}` } }),
+  });
+  return { kind, parses };
+}
+
+test('engine: options the loader validated are parsed again only where placeholders changed them', async () => {
+  const { kind, parses } = counted();
+  const items = [item('AS-WRITTEN', 'counted', { port: '8080', note: 'n' }), item('EXPANDED', 'counted', { port: '{{env.port}}', note: 'n' })];
+  for (const i of items) if (i.check) markValidated(i.check, kind.options);
+  const results = await runChecks(items, conds(items), options({ counted: kind }, { env: { name: 't', vars: { port: '9090' } } }));
+  assert.deepEqual(results.map((r) => [r.status, (r.evidence as { echo?: string } | undefined)?.echo]), [['pass', '8080 n'], ['pass', '9090 n']]);
+  assert.deepEqual(parses, { port: 1, note: 0 }, 'only the expanded port was parsed again');
+});
+
+test('engine: a validated option that expands to an invalid value is an error naming the problem, not a pass', async () => {
+  const { kind } = counted();
+  const items = [item('BAD-PORT', 'counted', { port: '{{env.port}}', note: '' })];
+  for (const i of items) if (i.check) markValidated(i.check, kind.options);
+  const [r] = await runChecks(items, conds(items), options({ counted: kind }, { env: { name: 't', vars: { port: 'eighty' } } }));
+  assert.equal(r.status, 'error');
+  assert.match(r.message, /a port number/);
+  assert.match(r.message, /port/);
+});
+
+test('engine: options not marked as validated by this kind are parsed in full', async () => {
+  const { kind, parses } = counted();
+  const other = counted().kind;
+  const items = [item('UNMARKED', 'counted', { port: '1', note: 'x' }), item('OTHER-SCHEMA', 'counted', { port: '2', note: 'y' }), item('INVALID', 'counted', { port: 'nope' })];
+  if (items[1].check) markValidated(items[1].check, other.options);
+  const results = await runChecks(items, conds(items), options({ counted: kind }));
+  assert.deepEqual(results.map((r) => r.status), ['pass', 'pass', 'error']);
+  assert.equal(parses.note, 3, 'every check parsed whole');
 });
 
 test('engine: an exclusive check (one that disturbs the target) runs alone, after the others', async () => {

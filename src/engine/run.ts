@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import type { LimitFunction } from 'p-limit';
 import type { Dispatcher } from 'undici';
 import { KINDS, isKindName, loadKinds } from '../checks/kinds.js';
-import { CheckError } from '../checks/types.js';
+import { CheckError, isValidatedBy } from '../checks/types.js';
 import type { CheckContext, CheckOutcome, PreparedCheck, RegisteredKind, TargetEnvironment } from '../checks/types.js';
 import type { AuthConfig } from '../checks/_shared/auth.js';
 import { bindCondition, judge } from '../conditions/index.js';
@@ -314,8 +314,11 @@ class CheckRun {
     const { kind } = p;
     if (!kind) return (p.prepared = { ok: false, message: `unknown check kind "${p.check.kind}"` });
     try {
-      const x = expand(kindOptions(p.check), this.envVars, this.processEnv, kind.verbatim);
-      return (p.prepared = { ok: true, check: kind.prepare(x.value), secrets: x.secrets });
+      const own = kindOptions(p.check);
+      const x = expand(own, this.envVars, this.processEnv, kind.verbatim);
+      // Options the loader parsed with this kind's schema are parsed again only where expansion changed them.
+      const parsed = isValidatedBy(p.check, kind.options) ? own : undefined;
+      return (p.prepared = { ok: true, check: kind.prepare(x.value, parsed), secrets: x.secrets });
     } catch (err) {
       return (p.prepared = { ok: false, message: message(err) });
     }

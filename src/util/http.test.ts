@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -92,6 +93,22 @@ test('happy path: JSON body, lower-cased headers, set-cookie kept apart, latency
   assert.equal(res.url, `${url}/health`);
   assert.deepEqual(res.redirects, []);
   assert.equal(typeof res.latencyMs, 'number');
+});
+
+test('a request leaves nothing listening on its signal once it settles, answered or failed (the engine reuses a quiet signal)', QUICK, async (t) => {
+  const { url } = await httpServer(t, (req, res) => {
+    if (req.url === '/redirect') res.writeHead(302, { location: '/big' }).end('moved');
+    else res.end('x'.repeat(req.url === '/big' ? 4096 : 10));
+  });
+  const signal = new AbortController().signal;
+  assert.equal((await httpRequest({ url: `${url}/ok`, signal })).body, 'x'.repeat(10));
+  assert.equal(getEventListeners(signal, 'abort').length, 0, 'after an answer');
+  assert.equal((await httpRequest({ url: `${url}/redirect`, signal, maxBodyBytes: 100, truncateBody: true })).truncated, true);
+  assert.equal(getEventListeners(signal, 'abort').length, 0, 'after a redirect and a truncated body');
+  await rejection(httpRequest({ url: `${url}/big`, signal, maxBodyBytes: 100 }));
+  assert.equal(getEventListeners(signal, 'abort').length, 0, 'after a body over the cap');
+  await rejection(httpRequest({ url: `http://127.0.0.1:${await freePort()}/`, signal }));
+  assert.equal(getEventListeners(signal, 'abort').length, 0, 'after a refused connection');
 });
 
 test('request method, headers and body are sent', QUICK, async (t) => {
@@ -370,6 +387,13 @@ test('an already aborted signal sends nothing', QUICK, async (t) => {
   const { url, connections } = await rawServer(t, (socket) => socket.end('HTTP/1.1 204 No Content\r\n\r\n'));
   const err = await rejection(httpRequest({ url, signal: AbortSignal.abort(new Error('run interrupted')) }));
   assert.match(err.message, /^run interrupted: gave up on 127\.0\.0\.1:\d+ before sending anything$/);
+  assert.equal(connections(), 0);
+});
+
+test('CONNECT (a tunnel, no answer to judge) is refused before anything is sent', QUICK, async (t) => {
+  const { url, connections } = await rawServer(t, (socket) => socket.end('HTTP/1.1 200 Connection Established\r\n\r\n'));
+  const err = await rejection(httpRequest({ url, method: 'connect', signal: AbortSignal.timeout(5000) }));
+  assert.match(err.message, /^UND_ERR_INVALID_ARG: invalid method \(127\.0\.0\.1:\d+, while waiting for the response\)$/);
   assert.equal(connections(), 0);
 });
 

@@ -83,47 +83,168 @@ function namedExports(m: UndiciModule | { default: UndiciModule }): UndiciModule
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
-/** A body as read so far: what a failure in the middle reports, and what a capped read keeps. */
-interface BodyRead {
+// A redirect's body is read and thrown away up to this many bytes (what undici's own dump() reads):
+// past that, or announced larger, the connection is closed instead.
+const DISCARD_BYTES = 128 * 1024;
+
+/** What one exchange came back with: the answer's head, and its body as read. */
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  setCookies: string[];
+  /** Where a followed redirect leads (its body was thrown away); undefined for the answer itself. */
+  next?: URL;
   chunks: Buffer[];
   bytes: number;
   truncated: boolean;
 }
 
-/**
- * Reads a body up to `max` bytes into `into`: past the cap the stream is destroyed and the read
- * either fails or (truncate) keeps the first `max` bytes. Events, not an async iterator: this runs
- * once per request, and the iterator's machinery cost more than the read itself. The listeners are
- * left on the stream, which is over once the read settles (a settled promise ignores the rest),
- * and are not named closures (each would cost a defineProperty under a loader that keeps names).
- */
-function readBody(body: Dispatcher.ResponseData['body'], max: number, truncate: boolean, into: BodyRead): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let over = false;
-    body.on('data', (chunk: Buffer | string) => {
-      if (over) return;
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
-      into.bytes += buf.length;
-      if (into.bytes <= max) {
-        into.chunks.push(buf);
-        return;
-      }
-      // An error after this (the socket torn down) is no news: the read is over.
-      over = true;
-      body.on('error', ignoreError);
-      body.destroy();
-      if (!truncate) return reject(new HttpCheckError(`response body larger than ${max} bytes: stopped reading`));
-      into.chunks.push(buf.subarray(0, buf.length - (into.bytes - max)));
-      into.bytes = max;
-      into.truncated = true;
-      resolve();
-    });
-    body.once('end', resolve);
-    body.once('error', reject);
-  });
+/** What one exchange is for: the request as undici dispatches it, and how its answer is read. */
+interface ExchangeSpec {
+  url: URL;
+  start: URL;
+  policy: RedirectPolicy;
+  method: string;
+  headers: Record<string, string> | undefined;
+  body: string | Buffer | undefined;
+  signal: AbortSignal;
+  maxBody: number;
+  truncate: boolean;
 }
 
-function ignoreError(): void {}
+/**
+ * One request and its answer, as an undici dispatch handler: the body goes straight into a list of
+ * chunks, up to the cap (past it the request is aborted, and the read either fails or, truncating,
+ * keeps the first `maxBody` bytes); a redirect that is followed has its body thrown away. undici's
+ * request() would add a stream per body, an async resource per request and a closure per abort
+ * listener, which cost more than the engine's own work for a check. The caller's signal aborts the
+ * request whenever it fires (this object is its listener, removed once the exchange settles).
+ *
+ * The handler speaks undici's first handler interface (onConnect ... onError), as its request()
+ * does: every dispatcher takes it, the global one included when Node's own fetch installed it.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private abort: ((err?: Error) => void) | undefined;
+  private answer: Answer | undefined;
+  private settled = false;
+  /** Thrown once the body of a redirect was dealt with (its location could not be read). */
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly spec: ExchangeSpec,
+    private readonly parseHeaders: (raw: Buffer[]) => Record<string, string | string[]>,
+    private readonly resolve: (a: Answer) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  /** The signal fired: abort the request (before it started, as soon as it does). */
+  handleEvent(): void {
+    this.abort?.(this.spec.signal.reason);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.spec.signal.aborted) abort(this.spec.signal.reason);
+  }
+
+  onHeaders(status: number, raw: Buffer[]): boolean {
+    // An informational answer (103 Early Hints) is not the answer: the real one follows.
+    if (status < 200 || this.settled) return true;
+    const { spec } = this;
+    const { headers, setCookies } = flattenHeaders(this.parseHeaders(raw));
+    const answer: Answer = { status, headers, setCookies, chunks: [], bytes: 0, truncated: false };
+    this.answer = answer;
+    try {
+      answer.next = redirectTarget(status, headers['location'], spec.url, spec.start, spec.policy);
+    } catch (err) {
+      this.failure = err instanceof Error ? err : new Error(String(err));
+    }
+    // A body thrown away that would be long to read is not read: the connection goes instead.
+    if ((answer.next || this.failure) && Number(headers['content-length']) > DISCARD_BYTES) this.discardDone();
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const answer = this.answer;
+    if (!answer || this.settled) return true;
+    answer.bytes += chunk.length;
+    if (answer.next || this.failure) {
+      if (answer.bytes > DISCARD_BYTES) this.discardDone();
+      return true;
+    }
+    const max = this.spec.maxBody;
+    if (answer.bytes <= max) {
+      answer.chunks.push(chunk);
+      return true;
+    }
+    if (!this.spec.truncate) {
+      this.fail(new HttpCheckError(`response body larger than ${max} bytes: stopped reading`));
+    } else {
+      answer.chunks.push(chunk.subarray(0, chunk.length - (answer.bytes - max)));
+      answer.bytes = max;
+      answer.truncated = true;
+      this.succeed(answer);
+    }
+    this.abort?.(new HttpCheckError('body cap reached'));
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.settled) return;
+    if (this.failure) return this.fail(this.failure);
+    if (this.answer) this.succeed(this.answer);
+    else this.fail(new HttpCheckError(`no response from ${this.spec.url.host}`));
+  }
+
+  /** The exchange failed: the network, the peer, the signal, or undici refusing the request. */
+  onError(err: Error): void {
+    if (this.settled) return;
+    const { answer, spec } = this;
+    // A redirect's body is only thrown away: however its read ends, the redirect is the answer.
+    if (answer && (answer.next || this.failure)) return this.onComplete();
+    const step = answer ? `while reading the body (${answer.bytes} bytes received)` : 'while waiting for the response';
+    this.fail(describeNetworkError(err, spec.signal, spec.url, step));
+  }
+
+  /** Enough of a redirect's body was thrown away: the connection goes, the redirect is the answer. */
+  private discardDone(): void {
+    this.onComplete();
+    this.abort?.(new HttpCheckError('redirect body not read'));
+  }
+
+  private succeed(answer: Answer): void {
+    this.settled = true;
+    this.spec.signal.removeEventListener('abort', this);
+    this.resolve(answer);
+  }
+
+  private fail(err: Error): void {
+    this.settled = true;
+    this.spec.signal.removeEventListener('abort', this);
+    this.reject(err);
+  }
+}
+
+/** Sends one request (no redirect followed) and reads its answer; see Exchange. */
+function exchange(client: UndiciModule, dispatcher: Dispatcher, spec: ExchangeSpec): Promise<Answer> {
+  return new Promise<Answer>((resolve, reject) => {
+    const handler = new Exchange(spec, client.util.parseHeaders, resolve, reject);
+    spec.signal.addEventListener('abort', handler);
+    const { url } = spec;
+    try {
+      // A tunnel is no answer to judge: refused as undici's request() refuses it, with its error.
+      if (spec.method === 'CONNECT') throw new client.errors.InvalidArgumentError('invalid method');
+      // No undici timeouts: the caller's signal is the one deadline.
+      dispatcher.dispatch(
+        { origin: url.origin, path: url.search ? `${url.pathname}${url.search}` : url.pathname, method: spec.method, headers: spec.headers, body: spec.body, headersTimeout: 0, bodyTimeout: 0 },
+        handler,
+      );
+    } catch (err) {
+      // Refused before anything was sent (a header value undici will not write).
+      handler.onError(err instanceof Error ? err : new Error(String(err)));
+    }
+  });
+}
 
 /**
  * Is the URL's origin (scheme, host and port, the default port normalised away) one of `allowed`?
@@ -184,19 +305,26 @@ function redirectTarget(status: number, location: string | undefined, url: URL, 
  */
 export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
   const { policy, max } = req.redirects ?? DEFAULT_REDIRECTS;
-  const maxBody = req.maxBodyBytes ?? 1024 * 1024;
   const redirects: string[] = [];
   // The requests that were answered with a redirect, for loop detection (most requests have none).
   let seen: Set<string> | undefined;
   const start = new URL(req.url);
-  let url = start;
-  let method = (req.method ?? 'GET').toUpperCase();
-  let headers = req.headers;
-  let body = req.body;
+  const spec: ExchangeSpec = {
+    url: start,
+    start,
+    policy,
+    method: (req.method ?? 'GET').toUpperCase(),
+    headers: req.headers,
+    body: req.body,
+    signal: req.signal,
+    maxBody: req.maxBodyBytes ?? 1024 * 1024,
+    truncate: Boolean(req.truncateBody),
+  };
   const started = performance.now();
-  const { request: undiciRequest } = loaded ?? (await undici());
-  const { dispatcher } = req;
+  const client = loaded ?? (await undici());
+  const dispatcher = req.dispatcher ?? client.getGlobalDispatcher();
   for (;;) {
+    const { url } = spec;
     // undici would still open a connection for an already aborted signal: nothing is sent after an abort.
     if (req.signal.aborted) throw describeNetworkError(undefined, req.signal, url, 'before sending anything');
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
@@ -205,65 +333,35 @@ export async function httpRequest(req: HttpRequest): Promise<HttpResponse> {
     if (req.allowedOrigins && !isAllowedOrigin(url, req.allowedOrigins)) {
       throw new HttpCheckError(`refused to send a request to ${url.host}: not the configured target`);
     }
-    let res: Dispatcher.ResponseData<unknown>;
-    try {
-      // No undici timeouts: the caller's signal is the one deadline. Redirects are followed below, by hand.
-      res = await undiciRequest(url, {
-        method,
-        headers,
-        body,
-        signal: req.signal,
-        dispatcher,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-      });
-    } catch (err) {
-      throw describeNetworkError(err, req.signal, url, 'while waiting for the response');
-    }
-    const received = flattenHeaders(res.headers);
-    const location = received.headers['location'];
-    let next: URL | undefined;
-    try {
-      next = redirectTarget(res.statusCode, location, url, start, policy);
-    } catch (err) {
-      await res.body.dump().catch(() => undefined);
-      throw err;
-    }
+    const answer = await exchange(client, dispatcher, spec);
+    const { next } = answer;
     if (next) {
-      await res.body.dump().catch(() => undefined);
       if (req.signal.aborted) throw describeNetworkError(undefined, req.signal, url, 'while reading a redirect');
-      (seen ??= new Set()).add(`${method} ${url.href}`);
-      if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
-        method = 'GET';
-        body = undefined;
+      (seen ??= new Set()).add(`${spec.method} ${url.href}`);
+      if (answer.status === 303 || ((answer.status === 301 || answer.status === 302) && spec.method === 'POST')) {
+        spec.method = 'GET';
+        spec.body = undefined;
       }
-      if (seen.has(`${method} ${next.href}`)) {
+      if (seen.has(`${spec.method} ${next.href}`)) {
         throw new HttpCheckError(`redirect loop: ${[...redirects, url.href, next.href].join(' -> ')}`);
       }
       if (redirects.length >= max) {
-        throw new HttpCheckError(`too many redirects (more than ${max}), last to ${location}`);
+        throw new HttpCheckError(`too many redirects (more than ${max}), last to ${answer.headers['location']}`);
       }
       // As browsers and curl do: the target chose where to send us, so the user's credentials stay
       // behind on the origin they were given for, for the rest of the chain, whatever the caller asked.
-      if (next.origin !== url.origin) headers = withoutCredentials(headers);
+      if (next.origin !== url.origin) spec.headers = withoutCredentials(spec.headers);
       redirects.push(url.href);
-      url = next;
+      spec.url = next;
       continue;
     }
-    const read: BodyRead = { chunks: [], bytes: 0, truncated: false };
-    try {
-      await readBody(res.body, maxBody, Boolean(req.truncateBody), read);
-    } catch (err) {
-      if (err instanceof HttpCheckError) throw err;
-      throw describeNetworkError(err, req.signal, url, `while reading the body (${read.bytes} bytes received)`);
-    }
-    const { chunks, bytes, truncated } = read;
+    const { chunks, bytes, truncated } = answer;
     return {
       url: url.href,
-      status: res.statusCode,
-      headers: received.headers,
-      setCookies: received.setCookies,
-      body: (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8'),
+      status: answer.status,
+      headers: answer.headers,
+      setCookies: answer.setCookies,
+      body: chunks.length === 0 ? '' : (chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).toString('utf8'),
       bytes,
       latencyMs: Math.round((performance.now() - started) * 10) / 10,
       redirects,

@@ -53,32 +53,62 @@ export function expandString(text: string, env: TemplateEnv, processEnv: Process
   });
 }
 
+/** What one expansion reads and collects: the walk below is a plain function, not a closure per call. */
+interface Walk {
+  env: TemplateEnv;
+  processEnv: ProcessEnv;
+  secrets: string[];
+  /** Dotted paths kept as written; undefined when none are, and paths are then never spelled out. */
+  keep: ReadonlySet<string> | undefined;
+}
+
 /**
  * Expands every string of a value, except at `verbatim` paths (dotted, e.g. `run.sh`), which are
  * passed exactly as written: text another interpreter parses must never have values spliced in.
+ * What holds no placeholder is returned as given, not copied (an object or array is new only when
+ * something in it was expanded): a caller tells what expansion changed by comparing references, and
+ * a check's expansion, run per check, copies nothing it does not change.
  */
 export function expand<T>(value: T, env: TemplateEnv, processEnv: ProcessEnv, verbatim: readonly string[] = []): Expansion<T> {
-  const secrets: string[] = [];
-  // Paths are spelled out only when some must be kept verbatim: a check's expansion runs per check.
-  const keep = verbatim.length > 0 ? new Set(verbatim) : undefined;
-  const walk = (v: unknown, path: string): unknown => {
-    if (keep?.has(path)) return v;
-    if (typeof v === 'string') return v.includes('{{') || v.includes('${') ? expandString(v, env, processEnv, secrets) : v;
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, keep === undefined ? '' : path === '' ? String(i) : `${path}.${i}`));
-    if (v !== null && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(v)) {
-        const x = walk((v as Record<string, unknown>)[k], keep === undefined ? '' : path === '' ? k : `${path}.${k}`);
-        // A key named `__proto__` stays a key (an assignment would set the prototype).
-        if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
-        else out[k] = x;
-      }
-      return out;
+  const w: Walk = { env, processEnv, secrets: [], keep: verbatim.length > 0 ? new Set(verbatim) : undefined };
+  // walk() gives back the same shape it was given, strings expanded.
+  return { value: walk(value, '', w) as T, secrets: w.secrets };
+}
+
+function walk(v: unknown, path: string, w: Walk): unknown {
+  if (w.keep?.has(path)) return v;
+  if (typeof v === 'string') return v.includes('{{') || v.includes('${') ? expandString(v, w.env, w.processEnv, w.secrets) : v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = walk(v[i], w.keep === undefined ? '' : path === '' ? String(i) : `${path}.${i}`, w);
+      if (out === undefined && x !== v[i]) out = v.slice(0, i);
+      out?.push(x);
     }
-    return v;
-  };
-  // walk() rebuilds the same shape it was given, strings expanded.
-  return { value: walk(value, '') as T, secrets };
+    return out ?? v;
+  }
+  if (v !== null && typeof v === 'object') {
+    const keys = Object.keys(v);
+    let out: Record<string, unknown> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
+      const was: unknown = Reflect.get(v, k);
+      const x = walk(was, w.keep === undefined ? '' : path === '' ? k : `${path}.${k}`, w);
+      if (out === undefined && x !== was) {
+        out = {};
+        for (let j = 0; j < i; j++) setKey(out, keys[j], Reflect.get(v, keys[j]));
+      }
+      if (out) setKey(out, k, x);
+    }
+    return out ?? v;
+  }
+  return v;
+}
+
+function setKey(out: Record<string, unknown>, k: string, x: unknown): void {
+  // A key named `__proto__` stays a key (an assignment would set the prototype).
+  if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+  else out[k] = x;
 }
 
 /** Names of the `${VAR}` references in a text, in order. */
