@@ -164,9 +164,24 @@ export function markValidated(check: object, schema: z.ZodObject): void {
   Object.defineProperty(check, VALIDATED_BY, { value: schema, enumerable: false, writable: false, configurable: true });
 }
 
-/** Were this check's options parsed at load by `schema` (a kind's own options schema)? */
-export function isValidatedBy(check: object, schema: z.ZodObject): boolean {
-  return Object.hasOwn(check, VALIDATED_BY) && Reflect.get(check, VALIDATED_BY) === schema;
+/** Stands for "its kind's schema, in the build that wrote the config cache": see markCached. */
+const BY_THIS_BUILD = Symbol('gonogo.validatedByThisBuild');
+
+/**
+ * The check comes from the config cache, which keeps only configs this very build validated (its
+ * key names the build) and whose options are what that validation returned: its own kind's schema
+ * parsed them, as markValidated says of a fresh load. (No kind has a transform whose output would
+ * not come back from JSON as the same value.)
+ */
+export function markCached(check: object): void {
+  Object.defineProperty(check, VALIDATED_BY, { value: BY_THIS_BUILD, enumerable: false, writable: false, configurable: true });
+}
+
+/** Were this check's options parsed at load by `kind`'s options schema? */
+export function isValidatedBy(check: object, kind: { name: string; options: z.ZodObject }): boolean {
+  if (!Object.hasOwn(check, VALIDATED_BY)) return false;
+  const by = Reflect.get(check, VALIDATED_BY);
+  return by === kind.options || (by === BY_THIS_BUILD && Reflect.get(check, 'kind') === kind.name);
 }
 
 /** A check's options parsed by its kind: what the engine runs for every attempt. */

@@ -4,6 +4,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { registry } from '../checks/index.js';
+import { isValidatedBy } from '../checks/types.js';
 import { loadConfigCached } from './cache.js';
 import type { CacheOptions } from './cache.js';
 import { ConfigError, loadConfig, loadConfigWithSnapshot, syntaxTreeLocator } from './load.js';
@@ -105,6 +107,26 @@ test('cache: a second load is read from the cache and is the same loaded config 
     await assertSameLoad(second.loaded, file);
   }
   assert.equal(entries(cache).length, 3);
+});
+
+test('cache: a check read from the cache counts as parsed by its own kind, and its options are what a fresh load parsed (every example and template)', async (t) => {
+  const cache = join(tempDir(t, 'cache-validated'), 'cache');
+  for (const file of ['examples/recipes-app/gonogo.yaml', 'templates/gonogo.yaml', 'templates/seed.yaml'].map((f) => join(ROOT, f))) {
+    const fresh = await loadConfigCached(file, options(cache));
+    const hit = await loadConfigCached(file, options(cache));
+    assert.equal(hit.cache, 'hit', file);
+    const checks = hit.loaded.config.items.flatMap((i) => (i.check ? [i.check] : []));
+    assert.ok(checks.length > 0, file);
+    for (const check of checks) {
+      const kind = registry[check.kind as keyof typeof registry];
+      assert.ok(isValidatedBy(check, kind), `${file}: ${check.kind}`);
+      assert.ok(!isValidatedBy(check, check.kind === 'http' ? registry.headers : registry.http), 'by its own kind only');
+      // What the engine then uses as parsed (the options beside the fields every check has): the values the loader's parse returned.
+      const own = Object.fromEntries(Object.entries(check).filter(([k]) => !['kind', 'timeout', 'retries', 'backoff', 'expect'].includes(k)));
+      assert.deepEqual(own, kind.options.parse(own), `${file}: ${check.kind} options as parsed`);
+    }
+    assert.deepEqual(hit.loaded.config.items.map((i) => i.check ?? null), fresh.loaded.config.items.map((i) => i.check ?? null));
+  }
 });
 
 test('cache: a config built with extends is the same from the cache, positions in the file that wrote them', async (t) => {

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { markCached } from '../checks/types.js';
 import { parseCondition } from '../conditions/index.js';
 import type { Condition } from '../conditions/index.js';
 import { readRegularFile } from '../util/fs.js';
@@ -159,6 +160,9 @@ async function unchanged(files: ConfigSnapshot['files'], maxBytes: number | unde
 /** The loaded config from an entry's body, as buildConfig made it. */
 function rebuild(file: string, p: Payload): LoadedConfig {
   const dir = dirname(resolve(file));
+  // Each check's options are its kind's parse of them at load: the engine parses again only what
+  // placeholder expansion changes (as for a config just loaded).
+  for (const item of p.config.items) if (item.check) markCached(item.check);
   let conditions: Map<string, Condition[]> | undefined;
   return {
     config: p.config,

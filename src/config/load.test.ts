@@ -41,10 +41,10 @@ test('config: the documented shape loads, with conditions parsed', () => {
 test('config: a loaded check is marked as validated by its kind (the engine re-parses only what expansion changes); a copy of it is not', () => {
   const check = parseConfig(VALID, 'gonogo.yaml').config.items[0].check;
   assert.ok(check);
-  assert.ok(isValidatedBy(check, registry.http.options));
-  assert.ok(!isValidatedBy(check, registry.headers.options), 'marked by its own kind only');
-  assert.ok(!isValidatedBy(JSON.parse(JSON.stringify(check)), registry.http.options), 'a JSON copy (the config cache) is parsed in full');
-  assert.ok(!isValidatedBy({ ...check }, registry.http.options), 'nor a spread copy');
+  assert.ok(isValidatedBy(check, registry.http));
+  assert.ok(!isValidatedBy(check, registry.headers), 'marked by its own kind only');
+  assert.ok(!isValidatedBy(JSON.parse(JSON.stringify(check)), registry.http), 'a JSON copy is parsed in full (the config cache marks what it reads itself)');
+  assert.ok(!isValidatedBy({ ...check }, registry.http), 'nor a spread copy');
   assert.ok(!Object.keys(check).some((k) => k.includes('valid')), 'the mark is no option');
 });
 

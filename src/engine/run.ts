@@ -317,7 +317,7 @@ class CheckRun {
       const own = kindOptions(p.check);
       const x = expand(own, this.envVars, this.processEnv, kind.verbatim);
       // Options the loader parsed with this kind's schema are parsed again only where expansion changed them.
-      const parsed = isValidatedBy(p.check, kind.options) ? own : undefined;
+      const parsed = isValidatedBy(p.check, kind) ? own : undefined;
       return (p.prepared = { ok: true, check: kind.prepare(x.value, parsed), secrets: x.secrets });
     } catch (err) {
       return (p.prepared = { ok: false, message: message(err) });
