@@ -10,7 +10,7 @@ import { authorize, targetKey } from './authority.js';
 import type { AttestRequest } from './authority.js';
 import type { Release } from './release.js';
 import { rulesOf } from './rules.js';
-import { gateState } from './state.js';
+import { gateState, readStateInputs } from './state.js';
 import type { GateState, StateCache } from './state.js';
 
 /** An attestation refused: `rule` says which rule refused it. Nothing was recorded. */
@@ -63,7 +63,9 @@ function refuseDuplicate(state: GateState, by: string, target: SignoffTarget): v
  */
 export async function giveSignoff(ctx: AttestContext, req: { target: SignoffTarget; by: string; role: string; note?: string; runId?: string }): Promise<{ attestation: Attestation; state: GateState }> {
   check(ctx, { action: 'signoff', target: req.target, by: req.by, role: req.role });
-  const state = await gateState({ ...ctx });
+  // The store is read once: the state before, the verdict signed and the state after all come from it.
+  const inputs = await readStateInputs({ ...ctx });
+  const state = await gateState({ ...ctx, inputs });
   refuseDuplicate(state, req.by, req.target);
   const base = { kind: 'signoff' as const, gate: ctx.loaded.gate, release: ctx.release.id, target: req.target, by: req.by, role: req.role, at: iso(ctx.clock), ...(req.note !== undefined ? { note: redactText(ctx)(req.note) } : {}) };
   let signoff: Omit<Signoff, 'id'>;
@@ -77,11 +79,12 @@ export async function giveSignoff(ctx: AttestContext, req: { target: SignoffTarg
     if (state.configChanged && state.lastRun) throw new AuthorityError(`the config changed since run ${shortId(state.lastRun.id)}: run again and sign the new run`);
     const draft: Omit<Signoff, 'id'> = { ...base, env: state.env, run: { id: runId, verdict: state.decision.verdict, configHash: ctx.loaded.hash } };
     // The verdict signed is the one this sign-off makes: the state with it counted.
-    const withIt = await gateState({ ...ctx, pending: { ...draft, id: '~pending' } });
+    const withIt = await gateState({ ...ctx, inputs, pending: { ...draft, id: '~pending' } });
     signoff = { ...draft, run: { id: runId, verdict: withIt.decision.verdict, configHash: ctx.loaded.hash } };
   }
   const attestation = await ctx.store.addAttestation(signoff);
-  return { attestation, state: await gateState({ ...ctx }) };
+  // The state it leaves: the rows read above with this sign-off, now recorded, counted.
+  return { attestation, state: await gateState({ ...ctx, inputs, pending: attestation }) };
 }
 
 /** Records a waiver of a failed item until `expires` (ms since the epoch); it may span releases until then. */

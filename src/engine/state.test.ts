@@ -163,8 +163,20 @@ test('a decision sign-off signs one run: it counts until a newer run of the rele
     await assert.rejects(giveSignoff(ctx, { target: { type: 'decision' }, by: 'erin', role: 'release-manager', runId: 'NOT-THE-RUN' }), /not the newest completed run/);
     assert.deepEqual(await store.listAttestations('shop'), []);
 
-    const { attestation, state } = await giveSignoff(ctx, { target: { type: 'decision' }, by: 'erin', role: 'release-manager' });
-    assert.equal(state.decision.verdict, 'GO');
+    // The store is read once for the sign-off: the state before, the verdict it signs, the state after.
+    let reads = 0;
+    const counted: Store = new Proxy(store, {
+      get(target, key, receiver) {
+        const value: unknown = Reflect.get(target, key, receiver);
+        if (key === 'listRuns' && typeof value === 'function') return (...args: unknown[]) => (reads++, Reflect.apply(value, target, args));
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const { attestation, state } = await giveSignoff({ ...ctx, store: counted }, { target: { type: 'decision' }, by: 'erin', role: 'release-manager' });
+    assert.equal(reads, 1);
+    assert.equal(state.decision.verdict, 'GO', 'the state after counts the sign-off just recorded');
+    assert.deepEqual(state.attestations.map((v) => [v.attestation.id, v.standing]), [[attestation.id, 'counts']]);
+    assert.equal((await gateState(ctx)).decision.verdict, 'GO', 'as a fresh read does');
     assert.equal(attestation.kind === 'signoff' && attestation.run?.id, run.runId);
     assert.equal(attestation.kind === 'signoff' && attestation.run?.verdict, 'GO', 'it records the verdict it makes');
     await assert.rejects(giveSignoff(ctx, { target: { type: 'decision' }, by: 'erin', role: 'release-manager' }), /already signed/);

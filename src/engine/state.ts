@@ -66,6 +66,8 @@ export interface StateOptions {
   pending?: Attestation;
   /** Keeps the store reads between calls while the store does not change (a server's; a one-shot command needs none). */
   cache?: StateCache;
+  /** The store's rows already read for this state (readStateInputs): used as they are, nothing read again. */
+  inputs?: StateInputs;
 }
 
 /** What a state is read from: the release's runs, its latest results, the gate's attestations, and the chain checked against them. */
@@ -154,18 +156,24 @@ async function readInputs(store: Store, gate: string, release: string, env: stri
   return { runs, latest, recorded, chain: await checkChain(store, gate, runs, latest, recorded) };
 }
 
+/** The rows a state is computed from, checked against the chain (through the cache when there is one). */
+export function readStateInputs(o: StateOptions): Promise<StateInputs> {
+  const { loaded, store, release } = o;
+  const env = targetEnvironment(loaded, o.envName);
+  const read = (): Promise<StateInputs> => readInputs(store, loaded.gate, release.id, env.name);
+  return o.cache ? o.cache.get(store, JSON.stringify([loaded.gate, release.id, env.name, loaded.hash]), read) : read();
+}
+
 /**
  * The gate's state: the newest result of every automated item across the completed runs of the
  * release in the environment, judged under the current config (a result made under another
  * definition is `not run`), with the attestations that count for it, decided by `decide()`.
  */
 export async function gateState(o: StateOptions): Promise<GateState> {
-  const { loaded, store, clock, release } = o;
+  const { loaded, clock, release } = o;
   const env = targetEnvironment(loaded, o.envName);
-  const read = (): Promise<StateInputs> => readInputs(store, loaded.gate, release.id, env.name);
-  const key = JSON.stringify([loaded.gate, release.id, env.name, loaded.hash]);
-  // Shared with other calls when cached: read, never changed.
-  const { runs, latest, recorded, chain } = await (o.cache ? o.cache.get(store, key, read) : read());
+  // Shared with other calls when cached or given: read, never changed.
+  const { runs, latest, recorded, chain } = o.inputs ?? (await readStateInputs(o));
   const definition = (item: ItemConfig): string => (o.cache ? o.cache.definition(item, env) : itemDefinition(item, env));
   const attestations = o.pending ? [...recorded, o.pending] : recorded;
   const binding = bindingOf(runs, loaded, release, env.name);
