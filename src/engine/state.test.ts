@@ -168,7 +168,12 @@ test('a decision sign-off signs one run: it counts until a newer run of the rele
     const counted: Store = new Proxy(store, {
       get(target, key, receiver) {
         const value: unknown = Reflect.get(target, key, receiver);
-        if (key === 'listRuns' && typeof value === 'function') return (...args: unknown[]) => (reads++, Reflect.apply(value, target, args));
+        if (key === 'listRuns' && typeof value === 'function') {
+          return (...args: unknown[]) => {
+            reads++;
+            return Reflect.apply(value, target, args);
+          };
+        }
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
