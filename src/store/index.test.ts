@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newRun } from './contract.js';
 import { openStore, StoreError } from './index.js';
+import { runListing } from './schema.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gonogo-open-store-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,4 +78,12 @@ test('another URL scheme is refused rather than taken for a file name', async ()
 test('an empty location is refused', async () => {
   await assert.rejects(openStore(''), /empty/);
   await assert.rejects(openStore('sqlite:'), /empty/);
+});
+
+test('a run listing reads summaries: the decision column (every item\'s result, kilobytes a run) is not selected', () => {
+  const columns = 'id, gate, verdict, readiness, decision, heartbeat_at';
+  const { sql, params } = runListing({ gate: 'web', release: 'r1', limit: 5 }, columns);
+  assert.equal(sql, 'SELECT id, gate, verdict, readiness, NULL AS decision, heartbeat_at FROM runs WHERE gate = ? AND release_id = ? ORDER BY id DESC LIMIT 5');
+  assert.deepEqual(params, ['web', 'r1']);
+  assert.match(runListing({}, 'decision, id').sql, /^SELECT NULL AS decision, id FROM runs/);
 });
