@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mayBeInRepo, resolveRelease } from './release.js';
@@ -39,6 +39,10 @@ test('release: in a repository, the commit names it and git names its author; an
     const r = await resolveRelease({ dir: where, configHash: 'c'.repeat(64) });
     assert.deepEqual(r, { id: head, source: 'git', author: { name: 'erin', email: 'erin@example.test' } });
   }
+  // Reached through a symlink from outside the repository: git finds the repository the folder is in.
+  const outside = folder(t);
+  symlinkSync(nested, join(outside, 'gate'));
+  assert.equal((await resolveRelease({ dir: join(outside, 'gate'), configHash: 'c'.repeat(64) })).id, head);
   git(dir, 'tag', 'v1.0.0');
   assert.deepEqual(await resolveRelease({ dir: nested, explicit: 'v1.0.0', configHash: 'c'.repeat(64) }), { id: 'v1.0.0', source: 'option', author: { name: 'erin', email: 'erin@example.test' } });
 });

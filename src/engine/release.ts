@@ -1,7 +1,7 @@
 // What is being decided. Runs, sign-offs and waivers record their release, so a sign-off given for
 // last month's build never counts for today's.
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { git } from '../checks/git/cli.js';
 import type { ReleaseAuthor } from './authority.js';
 
@@ -27,7 +27,14 @@ export function checkReleaseId(id: string): string | undefined {
  */
 export function mayBeInRepo(dir: string, env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.GIT_DIR) return true;
-  for (let d = resolve(dir); ; d = dirname(d)) {
+  let start: string;
+  try {
+    // git walks up from the folder as the system has it: a symlinked folder's parents are its target's.
+    start = realpathSync(dir);
+  } catch {
+    return true; // Not there to look in: git says what it makes of it.
+  }
+  for (let d = start; ; d = dirname(d)) {
     if (existsSync(join(d, '.git'))) return true;
     if (existsSync(join(d, 'HEAD')) && existsSync(join(d, 'objects')) && existsSync(join(d, 'refs'))) return true;
     if (dirname(d) === d) return false;
