@@ -6,7 +6,7 @@
 // Evidence is `unknown` (it comes back from the store as JSON), so each shape is read through a
 // schema: a shape that does not parse is simply not explained that way, never a crash. valibot's,
 // not zod's (the config's): every command that prints a state explains it, and valibot bundles only
-// the few functions used here (about 10 KiB), where zod's runtime is 390 KiB to compile at each start.
+// the few functions used here (about 25 KiB), where zod's runtime is 390 KiB to compile at each start.
 import * as v from 'valibot';
 import type { ItemResult, Status } from '../model.js';
 
