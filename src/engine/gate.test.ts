@@ -9,7 +9,9 @@ import { parseConfig } from '../config/load.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { fakeClock } from '../test-support/clock.js';
-import { runGate } from './gate.js';
+import { Recorder, runGate } from './gate.js';
+import type { ItemResult } from '../model.js';
+import { Redactor } from '../util/redact.js';
 import { gateState } from './state.js';
 import { serve } from '../test-support/server.js';
 import type { TestServer } from '../test-support/server.js';
@@ -165,5 +167,35 @@ items:
     }
     const out = await run;
     assert.deepEqual((await store.getRun(out.runId))?.results.map((r) => r.id).sort(), ['HELD-1', 'QUICK-1']);
+  });
+});
+
+test('a batch of results is written once results pause for 5 ms, and at the latest 100 ms after its first, however steadily they land', async () => {
+  await withStore(async (store) => {
+    const clock = fakeClock();
+    const runId = await store.beginRun({ gate: 'recorder', env: 'staging', command: 'check', release: 'r1', selection: {}, configHash: 'h', startedAt: new Date(clock.now()).toISOString(), pid: process.pid, host: 'test' });
+    const recorder = new Recorder(store, runId, Redactor.of([]), clock);
+    const result = (i: number): ItemResult => ({ id: `R-${i}`, tier: 'high', status: 'pass', message: 'ok', durationMs: 1, attempts: [] });
+    const stored = async (): Promise<number> => {
+      for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+      return (await store.getRun(runId))?.results.length ?? 0;
+    };
+    // A burst: three results 1 ms apart, then a pause.
+    for (let i = 0; i < 3; i++) {
+      recorder.save(result(i));
+      await clock.advance(1);
+    }
+    await clock.advance(3);
+    assert.equal(await stored(), 0, '4 ms after the last result of the burst, the batch still waits');
+    await clock.advance(1);
+    assert.equal(await stored(), 3, '5 ms after it, the batch is on disk');
+    // A steady stream, a result every 2 ms: no pause, so the batch is written at 100 ms.
+    for (let i = 3; i < 60; i++) {
+      recorder.save(result(i));
+      await clock.advance(2);
+    }
+    assert.equal(await stored(), 3 + 50, 'the 50 results of the first 100 ms are on disk while the stream goes on');
+    await recorder.settle();
+    assert.equal(await stored(), 60);
   });
 });

@@ -133,21 +133,34 @@ async function runStages(stages: readonly StageConfig[], items: readonly ItemCon
  * handed over at once in one transaction).
  */
 const SAVE_BATCH_MS = 100;
+/**
+ * A batch is written once no result has landed for this long (or at SAVE_BATCH_MS, whichever comes
+ * first): in the pause after a burst of answers rather than in the middle of the next. The write is
+ * synchronous on SQLite (a millisecond or two for a batch); made while answers wait to be read, it
+ * held every one of them, and the requests after them, that long. Checks against a target that
+ * answers in about the same time end in bursts, and a timer started at a batch's first result
+ * fired as the next burst came in.
+ */
+const SAVE_QUIET_MS = 5;
 /** More results than this are written at once, without waiting for the batch's time. */
 const SAVE_BATCH_MAX = 1000;
 const ignore = (): void => undefined;
 
 /**
- * Records results as they land, in batches of at most SAVE_BATCH_MS. A store that fails mid-run
- * stops the run (results that cannot be recorded must not become a decision); the first failure is
- * kept to be reported.
+ * Records results as they land, in batches written when results pause (SAVE_QUIET_MS) and at most
+ * SAVE_BATCH_MS after the batch's first. A store that fails mid-run stops the run (results that
+ * cannot be recorded must not become a decision); the first failure is kept to be reported.
+ * Exported for its test.
  */
-class Recorder {
+export class Recorder {
   private readonly saves: Promise<void>[] = [];
   private readonly abort = new AbortController();
   private pending: ItemResult[] = [];
   /** Cancels the batch's timer when it is written early. */
   private batch: AbortController | undefined;
+  /** When the batch's first result and its newest landed (the clock's monotonic time). */
+  private firstAt = 0;
+  private lastAt = 0;
   failure: unknown;
 
   constructor(
@@ -170,9 +183,22 @@ class Recorder {
   save(result: ItemResult): void {
     this.pending.push(result);
     if (this.pending.length >= SAVE_BATCH_MAX) return this.write();
+    this.lastAt = this.clock.monotonic();
     if (this.batch) return;
+    this.firstAt = this.lastAt;
+    this.wait(SAVE_QUIET_MS);
+  }
+
+  /** Writes the batch when results stopped landing for SAVE_QUIET_MS, or its first has waited SAVE_BATCH_MS. */
+  private wait(ms: number): void {
     const batch = (this.batch = new AbortController());
-    this.clock.sleep(SAVE_BATCH_MS, batch.signal).then(() => this.write(), ignore);
+    this.clock.sleep(ms, batch.signal).then(() => {
+      const now = this.clock.monotonic();
+      const quiet = SAVE_QUIET_MS - (now - this.lastAt);
+      const due = SAVE_BATCH_MS - (now - this.firstAt);
+      if (quiet <= 0 || due <= 0) this.write();
+      else this.wait(Math.min(quiet, due));
+    }, ignore);
   }
 
   /** Hands the waiting results to the store at once. */
