@@ -30,11 +30,17 @@ function deferred(): { promise: Promise<void>; resolve: () => void } {
 
 // `/hold` answers once a test releases it.
 let hold = deferred();
+// `/hold-first` holds the first request it gets (until `hold` is released) and answers the others at once.
+let heldFirst = false;
 before(async () => {
   server = await serve((req, res) => {
     const answer = (): void => void res.writeHead(req.url === '/broken' ? 500 : 200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
     if (req.url === '/slow') void clock.advance(60).then(answer);
     else if (req.url === '/hold') void hold.promise.then(answer);
+    else if (req.url === '/hold-first' && !heldFirst) {
+      heldFirst = true;
+      void hold.promise.then(answer);
+    }
     else answer();
   });
   url = server.url;
@@ -197,5 +203,38 @@ test('a batch of results is written once results pause for 5 ms, and at the late
     assert.equal(await stored(), 3 + 50, 'the 50 results of the first 100 ms are on disk while the stream goes on');
     await recorder.settle();
     assert.equal(await stored(), 60);
+  });
+});
+
+test('the state at the end of a run is the state status reads afterwards, whether the run holds the latest results or a newer run does', async () => {
+  await withStore(async (store) => {
+    hold = deferred();
+    heldFirst = false;
+    const loaded = parseConfig(
+      `version: 1
+name: own-run
+environments: { staging: { url: ${url} } }
+items:
+  - { id: QUICK-1, title: answers, tier: high, check: ${check('/health')} }
+  - { id: BROKEN-1, title: fails, tier: recommended, check: ${check('/broken')} }
+  - { id: HELD-1, title: held the first time, tier: high, check: ${check('/hold-first')} }
+  - { id: MANUAL-1, title: by hand, tier: recommended, manual: true }
+`,
+      'gonogo.yaml',
+    );
+    const release = { id: 'r-own', source: 'option' as const };
+    const status = (): ReturnType<typeof gateState> => gateState({ loaded, store, clock, release });
+    // Run A waits on HELD-1 while run B, begun after it, runs every item and completes first.
+    const heldStarted = deferred();
+    const a = runGate({ loaded, store, clock, release, onEvent: (e) => e.type === 'start' && e.id === 'HELD-1' && heldStarted.resolve() });
+    await heldStarted.promise;
+    const b = await runGate({ loaded, store, clock, release });
+    assert.deepEqual(b.state, await status(), "B is the newest completed run and holds every item's result");
+    assert.deepEqual(new Set(b.state?.results.flatMap((r) => r.runId ?? [])), new Set([b.runId]));
+    hold.resolve();
+    const outA = await a;
+    // B sorts after A (it began later), so B's results stay the latest: A's end shows them, not its own.
+    assert.deepEqual(outA.state, await status());
+    assert.deepEqual(new Set(outA.state?.results.flatMap((r) => r.runId ?? [])), new Set([b.runId]));
   });
 });

@@ -156,6 +156,8 @@ export class Recorder {
   private readonly saves: Promise<void>[] = [];
   private readonly abort = new AbortController();
   private pending: ItemResult[] = [];
+  /** Every result handed to the store, as it was stored (redacted). */
+  readonly written: ItemResult[] = [];
   /** Cancels the batch's timer when it is written early. */
   private batch: AbortController | undefined;
   /** When the batch's first result and its newest landed (the clock's monotonic time). */
@@ -207,7 +209,11 @@ export class Recorder {
     this.batch = undefined;
     const results = this.pending;
     this.pending = [];
-    for (const r of results) this.saves.push(this.store.saveResult(this.runId, this.redactor.value(r)).catch((err: unknown) => this.fail(err)));
+    for (const r of results) {
+      const saved = this.redactor.value(r);
+      this.written.push(saved);
+      this.saves.push(this.store.saveResult(this.runId, saved).catch((err: unknown) => this.fail(err)));
+    }
   }
 
   /** Writes what waits and waits for every save; rethrows the store's first failure. */
@@ -320,7 +326,8 @@ export async function runGate(opts: GateOptions & { stageSet?: string; keepGoing
     await store.endRun(runId, { status: 'completed', finishedAt, decision: redactor.value(decision), stages: stageReports });
     // The watch's evaluations skip it: read every evaluation, the release's state costs what its runs grow to.
     if (opts.withoutState) return { ...outcome, status: 'completed', finishedAt, decision, results, stages: stageReports };
-    const state = await gateState({ loaded, store, clock, release: release, envName: env.name });
+    // The results this run recorded are held, as recorded: the state reads the rest of the store.
+    const state = await gateState({ loaded, store, clock, release: release, envName: env.name, ownRun: { id: runId, results: recorder.written } });
     for (const report of stageReports ?? []) {
       report.signedOff = state.attestations.some((v) => v.standing === 'counts' && v.attestation.kind === 'signoff' && v.attestation.target.type === 'stage' && v.attestation.target.id === report.id);
     }

@@ -68,6 +68,19 @@ export interface StateOptions {
   cache?: StateCache;
   /** The store's rows already read for this state (readStateInputs): used as they are, nothing read again. */
   inputs?: StateInputs;
+  /** The run that has just recorded these results (the state at the end of a run): see OwnRun. */
+  ownRun?: OwnRun;
+}
+
+/**
+ * A run's results as it recorded them (redacted), held by the run itself. When that run is the
+ * release's newest completed one and has a result for every automated item, those are the latest
+ * results: the state takes them instead of reading them back, and checks the rest of what it reads
+ * (runs, attestations, deleted runs) against the chain. Otherwise it reads the store as always.
+ */
+export interface OwnRun {
+  id: string;
+  results: readonly ItemResult[];
 }
 
 /** What a state is read from: the release's runs, its latest results, the gate's attestations, and the chain checked against them. */
@@ -132,11 +145,12 @@ export function bindingOf(runs: readonly RunSummary[], loaded: LoadedConfig, rel
  * result of the runs the results came from that the chain records but the tables lost. The full
  * walk is `audit verify`'s: status's cost grows with what it reads, not with the log.
  */
-function checkChain(store: Store, gate: string, runs: readonly RunSummary[], latest: readonly LatestResult[], attestations: readonly Attestation[]): Promise<ChainReport> {
-  const refs = [...runs.map((r) => runRef(r.id)), ...latest.map((r) => resultRef(r.runId, r.id)), ...attestations.map((a) => attestationRef(a.id))];
+function checkChain(store: Store, gate: string, runs: readonly RunSummary[], latest: readonly LatestResult[], attestations: readonly Attestation[], ownRun?: string): Promise<ChainReport> {
+  const refs = [...runs.map((r) => runRef(r.id)), ...latest.flatMap((r) => (r.runId === ownRun ? [] : [resultRef(r.runId, r.id)])), ...attestations.map((a) => attestationRef(a.id))];
   const resultRuns = new Set(latest.map((r) => r.runId));
   const newest = runs.find((r) => r.status === 'completed');
   if (newest) resultRuns.add(newest.id);
+  if (ownRun !== undefined) resultRuns.delete(ownRun);
   // Deleted runs from the release's oldest run on (ids sort by time, and the state takes each item's
   // newest run by id): a run deleted there could hide a newer failure or rebind a sign-off. One
   // deleted before every run the release still has could only leave an item "not run", which never
@@ -156,10 +170,22 @@ async function readInputs(store: Store, gate: string, release: string, env: stri
   return { runs, latest, recorded, chain: await checkChain(store, gate, runs, latest, recorded) };
 }
 
+/** readInputs with a run's own results taken as the latest, where they are (OwnRun); else as readInputs. */
+async function readInputsAfter(store: Store, loaded: LoadedConfig, release: string, env: string, own: OwnRun): Promise<StateInputs> {
+  const { gate } = loaded;
+  const [runs, recorded] = await Promise.all([store.listRuns({ gate, release, env }), store.listAttestations(gate)]);
+  const ids = new Set(own.results.map((r) => r.id));
+  const newest = runs.find((r) => r.status === 'completed');
+  if (newest?.id !== own.id || loaded.config.items.some((i) => !i.manual && !ids.has(i.id))) return readInputs(store, gate, release, env);
+  const latest = own.results.map((r) => ({ ...r, runId: own.id }));
+  return { runs, latest, recorded, chain: await checkChain(store, gate, runs, latest, recorded, own.id) };
+}
+
 /** The rows a state is computed from, checked against the chain (through the cache when there is one). */
 export function readStateInputs(o: StateOptions): Promise<StateInputs> {
-  const { loaded, store, release } = o;
+  const { loaded, store, release, ownRun } = o;
   const env = targetEnvironment(loaded, o.envName);
+  if (ownRun) return readInputsAfter(store, loaded, release.id, env.name, ownRun);
   const read = (): Promise<StateInputs> => readInputs(store, loaded.gate, release.id, env.name);
   return o.cache ? o.cache.get(store, JSON.stringify([loaded.gate, release.id, env.name, loaded.hash]), read) : read();
 }
