@@ -238,3 +238,23 @@ items:
     assert.deepEqual(new Set(outA.state?.results.flatMap((r) => r.runId ?? [])), new Set([b.runId]));
   });
 });
+
+test('the state at the end of a partial run takes the items it did not run from earlier runs, as status does', async () => {
+  await withStore(async (store) => {
+    const loaded = parseConfig(
+      `version: 1
+name: own-partial
+environments: { staging: { url: ${url} } }
+items:
+  - { id: QUICK-1, title: answers, tier: high, check: ${check('/health')} }
+  - { id: BROKEN-1, title: fails, tier: recommended, check: ${check('/broken')} }
+`,
+      'gonogo.yaml',
+    );
+    const release = { id: 'r-partial', source: 'option' as const };
+    const full = await runGate({ loaded, store, clock, release });
+    const partial = await runGate({ loaded, store, clock, release, selection: { only: ['QUICK-1'] } });
+    assert.deepEqual(partial.state, await gateState({ loaded, store, clock, release }));
+    assert.equal(partial.state?.results.find((r) => r.id === 'BROKEN-1')?.runId, full.runId);
+  });
+});

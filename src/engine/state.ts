@@ -170,15 +170,16 @@ async function readInputs(store: Store, gate: string, release: string, env: stri
   return { runs, latest, recorded, chain: await checkChain(store, gate, runs, latest, recorded) };
 }
 
-/** readInputs with a run's own results taken as the latest, where they are (OwnRun); else as readInputs. */
+/** readInputs with a run's own results taken as the latest where they are (OwnRun); the rest read as readInputs reads it. */
 async function readInputsAfter(store: Store, loaded: LoadedConfig, release: string, env: string, own: OwnRun): Promise<StateInputs> {
   const { gate } = loaded;
   const [runs, recorded] = await Promise.all([store.listRuns({ gate, release, env }), store.listAttestations(gate)]);
   const ids = new Set(own.results.map((r) => r.id));
   const newest = runs.find((r) => r.status === 'completed');
-  if (newest?.id !== own.id || loaded.config.items.some((i) => !i.manual && !ids.has(i.id))) return readInputs(store, gate, release, env);
-  const latest = own.results.map((r) => ({ ...r, runId: own.id }));
-  return { runs, latest, recorded, chain: await checkChain(store, gate, runs, latest, recorded, own.id) };
+  const holdsLatest = newest?.id === own.id && loaded.config.items.every((i) => i.manual || ids.has(i.id));
+  // Where it does not, the latest results are read as readInputs reads them (runs and attestations are read already).
+  const latest = holdsLatest ? own.results.map((r) => ({ ...r, runId: own.id })) : await store.latestResults({ gate, release, env });
+  return { runs, latest, recorded, chain: await checkChain(store, gate, runs, latest, recorded, holdsLatest ? own.id : undefined) };
 }
 
 /** The rows a state is computed from, checked against the chain (through the cache when there is one). */
